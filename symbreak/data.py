@@ -1,0 +1,577 @@
+"""Datasets for the app: built-in toy problems and user CSV files.
+
+Everything arrives as a `Dataset` of float64 arrays split into train and test; every problem with the
+input surfaces as a one-line `DataError` the UI can show as is.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Callable
+
+import numpy as np
+import pandas as pd
+
+TASKS = ("binary", "multiclass", "regression")
+MAX_ROWS = 100_000
+MAX_COLUMNS = 64
+MAX_CLASSES = 64  # most classes a multiclass target may have (one output unit each)
+MAX_INFERRED_CLASSES = 10  # most distinct labels for which "auto" still guesses multiclass
+MIN_SAMPLES = 10
+MAX_TEST_FRACTION = 0.5
+
+# Cells (compared lower-cased, after stripping) that count as missing values.
+_MISSING = frozenset({"", "nan", "na", "n/a", "null"})
+
+
+class DataError(ValueError):
+    """A one-line message, for the user, naming what is wrong with the data and what to change."""
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """A train/test split ready for training; eq=False so instances compare and hash by identity."""
+
+    name: str
+    feature_names: tuple[str, ...]
+    target_name: str
+    task: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    classes: tuple[str, ...]
+    description: str = ""
+
+    @property
+    def n_features(self) -> int:
+        """Number of input columns."""
+        return int(self.x_train.shape[1])
+
+    @property
+    def n_outputs(self) -> int:
+        """Output units a network needs: one per class for multiclass, else one."""
+        return len(self.classes) if self.task == "multiclass" else 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared split / scaling helpers
+
+
+def _check_split_args(test_fraction: float, seed: int) -> None:
+    """Reject a test fraction outside [0, 0.5] or a seed numpy cannot use."""
+    if not 0.0 <= test_fraction <= MAX_TEST_FRACTION:
+        raise DataError(f"test_fraction must be between 0 and {MAX_TEST_FRACTION}, got {test_fraction}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise DataError(f"seed must be a non-negative integer, got {seed!r}")
+
+
+def _split(
+    rng: np.random.Generator, n: int, n_test: int, labels: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Shuffle rows into (train, test) indices; with labels, swap rows so every class is in train.
+
+    Callers guarantee n - n_test >= number of classes, so a swap partner always exists.
+    """
+    order = rng.permutation(n)
+    test, train = order[:n_test], order[n_test:]
+    if labels is not None:
+        for cls in np.unique(labels):
+            if (labels[train] == cls).any():
+                continue
+            i = np.flatnonzero(labels[test] == cls)[0]
+            counts = np.bincount(labels[train], minlength=int(labels.max()) + 1)
+            j = np.flatnonzero(counts[labels[train]] > 1)[0]
+            train[j], test[i] = test[i], train[j]
+    return train, test
+
+
+def _standardize(x_train: np.ndarray, x_test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Scale both splits with the train mean/std (std 1 for a constant column) so no test info leaks."""
+    mean = x_train.mean(axis=0)
+    # Test constancy exactly: a constant column's float std can come out as ~1e-17 rather than 0.
+    std = np.where(np.ptp(x_train, axis=0) == 0, 1.0, x_train.std(axis=0))
+    return (x_train - mean) / std, (x_test - mean) / std
+
+
+def _build(
+    *,
+    name: str,
+    feature_names: tuple[str, ...],
+    target_name: str,
+    task: str,
+    x: np.ndarray,
+    y: np.ndarray,
+    classes: tuple[str, ...],
+    description: str,
+    rng: np.random.Generator,
+    test_fraction: float,
+    standardize: bool,
+) -> Dataset:
+    """Split (every class kept in train), optionally standardize, and pack float64 C-contiguous arrays."""
+    n = len(y)
+    n_test = round(n * test_fraction)
+    n_train = n - n_test
+    if n_train < 2:
+        raise DataError(
+            f"only {n_train} training row(s) left after holding out {n_test} for testing:"
+            " need at least 2, so add rows or lower the test fraction"
+        )
+    labels = None
+    if task != "regression":
+        labels = y.astype(np.int64)
+        if n_train < len(classes):
+            raise DataError(
+                f"only {n_train} training rows for {len(classes)} classes: every class needs a training row,"
+                " so add rows or lower the test fraction"
+            )
+    train, test = _split(rng, n, n_test, labels)
+    x_train, x_test = x[train], x[test]
+    if standardize:
+        x_train, x_test = _standardize(x_train, x_test)
+
+    def f64(a: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(a, dtype=np.float64)
+
+    return Dataset(
+        name=name,
+        feature_names=feature_names,
+        target_name=target_name,
+        task=task,
+        x_train=f64(x_train),
+        y_train=f64(y[train]),
+        x_test=f64(x_test),
+        y_test=f64(y[test]),
+        classes=classes,
+        description=description,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Built-in datasets
+
+
+def coffee_label(temperature: np.ndarray | float, duration: np.ndarray | float) -> np.ndarray:
+    """1 where a roast at temperature (°C) for duration (min) is good, else 0 (the classic lab's rule).
+
+    Good means 175 < T < 260, 12 < d < 15 and d <= 21 - 3T/85: hotter roasts must be shorter.
+    """
+    t = np.asarray(temperature, dtype=np.float64)
+    d = np.asarray(duration, dtype=np.float64)
+    good = (t > 175) & (t < 260) & (d > 12) & (d < 15) & (d <= 21 - 3 * t / 85)
+    return good.astype(np.float64)
+
+
+def _flip(rng: np.random.Generator, y: np.ndarray, probability: float) -> np.ndarray:
+    """Flip each 0/1 label with the given probability (label noise)."""
+    return np.where(rng.random(len(y)) < probability, 1.0 - y, y)
+
+
+def _class_sizes(n: int, k: int) -> np.ndarray:
+    """Split n samples into k near-equal class sizes."""
+    return np.full(k, n // k) + (np.arange(k) < n % k)
+
+
+def _gen_coffee(rng: np.random.Generator, n: int, noise: float) -> tuple[np.ndarray, np.ndarray]:
+    """Uniform roasts labelled by `coffee_label`, a fraction noise/2 of labels flipped."""
+    x = np.column_stack([rng.uniform(150, 285, n), rng.uniform(11.5, 15.5, n)])
+    return x, _flip(rng, coffee_label(x[:, 0], x[:, 1]), noise / 2)
+
+
+def _gen_demand(rng: np.random.Generator, n: int, noise: float) -> tuple[np.ndarray, np.ndarray]:
+    """Top seller when at least two of affordability, awareness and perceived quality are high.
+
+    Affordable: price + shipping < 35; aware: marketing > 50; quality: material + price/10 > 8.25
+    (a high price signals quality). Each is high about half the time; noise/2 of labels flipped.
+    """
+    price = rng.uniform(5, 50, n)
+    shipping = rng.uniform(0, 15, n)
+    marketing = rng.uniform(0, 100, n)
+    material = rng.uniform(1, 10, n)
+    votes = (
+        (price + shipping < 35).astype(int)
+        + (marketing > 50).astype(int)
+        + (material + price / 10 > 8.25).astype(int)
+    )
+    x = np.column_stack([price, shipping, marketing, material])
+    return x, _flip(rng, (votes >= 2).astype(np.float64), noise / 2)
+
+
+def _gen_xor(rng: np.random.Generator, n: int, noise: float) -> tuple[np.ndarray, np.ndarray]:
+    """Uniform square, class 1 where the coordinates have opposite signs, jitter sd noise/2."""
+    x = rng.uniform(-1, 1, (n, 2))
+    y = ((x[:, 0] > 0) != (x[:, 1] > 0)).astype(np.float64)
+    return x + rng.normal(0, noise / 2, x.shape), y
+
+
+def _polar(radius: np.ndarray, angle: np.ndarray) -> np.ndarray:
+    """Points at the given radii and angles as an [n, 2] array."""
+    return np.column_stack([radius * np.cos(angle), radius * np.sin(angle)])
+
+
+def _gen_circles(rng: np.random.Generator, n: int, noise: float) -> tuple[np.ndarray, np.ndarray]:
+    """Class 0 fills a disc of radius 0.5, class 1 a ring from 0.8 to 1.2; jitter sd noise/2."""
+    n0, n1 = _class_sizes(n, 2)
+    radius = np.concatenate([0.5 * np.sqrt(rng.random(n0)), rng.uniform(0.8, 1.2, n1)])
+    x = _polar(radius, rng.uniform(0, 2 * np.pi, n))
+    y = np.repeat([0.0, 1.0], [n0, n1])
+    return x + rng.normal(0, noise / 2, x.shape), y
+
+
+def _gen_moons(rng: np.random.Generator, n: int, noise: float) -> tuple[np.ndarray, np.ndarray]:
+    """Two interleaving half circles (as scikit-learn's make_moons); jitter sd noise."""
+    n0, n1 = _class_sizes(n, 2)
+    a0, a1 = rng.uniform(0, np.pi, n0), rng.uniform(0, np.pi, n1)
+    upper = np.column_stack([np.cos(a0), np.sin(a0)])
+    lower = np.column_stack([1 - np.cos(a1), 0.5 - np.sin(a1)])
+    x = np.vstack([upper, lower])
+    y = np.repeat([0.0, 1.0], [n0, n1])
+    return x + rng.normal(0, noise, x.shape), y
+
+
+def _gen_spiral(rng: np.random.Generator, n: int, noise: float) -> tuple[np.ndarray, np.ndarray]:
+    """Two arms winding 1.25 turns outwards, half a turn apart; jitter sd 0.3*noise."""
+    sizes = _class_sizes(n, 2)
+    y = np.repeat([0.0, 1.0], sizes)
+    t = rng.random(n)
+    x = _polar(0.2 + 0.8 * t, 2.5 * np.pi * t + np.pi * y)
+    return x + rng.normal(0, 0.3 * noise, x.shape), y
+
+
+def _gen_clusters(
+    rng: np.random.Generator, n: int, noise: float, centers: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """One Gaussian cluster per center, sd 0.5 + 1.5*noise (heavily overlapping at noise 1)."""
+    sizes = _class_sizes(n, len(centers))
+    y = np.repeat(np.arange(len(centers), dtype=np.float64), sizes)
+    x = centers[y.astype(int)] + rng.normal(0, 0.5 + 1.5 * noise, (n, 2))
+    return x, y
+
+
+def _gen_gaussians(rng: np.random.Generator, n: int, noise: float) -> tuple[np.ndarray, np.ndarray]:
+    """Two clusters centred at (-1, -1) and (1, 1)."""
+    return _gen_clusters(rng, n, noise, np.array([[-1.0, -1.0], [1.0, 1.0]]))
+
+
+def _gen_blobs3(rng: np.random.Generator, n: int, noise: float) -> tuple[np.ndarray, np.ndarray]:
+    """Three clusters on a circle of radius 2, 120 degrees apart."""
+    angles = np.deg2rad([90.0, 210.0, 330.0])
+    return _gen_clusters(rng, n, noise, _polar(np.full(3, 2.0), angles))
+
+
+def _gen_sine(rng: np.random.Generator, n: int, noise: float) -> tuple[np.ndarray, np.ndarray]:
+    """x uniform in [-3, 3], y = sin(x) + noise * N(0, 1)."""
+    x = rng.uniform(-3, 3, n)
+    return x[:, None], np.sin(x) + noise * rng.normal(0, 1, n)
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """How to generate one built-in dataset and what to call its parts."""
+
+    generate: Callable[[np.random.Generator, int, float], tuple[np.ndarray, np.ndarray]]
+    feature_names: tuple[str, ...]
+    target_name: str
+    task: str
+    classes: tuple[str, ...]
+    description: str
+
+
+_XY = ("x1", "x2")
+_01 = ("0", "1")
+_SPECS: dict[str, _Spec] = {
+    "coffee": _Spec(
+        _gen_coffee, ("temperature (°C)", "duration (min)"), "good roast", "binary", ("bad", "good"),
+        "Coffee roasting: a roast is good only inside a triangular band of temperature and duration.",
+    ),
+    "demand": _Spec(
+        _gen_demand, ("price", "shipping cost", "marketing", "material quality"), "top seller", "binary",
+        ("no", "yes"),
+        "Product demand: a top seller needs two of affordability, awareness and perceived quality.",
+    ),
+    "xor": _Spec(
+        _gen_xor, _XY, "class", "binary", _01,
+        "XOR: opposite quadrants share a class, so no straight line separates them.",
+    ),
+    "circles": _Spec(
+        _gen_circles, _XY, "class", "binary", _01, "Circles: an inner disc surrounded by a ring of the other class."
+    ),
+    "moons": _Spec(_gen_moons, _XY, "class", "binary", _01, "Moons: two interleaving half circles."),
+    "spiral": _Spec(_gen_spiral, _XY, "class", "binary", _01, "Spiral: two intertwined arms, one per class."),
+    "gaussians": _Spec(
+        _gen_gaussians, _XY, "class", "binary", _01,
+        "Gaussians: two overlapping clusters that a straight line nearly separates.",
+    ),
+    "blobs3": _Spec(
+        _gen_blobs3, _XY, "class", "multiclass", ("0", "1", "2"), "Three blobs: three Gaussian clusters, one per class."
+    ),
+    "sine": _Spec(
+        _gen_sine, ("x",), "y", "regression", (),
+        "Sine: regress y = sin(x) plus noise (x is standardized, y is left as is).",
+    ),
+}
+
+BUILTINS: dict[str, str] = {name: spec.description for name, spec in _SPECS.items()}
+
+
+def make_builtin(
+    name: str, n_samples: int = 400, noise: float = 0.1, test_fraction: float = 0.2, seed: int = 0
+) -> Dataset:
+    """Generate a built-in dataset, deterministic for a seed, with train-standardized features.
+
+    noise (0..1) flips noise/2 of the labels for coffee and demand, and scales Gaussian jitter
+    (or cluster spread) for the geometric sets and the sine targets.
+    """
+    if name not in _SPECS:
+        raise DataError(f"unknown dataset {name!r}: choose one of {', '.join(_SPECS)}")
+    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or not (
+        MIN_SAMPLES <= n_samples <= MAX_ROWS
+    ):
+        raise DataError(f"n_samples must be an integer from {MIN_SAMPLES} to {MAX_ROWS:,}, got {n_samples!r}")
+    if not 0.0 <= noise <= 1.0:
+        raise DataError(f"noise must be between 0 and 1, got {noise}")
+    _check_split_args(test_fraction, seed)
+    spec = _SPECS[name]
+    rng = np.random.default_rng(seed)
+    x, y = spec.generate(rng, int(n_samples), float(noise))
+    # Random labelling (coffee, demand) can miss a class on tiny samples: draw again until all appear.
+    while spec.classes and len(np.unique(y)) < len(spec.classes):
+        x, y = spec.generate(rng, int(n_samples), float(noise))
+    return _build(
+        name=name,
+        feature_names=spec.feature_names,
+        target_name=spec.target_name,
+        task=spec.task,
+        x=x,
+        y=y,
+        classes=spec.classes,
+        description=spec.description,
+        rng=rng,
+        test_fraction=test_fraction,
+        standardize=True,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# CSV files
+
+
+def infer_task(y: np.ndarray) -> str:
+    """Guess the task from target values: binary, multiclass or regression.
+
+    Exactly 2 distinct values is binary; at most 10 distinct integers, or at most 10 text labels, is
+    multiclass; other numbers are regression. More than 10 text labels raises DataError.
+    """
+    values = np.unique(y)
+    if len(values) == 2:
+        return "binary"
+    if y.dtype.kind not in "biuf":
+        if len(values) > MAX_INFERRED_CLASSES:
+            raise DataError(
+                f"the target has {len(values)} different text labels, too many to guess the task:"
+                f" choose 'multiclass' explicitly (up to {MAX_CLASSES} classes) or use a numeric target"
+            )
+        return "multiclass"
+    if len(values) <= MAX_INFERRED_CLASSES and np.all(values == np.round(values)):
+        return "multiclass"
+    return "regression"
+
+
+def _read_text(source: str | Path | bytes | IO[bytes] | IO[str], name: str) -> str:
+    """Return the whole source as text, decoding bytes as UTF-8 (Latin-1 as a fallback)."""
+    if isinstance(source, (str, Path)):
+        try:
+            raw: bytes | str = Path(source).read_bytes()
+        except OSError as exc:
+            raise DataError(f"cannot read {str(source)!r}: {exc.strerror or exc}") from exc
+    elif isinstance(source, (bytes, bytearray, memoryview)):
+        raw = bytes(source)
+    elif hasattr(source, "read"):
+        # getvalue() rereads the whole upload even if it was read before (e.g. on a Streamlit rerun).
+        try:
+            raw = source.getvalue() if hasattr(source, "getvalue") else source.read()
+        except (OSError, ValueError) as exc:
+            raise DataError(f"cannot read {name}: {exc}") from exc
+    else:
+        raise DataError(f"cannot read {name}: expected a path, bytes or a file, got {type(source).__name__}")
+    if isinstance(raw, str):
+        return raw.removeprefix("\ufeff")
+    if b"\x00" in raw:
+        raise DataError(f"{name} is not a text CSV file (it holds binary data): export it as CSV")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def _delimiter(text: str) -> str:
+    """The most frequent of comma, semicolon and tab in the header line (comma on a tie)."""
+    header = next(line for line in text.splitlines() if line.strip())
+    return max([",", ";", "\t"], key=header.count)
+
+
+def _one_line(message: object) -> str:
+    """Collapse a message onto one line."""
+    return " ".join(str(message).split())
+
+
+def _parse_numbers(cells: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Parse stripped text cells as floats: (values, missing, not_a_number) masks per row."""
+    missing = cells.str.lower().isin(_MISSING).to_numpy()
+    values = pd.to_numeric(cells, errors="coerce").to_numpy(dtype=np.float64)
+    return values, missing, np.isnan(values) & ~missing
+
+
+def _feature_column(cells: pd.Series, column: str) -> np.ndarray:
+    """Parse one feature column or raise naming the column and first bad data row."""
+    values, missing, not_number = _parse_numbers(cells)
+    if not_number.any():
+        row = int(np.argmax(not_number))
+        raise DataError(
+            f"column {column!r} must be numeric but data row {row + 1} holds {cells.iloc[row]!r}:"
+            " fix the value, drop the column, or make it the target"
+        )
+    bad = missing | ~np.isfinite(values)
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise DataError(
+            f"column {column!r} has a missing or infinite value (first in data row {row + 1}):"
+            " fill in or remove those rows"
+        )
+    return values
+
+
+def _format_label(value: object) -> str:
+    """A class label as text: integers without '.0', other numbers and strings as written."""
+    if isinstance(value, (float, np.floating)):
+        return str(int(value)) if value == int(value) else str(float(value))
+    return str(value)
+
+
+def _header(frame: pd.DataFrame, name: str) -> list[str]:
+    """Validate the first row as column names: at least 2 and at most MAX_COLUMNS, named and unique.
+
+    Whitespace inside a name (even a quoted newline) collapses to single spaces, so names fit on one line.
+    """
+    columns = [_one_line(c) for c in frame.iloc[0]] if len(frame) else []
+    if len(columns) < 2:
+        raise DataError(
+            f"{name} has only one column: need at least one feature column and a target column"
+            " (separate columns with commas)"
+        )
+    if len(columns) > MAX_COLUMNS:
+        raise DataError(f"{name} has {len(columns)} columns, more than the limit of {MAX_COLUMNS}: drop some")
+    for position, column in enumerate(columns, start=1):
+        if not column:
+            raise DataError(
+                f"column {position} has no name in the header row: name every column"
+                " (an unnamed first column is often a saved index, so drop it)"
+            )
+        if columns.count(column) > 1:
+            raise DataError(f"column name {column!r} appears more than once in the header row: make names unique")
+    if not pd.to_numeric(pd.Series(columns), errors="coerce").isna().any():
+        raise DataError(f"the first row of {name} holds numbers, not column names: add a header row")
+    return columns
+
+
+def load_csv(
+    source: str | Path | bytes | IO[bytes] | IO[str],
+    *,
+    name: str = "data.csv",
+    target: str = "",
+    task: str = "auto",
+    standardize: bool = False,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+) -> Dataset:
+    """Load a CSV with a header row, numeric feature columns and a target column (default: the last).
+
+    The task is inferred by `infer_task` unless given; features are used as given unless standardize
+    (then scaled with the train split's mean/std). Any problem raises a one-line DataError.
+    """
+    if task != "auto" and task not in TASKS:
+        raise DataError(f"unknown task {task!r}: choose auto, {', '.join(TASKS)}")
+    _check_split_args(test_fraction, seed)
+    text = _read_text(source, name)
+    if not text.strip():
+        raise DataError(f"{name} is empty: upload a CSV with a header row and data rows")
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text),
+            sep=_delimiter(text),
+            header=None,
+            dtype=str,
+            na_filter=False,
+            skipinitialspace=True,
+            nrows=MAX_ROWS + 2,  # header + one row past the limit, so an oversized file is detected cheaply
+        )
+    except Exception as exc:  # pandas raises many exception types on bad input; all mean "not a usable CSV"
+        raise DataError(f"cannot parse {name} as CSV: {_one_line(exc)}") from exc
+    columns = _header(frame, name)
+    rows = frame.iloc[1:].apply(lambda col: col.str.strip())
+    rows.columns = columns
+    if len(rows) > MAX_ROWS:
+        raise DataError(f"{name} has more than {MAX_ROWS:,} data rows: use a sample of the data")
+    if len(rows) < 2:
+        raise DataError(f"{name} has {len(rows)} data row(s): need at least 2")
+
+    target_name = target.strip() or columns[-1]
+    if target_name not in columns:
+        raise DataError(f"unknown target column {target_name!r}: choose one of {', '.join(columns)}")
+    feature_names = tuple(c for c in columns if c != target_name)
+    x = np.column_stack([_feature_column(rows[c], c) for c in feature_names])
+
+    cells = rows[target_name]
+    numbers, missing, not_number = _parse_numbers(cells)
+    numeric = not not_number.any()
+    bad = missing | (numeric & ~np.isfinite(numbers))
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise DataError(
+            f"target column {target_name!r} has a missing{' or infinite' if numeric else ''} value"
+            f" (first in data row {row + 1}): fill in or remove those rows"
+        )
+    raw_y = numbers if numeric else cells.to_numpy(dtype=object)
+    values, codes = np.unique(raw_y, return_inverse=True)
+    if len(values) < 2:
+        raise DataError(
+            f"target column {target_name!r} has a single value ({_format_label(values[0])!r}):"
+            " need at least two classes or varying values"
+        )
+
+    chosen = infer_task(raw_y) if task == "auto" else task
+    if chosen == "regression":
+        if not numeric:
+            example = cells.iloc[int(np.argmax(not_number))]
+            raise DataError(
+                f"task 'regression' needs a numeric target, but column {target_name!r} holds text such as {example!r}"
+            )
+        y, classes = numbers, ()
+    else:
+        if chosen == "binary" and len(values) != 2:
+            raise DataError(
+                f"task 'binary' needs exactly 2 classes, but target {target_name!r} has {len(values)}:"
+                " choose multiclass or regression"
+            )
+        if len(values) > MAX_CLASSES:
+            raise DataError(
+                f"target {target_name!r} has {len(values)} classes, more than the limit of {MAX_CLASSES}:"
+                " choose regression or merge classes"
+            )
+        y, classes = codes.astype(np.float64), tuple(_format_label(v) for v in values)
+
+    return _build(
+        name=name,
+        feature_names=feature_names,
+        target_name=target_name,
+        task=chosen,
+        x=x,
+        y=y,
+        classes=classes,
+        description=f"{name}: {len(rows)} rows, {len(feature_names)} features, predicting {target_name!r} ({chosen}).",
+        rng=np.random.default_rng(seed),
+        test_fraction=test_fraction,
+        standardize=standardize,
+    )

@@ -1,0 +1,138 @@
+"""Preallocated, bounded recording of every parameter, gradient and loss over steps.
+
+Row r holds the state after `steps[r]` updates: the parameters, the gradient
+of the update that led there (zeros at step 0), and the train and test loss
+and accuracy at those parameters. When the buffer is full, every other row is
+dropped and the recording stride doubles, so memory never grows past the cap
+and the rows stay spread over the whole run. The last step taken is always
+recorded, as a "tail" row that the next record replaces if it is off-stride.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .model import Layout
+
+DEFAULT_BUDGET_BYTES = 96 * 2**20
+MIN_ROWS, MAX_ROWS = 64, 4096
+METRIC_NAMES = ("train_loss", "test_loss", "train_accuracy", "test_accuracy")
+
+
+class History:
+    """Recorded rows for K runs that share one parameter layout."""
+
+    def __init__(self, layout: Layout, k: int, dtype: torch.dtype, max_rows: int | None = None,
+                 budget_bytes: int = DEFAULT_BUDGET_BYTES) -> None:
+        self.layout = layout
+        self.k = k
+        itemsize = torch.finfo(dtype).bits // 8
+        per_row = k * (2 * layout.n_params + len(METRIC_NAMES)) * itemsize + 8
+        fits = max(MIN_ROWS, min(MAX_ROWS, budget_bytes // per_row))
+        rows = max_rows if max_rows is not None else fits
+        self.capacity = max(4, rows - rows % 2)
+        self.params = torch.zeros(self.capacity, k, layout.n_params, dtype=dtype)
+        self.grads = torch.zeros_like(self.params)
+        self.metrics = torch.full((self.capacity, len(METRIC_NAMES), k), float("nan"), dtype=dtype)
+        self.step_index = np.zeros(self.capacity, dtype=np.int64)
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget every row (used by reset)."""
+        self.count = 0
+        self.stride = 1
+        self.tail = False
+        self.version = 0
+
+    @property
+    def nbytes(self) -> int:
+        return self.params.nbytes + self.grads.nbytes + self.metrics.nbytes + self.step_index.nbytes
+
+    def wants(self, step: int) -> bool:
+        """Whether `step` falls on the recording stride."""
+        return step % self.stride == 0
+
+    def record(self, step: int, params: torch.Tensor, grads: torch.Tensor, metrics: torch.Tensor,
+               on_stride: bool) -> None:
+        """Write one row; an off-stride row is kept only until the next record."""
+        if self.tail:
+            self.count -= 1
+        if self.count == self.capacity:
+            self._thin()
+            if not self.wants(step) and on_stride:
+                on_stride = False
+        row = self.count
+        self.params[row].copy_(params)
+        self.grads[row].copy_(grads)
+        self.metrics[row].copy_(metrics)
+        self.step_index[row] = step
+        self.count += 1
+        self.tail = not on_stride
+        self.version += 1
+
+    def _thin(self) -> None:
+        keep = slice(0, self.count, 2)
+        half = len(range(*keep.indices(self.count)))
+        self.params[:half] = self.params[keep].clone()
+        self.grads[:half] = self.grads[keep].clone()
+        self.metrics[:half] = self.metrics[keep].clone()
+        self.step_index[:half] = self.step_index[keep].copy()
+        self.count = half
+        self.stride *= 2
+
+    # Views for analysis: numpy arrays over the recorded rows only.
+    @property
+    def steps(self) -> np.ndarray:
+        return self.step_index[: self.count].copy()
+
+    def metric(self, name: str, run: int = 0) -> np.ndarray:
+        """One metric over the recorded rows for one run."""
+        return self.metrics[: self.count, METRIC_NAMES.index(name), run].double().numpy().copy()
+
+    def layer_params(self, layer: int, run: int = 0, grads: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(weight [T, out, in], bias [T, out]) of one layer over the recorded rows."""
+        source = self.grads if grads else self.params
+        weight, bias = self.layout.views(source[: self.count, run])[layer]
+        return weight.double().numpy().copy(), bias.double().numpy().copy()
+
+    def neuron_vectors(self, layer: int, run: int = 0, grads: bool = False) -> np.ndarray:
+        """Each neuron's incoming weights then bias: [T, out, in + 1]."""
+        weight, bias = self.layer_params(layer, run, grads)
+        return np.concatenate([weight, bias[..., None]], axis=-1)
+
+    def row_of_step(self, step: int) -> int:
+        """The recorded row nearest to `step`."""
+        steps = self.steps
+        return int(np.abs(steps - step).argmin()) if len(steps) else 0
+
+    def to_frame(self, run: int = 0, input_names: list[str] | None = None) -> pd.DataFrame:
+        """Tidy long format: step, layer, neuron, source, value, gradient (one row per parameter)."""
+        frames = []
+        steps = self.steps
+        for layer, (_, _, fan_out, fan_in) in enumerate(self.layout.slices):
+            values = self.neuron_vectors(layer, run)
+            grads = self.neuron_vectors(layer, run, grads=True)
+            if layer == 0 and input_names:
+                sources = list(input_names) + ["bias"]
+            else:
+                prefix = "x" if layer == 0 else f"h{layer}_"
+                sources = [f"{prefix}{i + 1}" for i in range(fan_in)] + ["bias"]
+            t, o, s = np.meshgrid(np.arange(len(steps)), np.arange(fan_out), np.arange(fan_in + 1), indexing="ij")
+            frames.append(pd.DataFrame({
+                "step": steps[t.ravel()],
+                "layer": layer + 1,
+                "neuron": o.ravel() + 1,
+                "source": np.asarray(sources, dtype=object)[s.ravel()],
+                "value": values.ravel(),
+                "gradient": grads.ravel(),
+            }))
+        return pd.concat(frames, ignore_index=True)
+
+    def metrics_frame(self, run: int = 0) -> pd.DataFrame:
+        """Loss and accuracy per recorded step."""
+        data = {"step": self.steps}
+        for name in METRIC_NAMES:
+            data[name] = self.metric(name, run)
+        return pd.DataFrame(data)

@@ -1,0 +1,233 @@
+"""The MLP: parameter layout, init schemes, and an exact forward/backward pass.
+
+Parameters of K runs live in one flat tensor [K, P]; each layer's weight
+[K, out, in] (as in `torch.nn.Linear`) and bias [K, out] are views into it.
+
+Why the arithmetic is written by hand: a BLAS matmul does not compute identical
+columns identically for every shape, so two identical neurons can split by an
+ulp through the library alone. Here every dot product is an elementwise
+product summed over a contiguous last dimension, and every nonlinearity is
+built from elementwise operations whose vectorised and scalar paths agree
+(`exp`, `tanh`, `+`, `*`, `/`), so identical neurons get identical numbers by
+construction. `arithmetic="blas"` runs the plain matmul path on purpose, to
+show an ulp-sized tie-break.
+
+Init formulas: Glorot & Bengio (2010) for xavier, He et al. (2015) for he,
+and `nn.Linear.reset_parameters` for torch_default (U(±1/√fan_in)).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from .config import Config, ConfigError, parse_explicit, parse_scheme
+
+CHUNK_ELEMENTS = 1 << 22
+LEAKY_SLOPE = 0.01
+SMALL_FAN_IN = 3
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where each layer's weight and bias sit in the flat parameter vector."""
+
+    sizes: tuple[int, ...]
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.sizes) - 1
+
+    @property
+    def slices(self) -> list[tuple[int, int, int, int]]:
+        """(weight offset, bias offset, out, in) per layer, first hidden layer first."""
+        out, offset = [], 0
+        for fan_in, fan_out in zip(self.sizes[:-1], self.sizes[1:]):
+            out.append((offset, offset + fan_out * fan_in, fan_out, fan_in))
+            offset += fan_out * (fan_in + 1)
+        return out
+
+    @property
+    def n_params(self) -> int:
+        return sum(o * (i + 1) for i, o in zip(self.sizes[:-1], self.sizes[1:]))
+
+    def views(self, flat: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """(weight [..., out, in], bias [..., out]) views of a flat [..., P] tensor."""
+        lead = flat.shape[:-1]
+        return [
+            (flat[..., w: w + o * i].view(*lead, o, i), flat[..., b: b + o])
+            for w, b, o, i in self.slices
+        ]
+
+
+def init_params(config: Config, layout: Layout, generator: torch.Generator) -> torch.Tensor:
+    """A float64 [P] vector of starting parameters drawn as the config says."""
+    flat = torch.zeros(layout.n_params, dtype=torch.float64)
+    views = layout.views(flat)
+    if config.init.explicit:
+        _fill_explicit(config.init.explicit, layout, views)
+    else:
+        w_name, w_param = parse_scheme(config.init.weight, "init")
+        b_name, b_param = parse_scheme(config.init.bias, "bias_init")
+        for weight, bias in views:
+            fan_out, fan_in = weight.shape
+            weight.copy_(_draw(w_name, w_param, weight.shape, fan_in, fan_out, generator))
+            bias.copy_(_draw(b_name, b_param, bias.shape, fan_in, fan_out, generator))
+    if config.init.perturb > 0:
+        for weight, _ in views:
+            weight.add_(torch.randn(weight.shape, generator=generator, dtype=torch.float64) * config.init.perturb)
+    return flat
+
+
+def _draw(name: str, param: float | None, shape: torch.Size, fan_in: int, fan_out: int,
+          generator: torch.Generator) -> torch.Tensor:
+    def uniform(bound: float) -> torch.Tensor:
+        return (torch.rand(shape, generator=generator, dtype=torch.float64) * 2 - 1) * bound
+
+    def normal(std: float) -> torch.Tensor:
+        return torch.randn(shape, generator=generator, dtype=torch.float64) * std
+
+    if name == "zeros":
+        return torch.zeros(shape, dtype=torch.float64)
+    if name == "constant":
+        return torch.full(shape, float(param), dtype=torch.float64)
+    if name == "normal":
+        return normal(float(param))
+    if name == "uniform":
+        return uniform(float(param))
+    if name == "xavier_uniform":
+        return uniform(math.sqrt(6.0 / (fan_in + fan_out)))
+    if name == "xavier_normal":
+        return normal(math.sqrt(2.0 / (fan_in + fan_out)))
+    if name == "he_uniform":
+        return uniform(math.sqrt(6.0 / fan_in))
+    if name == "he_normal":
+        return normal(math.sqrt(2.0 / fan_in))
+    return uniform(1.0 / math.sqrt(fan_in))  # torch_default
+
+
+def _fill_explicit(text: str, layout: Layout, views: list) -> None:
+    layers = parse_explicit(text)
+    expected = [f"[{o}×{i}]" for _, _, o, i in layout.slices]
+    if len(layers) != layout.n_layers:
+        raise ConfigError(
+            f"init_weights: the network has {layout.n_layers} layers with weights {' '.join(expected)}, "
+            f"but the JSON gives {len(layers)}"
+        )
+    for n, (layer, (weight, bias)) in enumerate(zip(layers, views)):
+        given = torch.tensor(layer["weight"], dtype=torch.float64)
+        if given.shape != weight.shape:
+            raise ConfigError(
+                f"init_weights: layer {n} weight must be {expected[n]} (out × in), "
+                f"got [{given.shape[0]}×{given.shape[1]}]"
+            )
+        weight.copy_(given)
+        bias.copy_(torch.tensor(layer["bias"], dtype=torch.float64))
+
+
+def rowdot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """out[..., m, p] = Σ_l a[..., m, l] · b[..., p, l], summed over a contiguous last dimension.
+
+    Identical rows of `b` give bitwise identical columns of the result for any
+    shape; large products are cut into chunks (along m, or along l with the
+    partial sums added in the same order for every entry).
+    """
+    m, length = a.shape[-2], a.shape[-1]
+    p = b.shape[-2]
+    total = max(math.prod(a.shape[:-2]), math.prod(b.shape[:-2])) * m * p * length
+    if total <= CHUNK_ELEMENTS:
+        return (a.unsqueeze(-2) * b.unsqueeze(-3)).sum(-1)
+    if m >= length:
+        step = max(1, CHUNK_ELEMENTS // max(1, total // m))
+        return torch.cat([rowdot(a[..., s: s + step, :], b) for s in range(0, m, step)], dim=-2)
+    step = max(1, CHUNK_ELEMENTS // max(1, total // length))
+    result = None
+    for s in range(0, length, step):
+        part = rowdot(a[..., s: s + step].contiguous(), b[..., s: s + step].contiguous())
+        result = part if result is None else result + part
+    return result
+
+
+def linear(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, exact: bool) -> torch.Tensor:
+    """z = h · weightᵀ + bias for h [.., N, in], weight [K, out, in], bias [K, out].
+
+    A small fan-in is summed term by term (elementwise, so just as exact and
+    cheaper than a broadcast product over a short last dimension).
+    """
+    if not exact:
+        return torch.matmul(h, weight.transpose(-1, -2)) + bias.unsqueeze(-2)
+    fan_in = weight.shape[-1]
+    if fan_in > SMALL_FAN_IN:
+        return rowdot(h, weight) + bias.unsqueeze(-2)
+    z = bias.unsqueeze(-2)
+    for i in range(fan_in):
+        z = z + h[..., i: i + 1] * weight[..., i].unsqueeze(-2)
+    return z
+
+
+def activate(name: str, z: torch.Tensor) -> torch.Tensor:
+    """The activation, written with position-independent elementwise operations."""
+    if name == "sigmoid":
+        return sigmoid(z)
+    if name == "tanh":
+        return torch.tanh(z)
+    if name == "relu":
+        return z.clamp_min(0.0)
+    if name == "leaky_relu":
+        return torch.where(z > 0, z, z * LEAKY_SLOPE)
+    return z
+
+
+def activation_slope(name: str, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor | float:
+    """da/dz from the pre-activation z and the activation a."""
+    if name == "sigmoid":
+        return a * (1.0 - a)
+    if name == "tanh":
+        return 1.0 - a * a
+    if name == "relu":
+        return (z > 0).to(z.dtype)
+    if name == "leaky_relu":
+        return torch.where(z > 0, 1.0, LEAKY_SLOPE).to(z.dtype)
+    return 1.0
+
+
+def sigmoid(z: torch.Tensor) -> torch.Tensor:
+    """1 / (1 + e^(-z)); torch.sigmoid's scalar tail loop can differ from its vector body by an ulp."""
+    return torch.reciprocal(torch.exp(-z) + 1.0)
+
+
+def output_loss(task: str, z: torch.Tensor, y: torch.Tensor, onehot: torch.Tensor | None) -> torch.Tensor:
+    """Per-run mean loss [K], with PyTorch's conventions for each task.
+
+    binary: one logit, sigmoid + binary cross-entropy (as BCEWithLogitsLoss);
+    multiclass: softmax cross-entropy over the logits (as CrossEntropyLoss);
+    regression: mean squared error (as MSELoss).
+    """
+    if task == "binary":
+        logit = z[..., 0]
+        loss = logit.clamp_min(0.0) - logit * y + torch.log1p(torch.exp(-logit.abs()))
+        return loss.sum(-1) / logit.shape[-1]
+    if task == "multiclass":
+        shifted = z - z.amax(-1, keepdim=True)
+        return (torch.log(torch.exp(shifted).sum(-1)) - (shifted * onehot).sum(-1)).sum(-1) / z.shape[-2]
+    diff = z[..., 0] - y
+    return (diff * diff).sum(-1) / z.shape[-2]
+
+
+def output_grad(task: str, z: torch.Tensor, y: torch.Tensor, onehot: torch.Tensor | None) -> torch.Tensor:
+    """dLoss/dz [K, N, n_out] of the mean loss: (p − y)/N, (softmax − onehot)/N, or 2(z − y)/N."""
+    n = z.shape[-2]
+    if task == "binary":
+        return ((sigmoid(z) - y.unsqueeze(-1)) / n)
+    if task == "multiclass":
+        expz = torch.exp(z - z.amax(-1, keepdim=True))
+        return (expz / expz.sum(-1, keepdim=True) - onehot) / n
+    return (z - y.unsqueeze(-1)) * (2.0 / n)
+
+
+def accuracy(task: str, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per-run share of correct predictions [K] for binary or multiclass outputs."""
+    predicted = (z[..., 0] > 0) if task == "binary" else z.argmax(-1)
+    return (predicted == y).sum(-1) / z.shape[-2]

@@ -1,0 +1,376 @@
+"""Step-by-step training of K runs at once, with recording and a divergence stop.
+
+The K runs share data and architecture (and optimizer, batch size, dtype,
+arithmetic); each has its own starting parameters, dropout rate, learning
+rate, weight decay and seed. Every operation is batched over K, and each
+run's random draws come from its own generator, so K runs side by side give
+the same numbers as K separate runs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+
+from . import model
+from .config import Config, ConfigError
+from .data import Dataset, load_csv, make_builtin
+from .history import METRIC_NAMES, History
+from .model import Layout
+
+MOMENTUM = 0.9
+ADAM_BETAS = (0.9, 0.999)
+ADAM_EPS = 1e-8
+TRAIN_SEED_OFFSET = 1
+PROGRESS_EVERY = 50
+SHARED_FIELDS = ("data", "model", "train.optimizer", "train.batch_size", "train.dtype", "train.arithmetic")
+
+
+def load_dataset(config: Config, source: object = None) -> Dataset:
+    """The config's dataset: a built-in, or a CSV from `source` (bytes, file) or `config.data.path`."""
+    data = config.data
+    if data.dataset == "csv":
+        if source is None and not data.path:
+            raise ConfigError("dataset: csv needs a file (--data FILE.csv, or an upload)")
+        return load_csv(source if source is not None else data.path, name=data.path or "data.csv",
+                        target=data.target, task=data.task, standardize=data.standardize,
+                        test_fraction=data.test_fraction, seed=config.seed)
+    return make_builtin(data.dataset, n_samples=data.n_samples, noise=data.noise,
+                        test_fraction=data.test_fraction, seed=config.seed)
+
+
+def _shared_key(config: Config) -> tuple:
+    t = config.train
+    return (config.data, config.model, t.optimizer, t.batch_size, t.dtype, t.arithmetic)
+
+
+@dataclass
+class _Forward:
+    """What the backward pass needs from a forward pass."""
+
+    inputs_t: list[torch.Tensor]   # each layer's input, transposed to [.., in, N], contiguous
+    pre: list[torch.Tensor]        # hidden pre-activations z
+    post: list[torch.Tensor]       # hidden activations a (before dropout)
+    out: torch.Tensor              # output logits [K, N, n_out]
+
+
+class Trainer:
+    """Trains K compatible configurations step by step and records everything."""
+
+    def __init__(self, configs: Config | Sequence[Config], dataset: Dataset | None = None,
+                 max_rows: int | None = None) -> None:
+        configs = [configs] if isinstance(configs, Config) else list(configs)
+        if not configs:
+            raise ConfigError("trainer: give at least one configuration")
+        key = _shared_key(configs[0])
+        for c in configs[1:]:
+            if _shared_key(c) != key:
+                raise ConfigError(
+                    "side by side: runs must share data, hidden layers, activation, optimizer, batch size, "
+                    "dtype and arithmetic; use run_side_by_side to group them"
+                )
+        self.configs = configs
+        self.config = configs[0]
+        self.k = len(configs)
+        self.dataset = dataset if dataset is not None else load_dataset(self.config)
+        self.task = self.dataset.task
+        self.dtype = torch.float64 if self.config.train.dtype == "float64" else torch.float32
+        self.exact = self.config.train.arithmetic == "exact"
+        self.activation = self.config.model.activation
+        self.layout = Layout((self.dataset.n_features, *self.config.model.hidden, self.dataset.n_outputs))
+        self._set_data()
+        self.initial = torch.stack([
+            model.init_params(c, self.layout, torch.Generator().manual_seed(c.seed)) for c in configs
+        ]).to(self.dtype)
+        self.lr = self._per_run([c.train.lr for c in configs])
+        self.weight_decay = self._per_run([c.train.weight_decay for c in configs])
+        self.keep = [1.0 - c.train.dropout for c in configs]
+        self.uses_dropout = any(k < 1.0 for k in self.keep) and self.layout.n_layers > 1
+        batch = self.config.train.batch_size
+        self.batch_size = batch if 0 < batch < self.n_train else self.n_train
+        self.history = History(self.layout, self.k, self.dtype, max_rows)
+        self._metrics_row = torch.full((len(METRIC_NAMES), self.k), float("nan"), dtype=self.dtype)
+        self._zero_grad = torch.zeros(self.k, self.layout.n_params, dtype=self.dtype)
+        self.reset()
+
+    # ---------------------------------------------------------------- set-up
+    def _per_run(self, values: list[float]) -> torch.Tensor:
+        return torch.tensor(values, dtype=self.dtype).unsqueeze(-1)
+
+    def _set_data(self) -> None:
+        def tensors(x: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+            xt = torch.as_tensor(np.ascontiguousarray(x), dtype=self.dtype).unsqueeze(0)
+            yt = torch.as_tensor(y, dtype=self.dtype)
+            onehot = None
+            if self.task == "multiclass":
+                onehot = torch.nn.functional.one_hot(yt.long(), self.dataset.n_outputs).to(self.dtype)
+            return xt, yt, onehot
+
+        self.x_train, self.y_train, self.onehot_train = tensors(self.dataset.x_train, self.dataset.y_train)
+        self.x_test, self.y_test, self.onehot_test = tensors(self.dataset.x_test, self.dataset.y_test)
+        self.x_train_t = self.x_train.transpose(-1, -2).contiguous()
+        self.n_train = self.x_train.shape[1]
+
+    def reset(self) -> None:
+        """Back to the same initial parameters, generators and an empty history."""
+        self.theta = self.initial.clone()
+        self.grad = torch.zeros_like(self.theta)
+        self._theta_views = self.layout.views(self.theta)
+        self._grad_views = self.layout.views(self.grad)
+        self.velocity = torch.zeros_like(self.theta)
+        self.second = torch.zeros_like(self.theta)
+        self.step_count = 0
+        self.diverged_at: list[int | None] = [None] * self.k
+        self.diverged_reason: list[str] = [""] * self.k
+        self.frozen = torch.zeros(self.k, 1, dtype=torch.bool)
+        self.any_frozen = False
+        self.generators = [torch.Generator().manual_seed(c.seed + TRAIN_SEED_OFFSET) for c in self.configs]
+        self.order: torch.Tensor | None = None
+        self._cache: _Forward | None = None
+        self.history.clear()
+        with torch.inference_mode():
+            self._record(on_stride=True)
+
+    # ------------------------------------------------------------- arithmetic
+    def forward(self, theta: torch.Tensor, x: torch.Tensor, x_t: torch.Tensor | None = None,
+                masks: list[torch.Tensor] | None = None) -> _Forward:
+        """All layers on inputs x [1 or K, N, in]; masks are inverted-dropout factors per hidden layer."""
+        views = self._theta_views if theta is self.theta else self.layout.views(theta)
+        h = x
+        inputs_t = [x_t if x_t is not None else x.transpose(-1, -2).contiguous()]
+        pre, post = [], []
+        for layer, (weight, bias) in enumerate(views):
+            z = model.linear(h, weight, bias, self.exact)
+            if layer == len(views) - 1:
+                return _Forward(inputs_t, pre, post, z)
+            a = model.activate(self.activation, z)
+            pre.append(z)
+            post.append(a)
+            h = a * masks[layer] if masks is not None else a
+            inputs_t.append(h.transpose(-1, -2).contiguous())
+        raise AssertionError("unreachable")
+
+    def backward(self, theta: torch.Tensor, fwd: _Forward, dz: torch.Tensor, grad: torch.Tensor,
+                 masks: list[torch.Tensor] | None = None) -> None:
+        """Write dLoss/dθ into `grad` [K, P] by the chain rule, layer by layer from the output."""
+        views = self._theta_views if theta is self.theta else self.layout.views(theta)
+        grad_views = self._grad_views if grad is self.grad else self.layout.views(grad)
+        for layer in range(len(views) - 1, -1, -1):
+            weight, _ = views[layer]
+            g_weight, g_bias = grad_views[layer]
+            dz_t = dz.transpose(-1, -2).contiguous()
+            if self.exact:
+                g_weight.copy_(model.rowdot(dz_t, fwd.inputs_t[layer]))
+            else:
+                g_weight.copy_(torch.matmul(dz_t, fwd.inputs_t[layer].transpose(-1, -2)))
+            g_bias.copy_(dz_t.sum(-1))
+            if layer == 0:
+                return
+            if self.exact:
+                dh = model.rowdot(dz, weight.transpose(-1, -2).contiguous())
+            else:
+                dh = torch.matmul(dz, weight)
+            if masks is not None:
+                dh = dh * masks[layer - 1]
+            dz = dh * model.activation_slope(self.activation, fwd.pre[layer - 1], fwd.post[layer - 1])
+
+    def gradients(self, theta: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Full-batch loss [K] and gradient [K, P] at θ, without dropout and without stepping."""
+        theta = self.theta if theta is None else theta.to(self.dtype)
+        with torch.inference_mode():
+            fwd = self.forward(theta, self.x_train, self.x_train_t)
+            loss = model.output_loss(self.task, fwd.out, self.y_train, self.onehot_train)
+            dz = model.output_grad(self.task, fwd.out, self.y_train, self.onehot_train)
+            grad = torch.zeros_like(theta)
+            self.backward(theta, fwd, dz, grad)
+        return loss, grad
+
+    # --------------------------------------------------------------- stepping
+    def _batch(self) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor, torch.Tensor | None] | None:
+        """This step's mini-batch per run, or None for the full batch."""
+        if self.batch_size >= self.n_train:
+            return None
+        per_epoch = math.ceil(self.n_train / self.batch_size)
+        position = self.step_count % per_epoch
+        if position == 0 or self.order is None:
+            self.order = torch.stack([torch.randperm(self.n_train, generator=g) for g in self.generators])
+        idx = self.order[:, position * self.batch_size: (position + 1) * self.batch_size]
+        x = self.x_train[0][idx]
+        onehot = self.onehot_train[idx] if self.onehot_train is not None else None
+        return x, x.transpose(-1, -2).contiguous(), self.y_train[idx], onehot
+
+    def _masks(self, n: int) -> list[torch.Tensor] | None:
+        if not self.uses_dropout:
+            return None
+        masks = []
+        for width in self.config.model.hidden:
+            mask = torch.ones(self.k, n, width, dtype=self.dtype)
+            for run, (keep, gen) in enumerate(zip(self.keep, self.generators)):
+                if keep < 1.0:
+                    mask[run] = (torch.rand(n, width, generator=gen, dtype=self.dtype) < keep).to(self.dtype) / keep
+            masks.append(mask)
+        return masks
+
+    def _update(self, grad: torch.Tensor) -> None:
+        """One optimizer update of θ from `grad` (weight decay added as in torch.optim)."""
+        if bool((self.weight_decay != 0).any()):
+            grad = grad + self.weight_decay * self.theta
+        optimizer = self.config.train.optimizer
+        if optimizer == "sgd":
+            self.theta.sub_(grad * self.lr)
+        elif optimizer == "momentum":
+            self.velocity.mul_(MOMENTUM).add_(grad)
+            self.theta.sub_(self.velocity * self.lr)
+        else:
+            beta1, beta2 = ADAM_BETAS
+            t = self.step_count + 1
+            self.velocity.mul_(beta1).add_(grad * (1 - beta1))
+            self.second.mul_(beta2).add_(grad * grad * (1 - beta2))
+            m_hat = self.velocity / (1 - beta1**t)
+            v_hat = self.second / (1 - beta2**t)
+            self.theta.sub_(m_hat / (torch.sqrt(v_hat) + ADAM_EPS) * self.lr)
+
+    def step(self, n: int = 1, progress: Callable[[int, int], None] | None = None) -> int:
+        """Advance exactly n optimizer updates (fewer only if every run diverged); returns how many."""
+        if n < 0:
+            raise ValueError("step: n must be 0 or more")
+        done = 0
+        with torch.inference_mode():
+            for i in range(n):
+                if self.all_diverged:
+                    break
+                self._one_step()
+                done += 1
+                if progress is not None and (i + 1) % PROGRESS_EVERY == 0:
+                    progress(i + 1, n)
+            if done and self.history.step_index[self.history.count - 1] != self.step_count:
+                self._record(on_stride=False)
+        return done
+
+    def _one_step(self) -> None:
+        batch = self._batch()
+        if batch is None:
+            x, x_t, y, onehot = self.x_train, self.x_train_t, self.y_train, self.onehot_train
+        else:
+            x, x_t, y, onehot = batch
+        masks = self._masks(x.shape[1])
+        fwd = self._cache if (batch is None and masks is None and self._cache is not None) else None
+        if fwd is None:
+            fwd = self.forward(self.theta, x, x_t, masks)
+        dz = model.output_grad(self.task, fwd.out, y, onehot)
+        self.backward(self.theta, fwd, dz, self.grad, masks)
+        previous = self.theta.clone()
+        self._update(self.grad)
+        self.step_count += 1
+        self._cache = None
+        if not math.isfinite(float(self.theta.sum())):
+            bad = ~torch.isfinite(self.theta).all(-1, keepdim=True) & ~self.frozen
+            if bool(bad.any()):
+                self._diverge(bad, previous)
+        if self.any_frozen:
+            self.theta.copy_(torch.where(self.frozen, previous, self.theta))
+        if self.history.wants(self.step_count):
+            self._record(on_stride=True)
+
+    def _diverge(self, bad: torch.Tensor, previous: torch.Tensor) -> None:
+        """Stop the bad runs at the last finite state and say what happened."""
+        for run in torch.nonzero(bad[:, 0]).flatten().tolist():
+            nan = bool(torch.isnan(self.theta[run]).any())
+            self.diverged_at[run] = self.step_count
+            self.diverged_reason[run] = "a weight became NaN" if nan else "a weight overflowed to infinity"
+        self.frozen |= bad
+        self.any_frozen = True
+
+    def _record(self, on_stride: bool) -> None:
+        """Evaluate train and test loss and accuracy at θ and write a history row."""
+        fwd = self.forward(self.theta, self.x_train, self.x_train_t)
+        if not self.uses_dropout and self.batch_size >= self.n_train:
+            self._cache = fwd
+        row = self._metrics_row
+        row[0] = model.output_loss(self.task, fwd.out, self.y_train, self.onehot_train)
+        if self.task != "regression":
+            row[2] = model.accuracy(self.task, fwd.out, self.y_train)
+        if self.y_test.shape[0]:
+            test_out = self.forward(self.theta, self.x_test).out
+            row[1] = model.output_loss(self.task, test_out, self.y_test, self.onehot_test)
+            if self.task != "regression":
+                row[3] = model.accuracy(self.task, test_out, self.y_test)
+        grad = self.grad if self.step_count else self._zero_grad
+        self.history.record(self.step_count, self.theta, grad, row, on_stride)
+
+    # ------------------------------------------------------------- reporting
+    @property
+    def diverged(self) -> bool:
+        """Whether the first (or only) run has diverged."""
+        return self.diverged_at[0] is not None
+
+    @property
+    def all_diverged(self) -> bool:
+        return all(d is not None for d in self.diverged_at)
+
+    def divergence_message(self, run: int = 0) -> str:
+        """What happened and what to change, for the user; empty if the run is fine."""
+        if self.diverged_at[run] is None:
+            return ""
+        lr = self.configs[run].train.lr
+        return (f"training diverged at step {self.diverged_at[run]}: {self.diverged_reason[run]}. "
+                f"Lower the learning rate (now {lr:g}); the history before it is kept.")
+
+    def parameters(self, run: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Current (weight [out, in], bias [out]) per layer as float64 arrays."""
+        return [(w.double().numpy().copy(), b.double().numpy().copy()) for w, b in self.layout.views(self.theta[run])]
+
+    def weights_json(self, run: int = 0) -> str:
+        """Current parameters in the `--init-weights` JSON format."""
+        from .config import explicit_json
+
+        return explicit_json([(w.tolist(), b.tolist()) for w, b in self.parameters(run)])
+
+    def layer_outputs(self, x: np.ndarray, row: int | None = None, run: int = 0) -> list[np.ndarray]:
+        """Each hidden layer's activations [M, width] and the prediction [M, n_out] on inputs x [M, d].
+
+        Uses the parameters of history row `row` (default: the current ones).
+        The prediction is a probability for binary, class probabilities for
+        multiclass, and the value for regression.
+        """
+        theta = self.theta[run: run + 1] if row is None else self.history.params[row, run: run + 1]
+        inputs = torch.as_tensor(np.asarray(x, dtype=np.float64), dtype=self.dtype).unsqueeze(0)
+        with torch.inference_mode():
+            fwd = self.forward(theta, inputs)
+            out = fwd.out
+            if self.task == "binary":
+                out = model.sigmoid(out)
+            elif self.task == "multiclass":
+                out = torch.softmax(out, -1)
+        return [a[0].double().numpy().copy() for a in (*fwd.post, out)]
+
+    @property
+    def final_loss(self) -> list[float]:
+        row = self.history.count - 1
+        return self.history.metrics[row, METRIC_NAMES.index("train_loss")].double().tolist()
+
+
+def run_side_by_side(configs: Sequence[Config], dataset: Dataset | None = None,
+                     max_rows: int | None = None) -> list[tuple[Trainer, int]]:
+    """Batch the configs into as few trainers as their shared fields allow.
+
+    Returns, for each config in order, its trainer and its run index there.
+    Configs that differ only in init, dropout, learning rate, weight decay or
+    seed share one batched computation.
+    """
+    if not configs:
+        return []
+    dataset = dataset if dataset is not None else load_dataset(configs[0])
+    groups: dict[tuple, list[int]] = {}
+    for i, c in enumerate(configs):
+        groups.setdefault(_shared_key(replace(c, data=configs[0].data)), []).append(i)
+    placement: list[tuple[Trainer, int]] = [None] * len(configs)  # type: ignore[list-item]
+    for members in groups.values():
+        trainer = Trainer([configs[i] for i in members], dataset=dataset, max_rows=max_rows)
+        for run, i in enumerate(members):
+            placement[i] = (trainer, run)
+    return placement
