@@ -128,6 +128,7 @@ class Trainer:
         self.diverged_reason: list[str] = [""] * self.k
         self.frozen = torch.zeros(self.k, 1, dtype=torch.bool)
         self.any_frozen = False
+        self._previous = self.theta.clone()
         self.generators = [torch.Generator().manual_seed(c.seed + TRAIN_SEED_OFFSET) for c in self.configs]
         self.order: torch.Tensor | None = None
         self._cache: _Forward | None = None
@@ -235,10 +236,13 @@ class Trainer:
             self.theta.sub_(m_hat / (torch.sqrt(v_hat) + ADAM_EPS) * self.lr)
 
     def step(self, n: int = 1, progress: Callable[[int, int], None] | None = None) -> int:
-        """Advance exactly n optimizer updates (fewer only if every run diverged); returns how many."""
+        """Advance exactly n optimizer updates (fewer only if every run diverged); returns how many.
+
+        `progress(done, n)` is called every PROGRESS_EVERY steps, for a progress bar.
+        """
         if n < 0:
             raise ValueError("step: n must be 0 or more")
-        done = 0
+        done, start = 0, self.step_count
         with torch.inference_mode():
             for i in range(n):
                 if self.all_diverged:
@@ -247,9 +251,10 @@ class Trainer:
                 done += 1
                 if progress is not None and (i + 1) % PROGRESS_EVERY == 0:
                     progress(i + 1, n)
-            if done and self.history.step_index[self.history.count - 1] != self.step_count:
+            if done and self.history.step_index[self.history.count - 1] != self.step_count \
+                    and not self.all_diverged:
                 self._record(on_stride=False)
-        return done
+        return self.step_count - start
 
     def _one_step(self) -> None:
         batch = self._batch()
@@ -263,27 +268,31 @@ class Trainer:
             fwd = self.forward(self.theta, x, x_t, masks)
         dz = model.output_grad(self.task, fwd.out, y, onehot)
         self.backward(self.theta, fwd, dz, self.grad, masks)
-        previous = self.theta.clone()
+        self._previous.copy_(self.theta)
         self._update(self.grad)
         self.step_count += 1
         self._cache = None
         if not math.isfinite(float(self.theta.sum())):
-            bad = ~torch.isfinite(self.theta).all(-1, keepdim=True) & ~self.frozen
-            if bool(bad.any()):
-                self._diverge(bad, previous)
+            finite = torch.isfinite(self.theta).all(-1, keepdim=True)
+            nan = torch.isnan(self.theta).any(-1)
+            self._diverge(~finite, ["a weight became NaN" if n else "a weight overflowed to infinity"
+                                    for n in nan.tolist()])
         if self.any_frozen:
-            self.theta.copy_(torch.where(self.frozen, previous, self.theta))
-        if self.history.wants(self.step_count):
+            self.theta.copy_(torch.where(self.frozen, self._previous, self.theta))
+        if self.history.wants(self.step_count) and not self.all_diverged:
             self._record(on_stride=True)
 
-    def _diverge(self, bad: torch.Tensor, previous: torch.Tensor) -> None:
-        """Stop the bad runs at the last finite state and say what happened."""
+    def _diverge(self, bad: torch.Tensor, reasons: list[str]) -> None:
+        """Stop the bad runs at their last finite state (the one before this step) and say why."""
+        bad = bad & ~self.frozen
         for run in torch.nonzero(bad[:, 0]).flatten().tolist():
-            nan = bool(torch.isnan(self.theta[run]).any())
             self.diverged_at[run] = self.step_count
-            self.diverged_reason[run] = "a weight became NaN" if nan else "a weight overflowed to infinity"
+            self.diverged_reason[run] = reasons[run]
         self.frozen |= bad
-        self.any_frozen = True
+        self.any_frozen = bool(self.frozen.any())
+        self.theta.copy_(torch.where(self.frozen, self._previous, self.theta))
+        if self.all_diverged and self.step_count > 0:
+            self.step_count -= 1
 
     def _record(self, on_stride: bool) -> None:
         """Evaluate train and test loss and accuracy at θ and write a history row."""
@@ -292,6 +301,14 @@ class Trainer:
             self._cache = fwd
         row = self._metrics_row
         row[0] = model.output_loss(self.task, fwd.out, self.y_train, self.onehot_train)
+        if not math.isfinite(float(row[0].sum())) and self.step_count > 0:
+            loss = row[0].tolist()
+            self._diverge(~torch.isfinite(row[0]).unsqueeze(-1),
+                          ["the loss became NaN" if math.isnan(v) else "the loss became infinite" for v in loss])
+            if self.all_diverged:
+                return
+            self._record(on_stride)
+            return
         if self.task != "regression":
             row[2] = model.accuracy(self.task, fwd.out, self.y_train)
         if self.y_test.shape[0]:

@@ -1,0 +1,178 @@
+"""Config validation and round trips, and the `symbreak` command line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from symbreak import Config, Trainer
+from symbreak.cli import main
+from symbreak.config import ACTIVATIONS, FLAT_FIELDS, OPTIMIZERS, PRESETS, ConfigError, preset
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_presets_round_trip_through_flat_strings_and_json(name: str) -> None:
+    config = preset(name)
+    flat = config.to_flat()
+    assert set(flat) == set(FLAT_FIELDS) and all(isinstance(v, str) for v in flat.values())
+    assert Config.from_flat(flat) == config
+    assert Config.from_json(config.to_json()) == config
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    hidden=st.lists(st.integers(1, 64), max_size=3),
+    activation=st.sampled_from(ACTIVATIONS),
+    optimizer=st.sampled_from(OPTIMIZERS),
+    lr=st.floats(1e-4, 100, allow_nan=False),
+    dropout=st.floats(0, 0.9),
+    seed=st.integers(0, 2**31 - 1),
+    standardize=st.booleans(),
+)
+def test_any_valid_config_round_trips(hidden, activation, optimizer, lr, dropout, seed, standardize) -> None:
+    config = Config.from_flat({"hidden": ",".join(map(str, hidden)) or "0", "activation": activation,
+                               "optimizer": optimizer, "lr": lr, "dropout": dropout, "seed": seed,
+                               "standardize": standardize})
+    assert config.model.hidden == tuple(hidden)
+    assert Config.from_flat(config.to_flat()) == config
+    assert Config.from_json(config.to_json()) == config
+
+
+@pytest.mark.parametrize("flat, message", [
+    ({"lr": "-1"}, "lr: the learning rate must be above 0"),
+    ({"lr": "abc"}, "lr: expected a number"),
+    ({"dropout": "0.95"}, "dropout: must be between 0 and 0.9"),
+    ({"hidden": "8,8,8,8"}, "hidden: at most 3 hidden layers"),
+    ({"hidden": "65"}, "hidden: each layer's width must be between 1 and 64"),
+    ({"hidden": "8,x"}, "hidden: expected widths"),
+    ({"activation": "softsign"}, "activation: 'softsign' is not one of"),
+    ({"optimizer": "rmsprop"}, "optimizer: 'rmsprop' is not one of"),
+    ({"init": "glorot"}, "init: unknown scheme 'glorot'"),
+    ({"init": "constant:abc"}, "init: parameter of 'constant' must be a number"),
+    ({"init": "zeros:1"}, "init: scheme 'zeros' takes no parameter"),
+    ({"bias_init": "normal:-1"}, "bias_init: the spread of 'normal' must be ≥ 0"),
+    ({"perturb": "-0.1"}, "perturb: must be between 0 and 10"),
+    ({"batch_size": "-2"}, "batch_size: must be between 0"),
+    ({"batch_size": "2.5"}, "batch_size: expected a whole number"),
+    ({"steps": "-5"}, "steps: must be between 0"),
+    ({"seed": "-1"}, "seed: must be between 0"),
+    ({"dtype": "float16"}, "dtype: 'float16' is not one of"),
+    ({"arithmetic": "fast"}, "arithmetic: 'fast' is not one of"),
+    ({"dataset": "mnist"}, "dataset: unknown dataset 'mnist'"),
+    ({"task": "ranking"}, "task: 'ranking' is not one of"),
+    ({"test_fraction": "0.9"}, "test_fraction: must be between 0 and 0.5"),
+    ({"n_samples": "5"}, "n_samples: must be between 10"),
+    ({"noise": "nan"}, "noise: must be between 0 and 1"),
+    ({"tol": "2"}, "tol: must be between 0 and 1"),
+    ({"weight_decay": "inf"}, "weight_decay: must be between 0 and 10"),
+    ({"standardize": "maybe"}, "standardize: expected true or false"),
+    ({"init_weights": "{"}, "init_weights: not valid JSON"),
+    ({"init_weights": '{"layers": [{"weight": [[1, 2], [3]], "bias": [0, 0]}]}'}, "rows have different lengths"),
+    ({"init_weights": '{"layers": [{"weight": [[1, 2]], "bias": [0, 0]}]}'}, "one value per row"),
+    ({"colour": "red"}, "unknown setting 'colour'"),
+])
+def test_every_bad_value_names_its_field(flat: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        Config.from_flat(flat)
+
+
+def test_url_params_ignore_unknown_keys_when_not_strict() -> None:
+    config = Config.from_flat({"present": "1", "lr": "0.3"}, strict=False)
+    assert config.train.lr == 0.3
+
+
+def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
+    code = main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_run_prints_one_json_summary(capsys) -> None:
+    code, out, _ = run_cli(["run", "--preset", "constant", "--steps", "40"], capsys)
+    assert code == 0
+    summary = json.loads(out)
+    assert set(summary) >= {"steps", "final_loss", "diverged", "hidden_spread", "distinct_neurons"}
+    assert summary["steps"] == 40 and summary["diverged"] is False
+    assert summary["hidden_spread"] == [0.0] and summary["distinct_neurons"] == [1]
+
+
+def test_cli_flags_cover_every_config_field(capsys, tmp_path: Path) -> None:
+    args = ["run", "--dataset", "demand", "--n-samples", "120", "--noise", "0.2", "--test-fraction", "0.25",
+            "--hidden", "6,3", "--activation", "tanh", "--init", "normal:0.4", "--bias-init", "constant:0.1",
+            "--perturb", "0.001", "--dropout", "0.1", "--optimizer", "adam", "--lr", "0.01",
+            "--weight-decay", "0.001", "--batch-size", "32", "--steps", "12", "--seed", "4", "--dtype", "float64",
+            "--arithmetic", "blas", "--tol", "0", "--task", "binary"]
+    code, out, _ = run_cli(args, capsys)
+    assert code == 0
+    summary = json.loads(out)
+    assert len(summary["hidden_spread"]) == 2 and summary["distinct_neurons"] == [6, 3]
+
+
+def test_cli_weights_and_history_files_round_trip(capsys, tmp_path: Path) -> None:
+    weights, history = tmp_path / "w.json", tmp_path / "h.csv"
+    code, out, _ = run_cli(["run", "--preset", "random", "--steps", "15", "--out-weights", str(weights),
+                            "--out-history", str(history)], capsys)
+    assert code == 0
+    layers = json.loads(weights.read_text())["layers"]
+    assert [len(layer["weight"]) for layer in layers] == [8, 1]
+    frame = pd.read_csv(history)
+    assert frame["step"].max() == 15 and {"layer", "neuron", "source", "value", "gradient"} <= set(frame.columns)
+    code, out, _ = run_cli(["run", "--init-weights", str(weights), "--steps", "0"], capsys)
+    assert code == 0
+    trainer = Trainer(Config.from_flat({"init_weights": weights.read_text()}))
+    assert trainer.weights_json() == weights.read_text()
+
+
+def test_cli_trains_on_a_csv(capsys, tmp_path: Path) -> None:
+    csv = tmp_path / "d.csv"
+    csv.write_text("a,b,label\n" + "\n".join(f"{i},{i % 3},{'yes' if i % 2 else 'no'}" for i in range(30)))
+    code, out, _ = run_cli(["run", "--data", str(csv), "--standardize", "--steps", "5", "--hidden", "3"], capsys)
+    assert code == 0 and json.loads(out)["steps"] == 5
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "--lr", "-1"], "lr: the learning rate must be above 0"),
+    (["run", "--bogus"], "unrecognized arguments: --bogus"),
+    (["run", "--activation", "swish"], "invalid choice: 'swish'"),
+    (["run", "--steps", "ten"], "invalid int value: 'ten'"),
+    (["run", "--data", "/nonexistent.csv"], "nonexistent.csv"),
+    (["run", "--init-weights", "/nonexistent.json"], "init_weights: cannot read"),
+    (["run", "--preset", "tied-221", "--hidden", "4"], "layer 0 weight must be [4×2]"),
+    (["fly"], "invalid choice: 'fly'"),
+])
+def test_cli_bad_input_exits_2_with_one_line(args: list[str], message: str, capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        raise SystemExit(main(args))
+    assert exc.value.code == 2
+    _, err = capsys.readouterr()
+    assert message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_cli_bad_csv_gets_its_message(capsys, tmp_path: Path) -> None:
+    csv = tmp_path / "bad.csv"
+    csv.write_text("a,b,y\n1,x,0\n2,3,1\n")
+    code, _, err = run_cli(["run", "--data", str(csv)], capsys)
+    assert code == 2 and "column 'b' must be numeric" in err and err.count("\n") == 1
+
+
+def test_cli_reports_divergence(capsys) -> None:
+    code, out, _ = run_cli(["run", "--dataset", "sine", "--activation", "relu", "--lr", "50", "--init", "normal:1",
+                            "--steps", "100"], capsys)
+    summary = json.loads(out)
+    assert code == 0 and summary["diverged"] is True and summary["steps"] < 100
+    assert "lower the learning rate" in summary["message"].lower()
+
+
+def test_presets_command_and_module_entry_point() -> None:
+    done = subprocess.run([sys.executable, "-m", "symbreak", "presets"], capture_output=True, text=True, check=True)
+    assert all(name in done.stdout for name in PRESETS)
+    bad = subprocess.run([sys.executable, "-m", "symbreak", "run", "--dropout", "2"], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.strip().startswith("symbreak: error: dropout")

@@ -1,0 +1,178 @@
+"""Stepping, reset, recording, divergence and init schemes of the trainer."""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from symbreak import Config, Trainer, preset, run_side_by_side
+from symbreak.config import ConfigError
+from symbreak.history import METRIC_NAMES
+from symbreak.metrics import distinct, group_labels, groups, pairwise_distances, spread
+
+DIVERGING = {"dataset": "sine", "activation": "relu", "lr": "50", "init": "normal:1"}
+
+
+def test_step_advances_exactly_n_updates_in_chunks() -> None:
+    config = Config.from_flat({"init": "xavier_uniform", "batch_size": "50", "dropout": "0.2"})
+    whole, chunked = Trainer(config), Trainer(config)
+    assert whole.step(60) == 60
+    for _ in range(6):
+        chunked.step(10)
+    assert chunked.step_count == whole.step_count == 60
+    assert torch.equal(whole.theta, chunked.theta)
+
+
+def test_reset_returns_to_the_same_start_and_replays_the_same_run() -> None:
+    trainer = Trainer(Config.from_flat({"init": "he_normal", "dropout": "0.3", "batch_size": "64"}))
+    start = trainer.theta.clone()
+    trainer.step(25)
+    first = trainer.theta.clone()
+    trainer.reset()
+    assert torch.equal(trainer.theta, start)
+    assert trainer.step_count == 0 and trainer.history.count == 1
+    trainer.step(25)
+    assert torch.equal(trainer.theta, first)
+
+
+def test_history_rows_hold_params_grads_and_losses() -> None:
+    trainer = Trainer(Config.from_flat({"init": "xavier_uniform", "dtype": "float64"}))
+    trainer.step(5)
+    history = trainer.history
+    assert list(history.steps) == [0, 1, 2, 3, 4, 5]
+    assert torch.equal(history.params[5, 0], trainer.theta[0])
+    assert torch.all(history.grads[0] == 0)
+    before = history.params[4, 0]
+    lr = trainer.config.train.lr
+    assert torch.allclose(history.params[5, 0], before - lr * history.grads[5, 0], rtol=0, atol=1e-15)
+    loss, _ = trainer.gradients(history.params[3, 0:1])
+    assert history.metric("train_loss")[3] == pytest.approx(float(loss[0]), rel=1e-12)
+    assert np.all(np.isfinite(history.metric("test_loss")))
+    assert np.all((history.metric("train_accuracy") >= 0) & (history.metric("train_accuracy") <= 1))
+
+
+def test_history_is_bounded_and_thinned_over_the_whole_run() -> None:
+    trainer = Trainer(preset("random"), max_rows=16)
+    size = trainer.history.nbytes
+    trainer.step(1000)
+    steps = trainer.history.steps
+    assert trainer.history.count <= 16
+    assert trainer.history.nbytes == size
+    assert steps[0] == 0 and steps[-1] == 1000
+    assert np.all(np.diff(steps) > 0)
+    assert steps[-2] >= 1000 - 2 * trainer.history.stride
+
+
+def test_default_history_cap_fits_the_budget() -> None:
+    trainer = Trainer(Config.from_flat({"hidden": "64,64,64", "dataset": "demand"}))
+    assert trainer.history.nbytes <= 100 * 2**20
+    assert 64 <= trainer.history.capacity <= 4096
+
+
+def test_history_exports_tidy_frames() -> None:
+    trainer = Trainer(preset("constant"))
+    trainer.step(3)
+    frame = trainer.history.to_frame(input_names=list(trainer.dataset.feature_names))
+    assert list(frame.columns) == ["step", "layer", "neuron", "source", "value", "gradient"]
+    per_step = 8 * 3 + 1 * 9
+    assert len(frame) == 4 * per_step
+    hidden = frame[(frame.layer == 1) & (frame.step == 3)]
+    assert hidden.groupby("source")["value"].nunique().eq(1).all()
+    assert set(hidden.source) == {*trainer.dataset.feature_names, "bias"}
+    metrics = trainer.history.metrics_frame()
+    assert list(metrics.columns) == ["step", *METRIC_NAMES]
+    again = pd.read_csv(io.StringIO(frame.to_csv(index=False)))
+    assert len(again) == len(frame)
+
+
+def test_divergence_stops_keeps_history_and_says_what_to_change() -> None:
+    trainer = Trainer(Config.from_flat(DIVERGING))
+    done = trainer.step(300)
+    assert trainer.diverged
+    assert done == trainer.step_count < 300
+    assert trainer.diverged_at[0] == trainer.step_count + 1
+    assert torch.isfinite(trainer.theta).all()
+    assert np.all(np.isfinite(trainer.history.metric("train_loss")))
+    assert trainer.history.steps[-1] == trainer.step_count
+    message = trainer.divergence_message()
+    assert f"diverged at step {trainer.diverged_at[0]}" in message and "learning rate" in message
+    assert trainer.step(10) == 0
+    trainer.reset()
+    assert not trainer.diverged
+
+
+def test_one_diverging_run_does_not_stop_the_others() -> None:
+    configs = [Config.from_flat(DIVERGING), Config.from_flat({**DIVERGING, "lr": "0.01"})]
+    trainer = Trainer(configs)
+    trainer.step(50)
+    assert trainer.diverged_at[0] is not None and trainer.diverged_at[1] is None
+    assert trainer.step_count == 50
+    assert torch.isfinite(trainer.theta).all()
+
+
+def test_side_by_side_groups_incompatible_configs() -> None:
+    configs = [preset("constant"), preset("random"), Config.from_flat({"optimizer": "adam"}),
+               Config.from_flat({"activation": "tanh", "init": "zeros"})]
+    placement = run_side_by_side(configs)
+    assert placement[0][0] is placement[1][0]
+    assert len({id(t) for t, _ in placement}) == 3
+    with pytest.raises(ConfigError, match="side by side"):
+        Trainer(configs)
+
+
+@pytest.mark.parametrize("scheme, check", [
+    ("xavier_uniform", lambda w, fi, fo: np.abs(w).max() <= math.sqrt(6 / (fi + fo))),
+    ("he_uniform", lambda w, fi, fo: np.abs(w).max() <= math.sqrt(6 / fi)),
+    ("torch_default", lambda w, fi, fo: np.abs(w).max() <= 1 / math.sqrt(fi)),
+    ("xavier_normal", lambda w, fi, fo: abs(w.std() / math.sqrt(2 / (fi + fo)) - 1) < 0.1),
+    ("he_normal", lambda w, fi, fo: abs(w.std() / math.sqrt(2 / fi) - 1) < 0.1),
+    ("normal:0.3", lambda w, fi, fo: abs(w.std() / 0.3 - 1) < 0.1),
+    ("uniform:0.2", lambda w, fi, fo: np.abs(w).max() <= 0.2 and np.abs(w).max() > 0.15),
+    ("constant:0.7", lambda w, fi, fo: np.all(w == np.float32(0.7))),
+    ("zeros", lambda w, fi, fo: np.all(w == 0)),
+])
+def test_init_schemes_follow_their_formulas(scheme: str, check) -> None:
+    trainer = Trainer(Config.from_flat({"hidden": "64,64", "init": scheme, "dataset": "demand"}))
+    weight = trainer.parameters()[1][0]
+    assert check(weight, 64, 64)
+
+
+def test_perturbation_adds_small_noise_to_weights_only() -> None:
+    base = Trainer(preset("constant"))
+    nudged = Trainer(Config.from_flat({"perturb": "1e-3"}))
+    diff = nudged.parameters()[0][0] - base.parameters()[0][0]
+    assert 0 < np.abs(diff).max() < 1e-2
+    assert np.array_equal(nudged.parameters()[0][1], base.parameters()[0][1])
+
+
+def test_explicit_weights_must_fit_the_network() -> None:
+    with pytest.raises(ConfigError, match=r"layer 0 weight must be \[8×2\]"):
+        Trainer(Config.from_flat({"init_weights": preset("tied-221").init.explicit}))
+
+
+def test_layer_outputs_give_activations_and_probabilities() -> None:
+    trainer = Trainer(preset("random"))
+    trainer.step(10)
+    grid = np.random.default_rng(0).normal(size=(50, 2))
+    hidden, prob = trainer.layer_outputs(grid)
+    assert hidden.shape == (50, 8) and prob.shape == (50, 1)
+    assert np.all((prob > 0) & (prob < 1))
+    early = trainer.layer_outputs(grid, row=0)[0]
+    assert not np.array_equal(early, hidden)
+
+
+def test_metrics_on_hand_made_neurons() -> None:
+    vectors = np.array([[0.0, 0.0], [3.0, 4.0], [0.0, 0.0], [3.0, 4.0 + 1e-9]])
+    assert spread(vectors) == pytest.approx(5.0, abs=1e-8)
+    assert distinct(vectors, tol=1e-6) == 2
+    assert distinct(vectors, tol=0.0) == 3
+    assert groups(vectors, tol=1e-6) == [[0, 2], [1, 3]]
+    np.testing.assert_array_equal(pairwise_distances(vectors)[0, 2], 0.0)
+    chain = np.array([[0.0], [0.6], [1.2]])
+    assert group_labels(chain, tol=0.7).tolist() == [0, 0, 0]
+    assert spread(np.ones((5, 1, 3))).tolist() == [0.0] * 5
