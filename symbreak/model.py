@@ -150,20 +150,33 @@ def rowdot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return result
 
 
-def linear(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, exact: bool) -> torch.Tensor:
+def input_columns(h: torch.Tensor) -> list[torch.Tensor]:
+    """Views h[..., i:i+1] of each input column, for the term-by-term sum of a small fan-in."""
+    return [h[..., i: i + 1] for i in range(h.shape[-1])] if h.shape[-1] <= SMALL_FAN_IN else []
+
+
+def weight_columns(weight: torch.Tensor) -> list[torch.Tensor]:
+    """Views [K, 1, out] of each weight column, for the term-by-term sum of a small fan-in."""
+    return [weight[..., i].unsqueeze(-2) for i in range(weight.shape[-1])] if weight.shape[-1] <= SMALL_FAN_IN else []
+
+
+def linear(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, exact: bool,
+           h_cols: list[torch.Tensor] | None = None, w_cols: list[torch.Tensor] | None = None) -> torch.Tensor:
     """z = h · weightᵀ + bias for h [.., N, in], weight [K, out, in], bias [K, out].
 
     A small fan-in is summed term by term (elementwise, so just as exact and
-    cheaper than a broadcast product over a short last dimension).
+    cheaper than a broadcast product over a short last dimension); the column
+    views may be passed in precomputed.
     """
     if not exact:
         return torch.matmul(h, weight.transpose(-1, -2)) + bias.unsqueeze(-2)
-    fan_in = weight.shape[-1]
-    if fan_in > SMALL_FAN_IN:
+    if weight.shape[-1] > SMALL_FAN_IN:
         return rowdot(h, weight) + bias.unsqueeze(-2)
-    z = bias.unsqueeze(-2)
-    for i in range(fan_in):
-        z = z + h[..., i: i + 1] * weight[..., i].unsqueeze(-2)
+    h_cols = h_cols or input_columns(h)
+    w_cols = w_cols or weight_columns(weight)
+    z = h_cols[0] * w_cols[0] + bias.unsqueeze(-2)
+    for h_col, w_col in zip(h_cols[1:], w_cols[1:]):
+        z = z + h_col * w_col
     return z
 
 

@@ -113,6 +113,7 @@ class Trainer:
         self.x_train, self.y_train, self.onehot_train = tensors(self.dataset.x_train, self.dataset.y_train)
         self.x_test, self.y_test, self.onehot_test = tensors(self.dataset.x_test, self.dataset.y_test)
         self.x_train_t = self.x_train.transpose(-1, -2).contiguous()
+        self._input_cols = {id(x): model.input_columns(x) for x in (self.x_train, self.x_test)}
         self.n_train = self.x_train.shape[1]
 
     def reset(self) -> None:
@@ -121,6 +122,7 @@ class Trainer:
         self.grad = torch.zeros_like(self.theta)
         self._theta_views = self.layout.views(self.theta)
         self._grad_views = self.layout.views(self.grad)
+        self._weight_cols = [model.weight_columns(weight) for weight, _ in self._theta_views]
         self.velocity = torch.zeros_like(self.theta)
         self.second = torch.zeros_like(self.theta)
         self.step_count = 0
@@ -138,21 +140,26 @@ class Trainer:
 
     # ------------------------------------------------------------- arithmetic
     def forward(self, theta: torch.Tensor, x: torch.Tensor, x_t: torch.Tensor | None = None,
-                masks: list[torch.Tensor] | None = None) -> _Forward:
+                masks: list[torch.Tensor] | None = None, for_backward: bool = True) -> _Forward:
         """All layers on inputs x [1 or K, N, in]; masks are inverted-dropout factors per hidden layer."""
-        views = self._theta_views if theta is self.theta else self.layout.views(theta)
+        own = theta is self.theta
+        views = self._theta_views if own else self.layout.views(theta)
         h = x
-        inputs_t = [x_t if x_t is not None else x.transpose(-1, -2).contiguous()]
+        h_cols = self._input_cols.get(id(x))
+        inputs_t = [x_t if x_t is not None or not for_backward else x.transpose(-1, -2).contiguous()]
         pre, post = [], []
         for layer, (weight, bias) in enumerate(views):
-            z = model.linear(h, weight, bias, self.exact)
+            w_cols = self._weight_cols[layer] if own else None
+            z = model.linear(h, weight, bias, self.exact, h_cols, w_cols)
+            h_cols = None
             if layer == len(views) - 1:
                 return _Forward(inputs_t, pre, post, z)
             a = model.activate(self.activation, z)
             pre.append(z)
             post.append(a)
             h = a * masks[layer] if masks is not None else a
-            inputs_t.append(h.transpose(-1, -2).contiguous())
+            if for_backward:
+                inputs_t.append(h.transpose(-1, -2).contiguous())
         raise AssertionError("unreachable")
 
     def backward(self, theta: torch.Tensor, fwd: _Forward, dz: torch.Tensor, grad: torch.Tensor,
@@ -312,7 +319,7 @@ class Trainer:
         if self.task != "regression":
             row[2] = model.accuracy(self.task, fwd.out, self.y_train)
         if self.y_test.shape[0]:
-            test_out = self.forward(self.theta, self.x_test).out
+            test_out = self.forward(self.theta, self.x_test, for_backward=False).out
             row[1] = model.output_loss(self.task, test_out, self.y_test, self.onehot_test)
             if self.task != "regression":
                 row[3] = model.accuracy(self.task, test_out, self.y_test)
@@ -357,7 +364,7 @@ class Trainer:
         theta = self.theta[run: run + 1] if row is None else self.history.params[row, run: run + 1]
         inputs = torch.as_tensor(np.asarray(x, dtype=np.float64), dtype=self.dtype).unsqueeze(0)
         with torch.inference_mode():
-            fwd = self.forward(theta, inputs)
+            fwd = self.forward(theta, inputs, for_backward=False)
             out = fwd.out
             if self.task == "binary":
                 out = model.sigmoid(out)
