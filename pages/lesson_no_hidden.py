@@ -1,0 +1,72 @@
+"""Lesson 3: no hidden layer. Softmax regression from zero splits its class rows; a hidden layer does not."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from pages import common as cm
+from pages import lesson_common as lc
+from symbreak import lessons
+from symbreak.lesson_figures import column_sums_figure, plane_figure
+
+KEY = "lesson3"
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _result(steps: int, activation: str) -> lessons.NoHidden:
+    """Deterministic for its arguments, so students asking for the same run share it."""
+    return lessons.no_hidden(steps, activation)
+
+
+st.title("No hidden layer: a zero start is fine")
+st.markdown(
+    "If every weight starts at zero, is the network stuck? Only if it has a hidden layer. "
+    "Below, the same three-class data (blobs3) and the same zero start, with and without hidden neurons."
+)
+controls = st.columns(2)
+steps = controls[0].slider("Training steps", min_value=10, max_value=1000, value=lessons.NO_HIDDEN_STEPS, step=10,
+                           key=f"{KEY}_steps")
+activation = controls[1].radio("Hidden neurons", ["sigmoid", "tanh"], horizontal=True, key=f"{KEY}_activation")
+with st.spinner("Training both networks…"):
+    result = _result(steps, activation)
+softmax_config, hidden_config = result.configs
+
+left, right = st.columns(2)
+with left:
+    st.subheader("No hidden layer (softmax regression)")
+    st.markdown(f"**3 class rows, {result.class_distinct} distinct** · accuracy {result.softmax_accuracy:.0%} · "
+                f"loss {result.softmax_loss:.3f}")
+    cm.show_figure(plane_figure(result.class_rows, ["class 0", "class 1", "class 2"],
+                                "Each class's weights, from zero", tol=softmax_config.tol, show_centre=True),
+                   key=f"{KEY}_softmax")
+    st.markdown(
+        "Each row of weights belongs to one class, and the classes have different targets (one-hot). "
+        "So the rows get different gradients from the very first step and fan out."
+    )
+    lc.playground_link(softmax_config, "Open softmax regression in the Playground")
+with right:
+    st.subheader(f"With {lessons.NO_HIDDEN_WIDTH} hidden {activation} neurons")
+    st.markdown(f"**{lessons.NO_HIDDEN_WIDTH} hidden neurons, {result.hidden_distinct} distinct** · "
+                f"accuracy {result.hidden_accuracy:.0%} · loss {result.hidden_loss:.3f}")
+    cm.show_figure(plane_figure(result.hidden, [f"n{i + 1}" for i in range(lessons.NO_HIDDEN_WIDTH)],
+                                "Each hidden neuron's weights, from zero", tol=hidden_config.tol),
+                   key=f"{KEY}_hidden")
+    if activation == "tanh":
+        st.markdown("tanh(0) = 0: the hidden neurons output nothing, so no error reaches them and they never "
+                    "leave zero. Only the output biases learn.")
+    else:
+        st.markdown("Every hidden neuron computes the same σ(0) = 0.5 and gets the same error back, so they move "
+                    "together: four neurons doing the work of one.")
+    lc.playground_link(hidden_config, "Open the hidden-layer network in the Playground")
+
+st.subheader("The class rows always add up to zero")
+st.markdown(
+    "Class k's gradient row is (pₖ − yₖ) · x. The predicted probabilities p add up to 1, and so does "
+    "the one-hot target y, so the three gradient rows add up to zero. Start at zero and the rows "
+    "add up to zero forever: what one class gains, the others lose."
+)
+largest = float(np.abs(result.column_sums).max())
+cm.show_figure(column_sums_figure(result), key=f"{KEY}_sums")
+st.caption(f"Largest column sum over all steps: {largest:.1e}. That is rounding error, not a real drift: "
+           "these runs use float64, whose precision is about 1e-16 (float32 would show about 1e-7).")
