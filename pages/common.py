@@ -1,0 +1,666 @@
+"""Streamlit helpers shared by every page: runs in session state, config ↔ URL, sidebar controls, banners.
+
+A page keeps its configuration and trainer in a `RunSlot` (one per page and
+session, in `st.session_state`; never `st.cache_resource`, which every student
+would share). Datasets are cached with `st.cache_data` by the config's data
+fields and seed. Everything that can go wrong with user input becomes a message
+shown with `st.error`; a bad change keeps the old run going.
+
+Import from a page as `from pages import common` (the app's folder is on the
+path when Streamlit runs `app.py`).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import astuple, fields, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+import torch
+
+from symbreak import model
+from symbreak.config import (
+    ACTIVATIONS, ARITHMETIC, DTYPES, FLAT_FIELDS, INIT_SCHEMES, MAX_DROPOUT, MAX_HIDDEN_LAYERS, MAX_WIDTH, OPTIMIZERS,
+    PRESETS, SCHEMES_WITH_PARAM, TASK_CHOICES, Config, ConfigError, DataConfig, explicit_json, parse_scheme, preset,
+)
+from symbreak.data import BUILTINS, MAX_ROWS, MIN_SAMPLES, DataError, Dataset
+from symbreak.trainer import Trainer, load_dataset
+
+MAX_UPLOAD_MB = 5
+MAX_TABLE_NEURONS = 16
+MAX_TABLE_INPUTS = 16
+PRESENT_KEY = "present"
+PRESET_KEY = "preset"
+CUSTOM = "custom"
+TRUE_WORDS = ("1", "true", "yes", "on")
+PLOTLY_CONFIG = {"displayModeBar": False, "scrollZoom": False}
+DEFAULT_FLAT = Config().to_flat()
+
+# Friendly names of the flat config fields, for "New run: …" messages.
+FIELD_LABELS = {
+    "dataset": "dataset", "path": "file", "target": "target", "task": "task", "standardize": "standardize",
+    "n_samples": "samples", "noise": "noise", "test_fraction": "test share", "hidden": "hidden layers",
+    "activation": "activation", "init": "weight init", "bias_init": "bias init", "perturb": "perturbation ε",
+    "init_weights": "initial weights", "optimizer": "optimizer", "lr": "learning rate",
+    "weight_decay": "weight decay", "batch_size": "batch size", "dropout": "dropout", "steps": "steps",
+    "dtype": "dtype", "arithmetic": "arithmetic", "seed": "seed", "tol": "tolerance",
+}
+
+
+# ------------------------------------------------------------------ page set-up
+def present_mode() -> bool:
+    """Whether the URL asks for projector mode (`?present=1`): views and Play/Step only."""
+    return str(st.query_params.get(PRESENT_KEY, "")).strip().lower() in TRUE_WORDS
+
+
+def hide_sidebar() -> None:
+    """Projector mode: hide the sidebar, its open/close arrow and the top bar, and use the room for the views."""
+    st.html("<style>[data-testid='stSidebar'], [data-testid='stSidebarCollapsedControl'],"
+            " [data-testid='stExpandSidebarButton'], [data-testid='stHeader'] {display: none !important;}"
+            " [data-testid='stMainBlockContainer'] {padding-top: 1rem !important;}</style>")
+
+
+def show_figure(fig: go.Figure, key: str | None = None) -> None:
+    """Draw a plotly figure full width with the app's plotly settings (no mode bar, our own template)."""
+    st.plotly_chart(fig, key=key, config=PLOTLY_CONFIG, theme=None, width="stretch")
+
+
+def new_seed() -> int:
+    """A fresh random seed for 'New random seed'."""
+    return random.randrange(1, 2**31 - 1)
+
+
+_FRAME_ACK_JS = """
+export default function ({ data, setStateValue }) {
+  // Report the frame once the browser has laid it out and painted (two animation frames later).
+  requestAnimationFrame(() => requestAnimationFrame(() => setStateValue("drawn", data)));
+}
+"""
+_frame_ack_component = None
+
+
+def frame_ack(key: str, frame: int, on_drawn: Callable[[], None]) -> None:
+    """An invisible element that tells the server, with the next rerun, that the browser drew `frame`.
+
+    Animation loops (a fragment with `run_every`) use it to send a new frame only
+    when the browser has caught up; `on_drawn` runs when the value arrives and
+    can read it with `frame_drawn(key)`.
+    """
+    global _frame_ack_component
+    if _frame_ack_component is None:
+        _frame_ack_component = st.components.v2.component("symbreak_frame_ack", js=_FRAME_ACK_JS)
+    _frame_ack_component(key=key, data=int(frame), on_drawn_change=on_drawn, height=0)
+
+
+def frame_drawn(key: str) -> int:
+    """The last frame number `frame_ack(key, ...)` reported as drawn (0 before the first report)."""
+    value = st.session_state.get(key)
+    drawn = value.get("drawn") if isinstance(value, Mapping) else getattr(value, "drawn", None)
+    return int(drawn or 0)
+
+
+# ------------------------------------------------------------------ data and trainers
+_DATA_FIELDS = tuple(f.name for f in fields(DataConfig))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _cached_dataset(data_fields: tuple, seed: int, upload: bytes | None) -> Dataset:
+    return load_dataset(Config(data=DataConfig(**dict(zip(_DATA_FIELDS, data_fields))), seed=seed), source=upload)
+
+
+def cached_dataset(config: Config, upload: bytes | None = None) -> Dataset:
+    """The config's dataset, cached per data fields + seed (+ the CSV bytes); raises DataError/ConfigError."""
+    if config.data.dataset == "csv" and upload is None:
+        raise ConfigError("dataset: the CSV file is not in this session (a link cannot carry a file): "
+                          "upload it again under Data")
+    return _cached_dataset(astuple(config.data), config.seed, upload if config.data.dataset == "csv" else None)
+
+
+def build_trainer(config: Config, upload: bytes | None = None) -> Trainer:
+    """A new trainer for config on the cached dataset; raises ConfigError or DataError with a user message."""
+    return Trainer(config, dataset=cached_dataset(config, upload))
+
+
+def describe_change(old: Config | None, new: Config) -> str:
+    """'New run: learning rate 1.0 → 0.5, dropout 0.0 → 0.2' (the fields that changed)."""
+    if old is None:
+        return "New run"
+    a, b = old.to_flat(), new.to_flat()
+    parts = []
+    for key in FLAT_FIELDS:
+        if a[key] == b[key]:
+            continue
+        if key == "init_weights":
+            parts.append("initial weights typed in" if b[key] else "typed-in initial weights cleared")
+        else:
+            parts.append(f"{FIELD_LABELS.get(key, key)} {a[key] or '–'} → {b[key] or '–'}")
+    text = ", ".join(parts) if parts else "same settings"
+    return "New run: " + (text if len(text) <= 160 else text[:157] + "…")
+
+
+class RunSlot:
+    """One page's configuration and trainer in `st.session_state`, under a name.
+
+    `start(config)` builds a trainer; if that fails (bad CSV, initial weights of
+    the wrong shape) the previous run stays and the message is kept in
+    `errors` for the page to show. Each successful start bumps `version`.
+    """
+
+    def __init__(self, name: str, default: Config | None = None) -> None:
+        self.name = name
+        self.default = default or Config()
+
+    def key(self, part: str) -> str:
+        """The session-state key of one part of this slot, e.g. 'playground.trainer'."""
+        return f"{self.name}.{part}"
+
+    @property
+    def config(self) -> Config | None:
+        return st.session_state.get(self.key("config"))
+
+    @property
+    def trainer(self) -> Trainer | None:
+        return st.session_state.get(self.key("trainer"))
+
+    @property
+    def version(self) -> int:
+        return st.session_state.get(self.key("version"), 0)
+
+    @property
+    def upload(self) -> tuple[str, bytes] | None:
+        """(file name, bytes) of the CSV this session uploaded, if any."""
+        return st.session_state.get(self.key("upload"))
+
+    @property
+    def errors(self) -> list[str]:
+        return st.session_state.setdefault(self.key("errors"), [])
+
+    def set_errors(self, messages: Sequence[str]) -> None:
+        st.session_state[self.key("errors")] = list(messages)
+
+    def flash(self, message: str) -> None:
+        """A message for the next page draw (shown as a toast)."""
+        st.session_state[self.key("flash")] = message
+
+    def pop_flash(self) -> str:
+        return st.session_state.pop(self.key("flash"), "")
+
+    def start(self, config: Config, upload: tuple[str, bytes] | None = None, announce: bool = True) -> str | None:
+        """Start a new run for config (with a new CSV upload if given); None on success, else the message."""
+        upload = upload if upload is not None else self.upload
+        try:
+            trainer = build_trainer(config, upload[1] if upload else None)
+        except (ConfigError, DataError) as exc:
+            return str(exc)
+        old = self.config
+        st.session_state[self.key("config")] = config
+        st.session_state[self.key("trainer")] = trainer
+        st.session_state[self.key("upload")] = upload
+        st.session_state[self.key("version")] = self.version + 1
+        self.set_errors([])
+        if announce:
+            self.flash(describe_change(old, config))
+        return None
+
+    def ensure(self) -> Trainer:
+        """The slot's trainer, starting the default config on first use (which cannot fail)."""
+        if self.trainer is None:
+            message = self.start(self.default, announce=False)
+            if message:
+                self.set_errors([message])
+                self.start(Config(), announce=False)
+        return self.trainer
+
+    def propose(self, changes: Mapping[str, Any] | Config, note: str = "") -> bool:
+        """Start a new run with flat-named changes over the current config; on error record it and keep the run."""
+        try:
+            config = changes if isinstance(changes, Config) else self.config.with_flat(**changes)
+        except ConfigError as exc:
+            self.set_errors([str(exc)])
+            return False
+        if config == self.config:
+            self.set_errors([])
+            return False
+        message = self.start(config)
+        if message:
+            self.set_errors([message])
+            return False
+        if note:
+            self.flash(self.pop_flash() + f" ({note})")
+        return True
+
+
+# ------------------------------------------------------------------ URL
+def query_for_config(config: Config) -> dict[str, str]:
+    """The config's non-default fields as flat strings: what a link needs to reproduce the run."""
+    return {k: v for k, v in config.to_flat().items() if v != DEFAULT_FLAT[k]}
+
+
+def config_from_query(params: Mapping[str, str]) -> tuple[Config, list[str]]:
+    """A config from URL parameters (over `?preset=NAME` if given); every bad parameter is skipped and reported."""
+    errors: list[str] = []
+    config = Config()
+    name = params.get(PRESET_KEY)
+    if name:
+        try:
+            config = preset(name)
+        except ConfigError as exc:
+            errors.append(f"Link: {exc}")
+    for key in FLAT_FIELDS:
+        if key in params:
+            try:
+                config = Config.from_flat({key: params[key]}, base=config, strict=False)
+            except ConfigError as exc:
+                errors.append(f"Link setting {key}={params[key]!r} ignored: {exc}")
+    return config, errors
+
+
+def _config_params() -> dict[str, str]:
+    return {k: st.query_params[k] for k in st.query_params if k in FLAT_FIELDS or k == PRESET_KEY}
+
+
+def adopt_query(slot: RunSlot) -> None:
+    """Start the run the URL describes: on the first visit, or when the URL was changed from outside.
+
+    The URL the app last wrote is remembered, so only a link or an edited
+    address starts a run; an empty URL keeps the session's run (coming back
+    from another page). Bad parameters are skipped with a message; if the
+    config cannot start at all, the defaults run and the message stays.
+    """
+    params = _config_params()
+    current = slot.config
+    if current is not None and (not params or params == st.session_state.get(slot.key("url"))):
+        return
+    config, errors = config_from_query(params)
+    if current is None or config != current:
+        message = slot.start(config, announce=current is not None)
+        if message:
+            errors.append(f"Link settings could not start: {message}")
+            if current is None:
+                slot.start(slot.default, announce=False)
+    slot.set_errors(errors)
+
+
+def sync_query(slot: RunSlot) -> None:
+    """Make the URL hold exactly the run's non-default fields (keeping `present`), and remember it."""
+    desired = query_for_config(slot.config)
+    st.session_state[slot.key("url")] = dict(desired)
+    if PRESENT_KEY in st.query_params:
+        desired[PRESENT_KEY] = st.query_params[PRESENT_KEY]
+    current = {k: st.query_params[k] for k in st.query_params}
+    if current != desired:
+        st.query_params.from_dict(desired)
+
+
+# ------------------------------------------------------------------ banners and downloads
+def show_errors(slot: RunSlot) -> None:
+    """The slot's pending error messages, each in a red box."""
+    for message in slot.errors:
+        st.error(message, icon=":material/error:")
+
+
+def divergence_banner(trainer: Trainer, run: int = 0) -> bool:
+    """Show the trainer's divergence message, if any; True when the run has diverged."""
+    message = trainer.divergence_message(run)
+    if message:
+        st.error(message[0].upper() + message[1:], icon=":material/warning:")
+    return bool(message)
+
+
+def download_buttons(trainer: Trainer, run: int = 0, prefix: str = "symbreak") -> None:
+    """History CSV, config JSON and final weights JSON, in the CLI's formats (built only when clicked)."""
+    names = list(trainer.dataset.feature_names)
+
+    def history_csv() -> str:
+        return trainer.history.to_frame(run, input_names=names).to_csv(index=False)
+
+    st.download_button("History (CSV)", history_csv, file_name=f"{prefix}-history.csv", mime="text/csv",
+                       on_click="ignore", help="Every recorded step: each weight, bias and gradient, one per row "
+                       "(the format of `symbreak run --out-history`).", key=f"{prefix}.dl_history")
+    st.download_button("Config (JSON)", lambda: trainer.configs[run].to_json(), file_name=f"{prefix}-config.json",
+                       mime="application/json", on_click="ignore", key=f"{prefix}.dl_config",
+                       help="All settings of this run; `symbreak` reads the same fields.")
+    st.download_button("Weights now (JSON)", lambda: trainer.weights_json(run), file_name=f"{prefix}-weights.json",
+                       mime="application/json", on_click="ignore", key=f"{prefix}.dl_weights",
+                       help="The current weights, in the `--init-weights` format: load them as a starting point.")
+
+
+# ------------------------------------------------------------------ sidebar controls
+_HELP = {
+    "preset": "A ready-made experiment. Each one changes a few settings from the default; the caption says what "
+              "to watch for.",
+    "dataset": "What the network learns. Built-in sets are generated from the seed; pick 'csv' after uploading "
+               "your own file.",
+    "upload": f"A CSV with a header row, numeric feature columns and a target column (the last, unless you name "
+              f"another). At most {MAX_UPLOAD_MB} MB.",
+    "target": "The column to predict (empty: the last column).",
+    "task": "auto guesses from the target: two values is binary, a few whole numbers or labels multiclass, "
+            "else regression.",
+    "standardize": "Rescale each feature to mean 0 and spread 1 (built-in sets always are).",
+    "n_samples": "How many points to generate (built-in sets).",
+    "noise": "How noisy the generated data is, from 0 (clean) to 1.",
+    "test_fraction": "Share of the data held back to measure the test loss.",
+    "layers": "How many hidden layers (0 = no hidden layer: the inputs feed the outputs directly).",
+    "width": "Neurons in each hidden layer.",
+    "activation": "The function each hidden neuron applies to its weighted sum.",
+    "init_scheme": "How the starting weights are chosen. zeros and constant give every neuron the same start "
+                   "(symmetric); the others draw each weight at random from the seed.",
+    "init_param": "The value (constant) or spread (normal, uniform) of the starting weights.",
+    "bias_scheme": "How the starting biases are chosen (same schemes as the weights).",
+    "bias_param": "The value or spread of the starting biases.",
+    "perturb": "Add random noise of this size to every starting weight. Even 1e-6 makes the neurons different, "
+               "and the difference can grow.",
+    "dropout": "During training, switch off each hidden neuron at random with this probability on every step. "
+               "Different neurons are dropped, so they get different updates.",
+    "optimizer": "sgd: step against the gradient; momentum: keep some of the last step; adam: per-weight step "
+                 "sizes. None of them can tell identical neurons apart.",
+    "lr": "How big each step is. Too big and training blows up (the page says so and stops).",
+    "batch_size": "Examples per step; 0 uses all of them (full batch). Mini-batches are shuffled from the seed, but "
+                  "every neuron sees the same batch.",
+    "weight_decay": "Pull every weight a little towards 0 on each step (the same pull for identical neurons).",
+    "seed": "One number fixes the data, the random starting weights, the dropout masks and the shuffling.",
+    "dtype": "float32 (7 digits) or float64 (16 digits). Identical neurons stay identical in both.",
+    "arithmetic": "exact: every dot product is summed in the same order for every neuron, so identical neurons get "
+                  "identical numbers. blas: the fast matrix multiply, which may sum identical columns in a "
+                  "different order; the results then differ in the last bit (an ulp) and that tiny tie-break can grow.",
+    "tol": "Two neurons count as equal when no parameter differs by more than this. 0 = equal to the last bit.",
+    "table": "Rows are the neurons of a layer, columns the weights coming into them. Give two rows the same "
+             "numbers (and the same outgoing weights) to keep two neurons tied; change one cell to untie them.",
+}
+
+def _preset_of(config: Config) -> str:
+    for name in PRESETS:
+        if preset(name) == config:
+            return name
+    return CUSTOM
+
+
+def _scheme_values(text: str) -> tuple[str, float]:
+    name, param = parse_scheme(text)
+    return name, float(param if param is not None else SCHEMES_WITH_PARAM.get(name, 0.5))
+
+
+def _scheme_text(name: str, param: float) -> str:
+    return f"{name}:{float(param)!r}" if name in SCHEMES_WITH_PARAM else name
+
+
+def _clamp(value: float, low: float, high: float) -> float:
+    return min(max(value, low), high)
+
+
+def widget_values(config: Config) -> dict[str, Any]:
+    """The value of every sidebar control for a config (clamped into the controls' ranges)."""
+    init_name, init_param = _scheme_values(config.init.weight)
+    bias_name, bias_param = _scheme_values(config.init.bias)
+    hidden = config.model.hidden
+    return {
+        "preset": _preset_of(config),
+        "dataset": config.data.dataset,
+        "target": config.data.target,
+        "task": config.data.task,
+        "standardize": config.data.standardize,
+        "n_samples": int(_clamp(config.data.n_samples, MIN_SAMPLES, MAX_ROWS)),
+        "noise": float(config.data.noise),
+        "test_fraction": float(config.data.test_fraction),
+        "layers": len(hidden),
+        "width": hidden[0] if hidden else 8,
+        "activation": config.model.activation,
+        "init_scheme": init_name,
+        "init_param": _clamp(init_param, -100.0, 100.0),
+        "bias_scheme": bias_name,
+        "bias_param": _clamp(bias_param, -100.0, 100.0),
+        "perturb": float(config.init.perturb),
+        "dropout": float(config.train.dropout),
+        "optimizer": config.train.optimizer,
+        "lr": _clamp(config.train.lr, 1e-6, 100.0),
+        "batch_size": int(config.train.batch_size),
+        "weight_decay": float(config.train.weight_decay),
+        "seed": int(config.seed),
+        "dtype": config.train.dtype,
+        "arithmetic": config.train.arithmetic,
+        "tol": float(config.tol),
+    }
+
+
+def _changes(control: str, values: Mapping[str, Any], config: Config,
+             upload_name: str | None = None) -> tuple[dict[str, Any] | Config, str]:
+    """The config change one control asks for, and a note for the 'New run' message."""
+    if control == "preset":
+        return (preset(values["preset"]) if values["preset"] != CUSTOM else config), ""
+    note = ""
+    clear_explicit = {}
+    if config.init.explicit and control in ("dataset", "layers", "width", "init_scheme", "init_param",
+                                            "bias_scheme", "bias_param"):
+        clear_explicit = {"init_weights": ""}
+        note = "typed-in initial weights replaced"
+    if control == "dataset" and values["dataset"] == "csv" and config.data.dataset != "csv":
+        if upload_name is None:
+            raise ConfigError("dataset: upload a CSV file first (under Data details); it then becomes the dataset")
+        return {"dataset": "csv", "path": upload_name, **clear_explicit}, note
+    if control in ("layers", "width"):
+        return {"hidden": ",".join([str(values["width"])] * values["layers"]) or "0", **clear_explicit}, note
+    if control == "dataset" and values["dataset"] != "csv":
+        return {"dataset": values["dataset"], "path": "", "target": "", **clear_explicit}, note
+    for field, prefix in (("init", "init"), ("bias_init", "bias")):
+        if control == f"{prefix}_scheme":  # a new scheme starts from its own default value
+            scheme = values[control]
+            return {field: _scheme_text(scheme, SCHEMES_WITH_PARAM.get(scheme, 0.0)), **clear_explicit}, note
+        if control == f"{prefix}_param":
+            return {field: _scheme_text(values[f"{prefix}_scheme"], values[control]), **clear_explicit}, note
+    return {control: values[control], **clear_explicit}, note
+
+
+def _on_control(slot_name: str, control: str) -> None:
+    slot = RunSlot(slot_name)
+    values = {name: st.session_state.get(slot.key(f"w.{name}")) for name in widget_values(slot.config)}
+    try:
+        changes, note = _changes(control, values, slot.config, slot.upload[0] if slot.upload else None)
+    except ConfigError as exc:
+        slot.set_errors([str(exc)])
+        return
+    slot.propose(changes, note)
+
+
+def _seed_widgets(slot: RunSlot) -> None:
+    """Write the config's values into the controls when the run changed (or a control was not drawn last time)."""
+    fresh = st.session_state.get(slot.key("seeded")) != slot.version
+    for name, value in widget_values(slot.config).items():
+        key = slot.key(f"w.{name}")
+        # Writing a control's own value back would reset it in the browser mid-gesture (a key held on a slider).
+        if key not in st.session_state or (fresh and st.session_state[key] != value):
+            st.session_state[key] = value
+    st.session_state[slot.key("seeded")] = slot.version
+
+
+def read_upload(name: str, data: bytes) -> tuple[str, bytes]:
+    """Check an uploaded CSV's size; returns (name, bytes) or raises DataError."""
+    if len(data) > MAX_UPLOAD_MB * 2**20:
+        raise DataError(f"{name} is {len(data) / 2**20:.1f} MB, over the {MAX_UPLOAD_MB} MB limit: "
+                        "upload a sample of the rows")
+    return name, bytes(data)
+
+
+def start_upload(slot: RunSlot, name: str, data: bytes) -> bool:
+    """Make an uploaded CSV the dataset: a new run on it, or an error message and the old run kept."""
+    try:
+        upload = read_upload(name, data)
+        config = slot.config.with_flat(dataset="csv", path=name, target="", task="auto", init_weights="")
+    except (ConfigError, DataError) as exc:
+        slot.set_errors([str(exc)])
+        return False
+    message = slot.start(config, upload=upload)
+    if message:
+        slot.set_errors([message])
+        return False
+    return True
+
+
+def _on_upload(slot_name: str) -> None:
+    slot = RunSlot(slot_name)
+    file = st.session_state.get(slot.key("w.upload_file"))
+    if file is not None:
+        start_upload(slot, file.name, file.getvalue())
+
+
+def process_upload_request(slot: RunSlot) -> None:
+    """Handle bytes put in `st.session_state[slot.key('upload_request')]` as (name, bytes): the test seam."""
+    request = st.session_state.pop(slot.key("upload_request"), None)
+    if request is not None:
+        start_upload(slot, request[0], request[1])
+
+
+def _table_base(slot: RunSlot) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The run's starting weights before the perturbation ε: what the weight table shows and edits."""
+    config = slot.config
+    unperturbed = replace(config, init=replace(config.init, perturb=0.0))
+    flat = model.init_params(unperturbed, slot.trainer.layout, torch.Generator().manual_seed(config.seed))
+    return [(w.numpy().copy(), b.numpy().copy()) for w, b in slot.trainer.layout.views(flat)]
+
+
+def _table_labels(trainer: Trainer, layer: int) -> tuple[list[str], list[str]]:
+    sizes = trainer.layout.sizes
+    if layer == 0:
+        columns = list(trainer.dataset.feature_names)
+    else:
+        columns = [f"from n{i + 1}" if len(sizes) == 3 else f"from h{layer}.{i + 1}" for i in range(sizes[layer])]
+    if layer == trainer.layout.n_layers - 1:
+        outs = trainer.dataset.classes if trainer.task == "multiclass" else ("output",)
+        rows = [str(c) for c in outs]
+    else:
+        rows = [f"n{i + 1}" if len(sizes) == 3 else f"h{layer + 1}.{i + 1}" for i in range(sizes[layer + 1])]
+    return rows, columns + ["bias"]
+
+
+def weight_tables(slot: RunSlot) -> None:
+    """Editable tables of the starting weights (≤ 16 hidden neurons): edits become the explicit init.
+
+    The edits are read from the tables' return values (not a callback), so a
+    test can set a table's edit state in `st.session_state` and run.
+    """
+    trainer = slot.trainer
+    sizes = trainer.layout.sizes
+    if sum(sizes[1:-1]) > MAX_TABLE_NEURONS or sizes[0] > MAX_TABLE_INPUTS:
+        st.caption(f"Typing in starting weights works for networks of at most {MAX_TABLE_NEURONS} hidden neurons "
+                   f"and {MAX_TABLE_INPUTS} inputs.")
+        return
+    caption = _HELP["table"]
+    if sizes == (2, 2, 1):
+        caption += " In the 2-2-1 net, w1, w2 are row n1, w3, w4 row n2 and w5, w6 the output row."
+    if slot.config.init.perturb:
+        caption += " The perturbation ε is added on top."
+    st.caption(caption)
+    base = _table_base(slot)
+    edited = []
+    for layer, (weight, bias) in enumerate(base):
+        rows, columns = _table_labels(trainer, layer)
+        frame = pd.DataFrame(np.column_stack([weight, bias]), index=rows, columns=columns)
+        into = "the outputs" if layer == trainer.layout.n_layers - 1 else f"hidden layer {layer + 1}"
+        st.markdown(f"**Into {into}**")
+        edited.append(st.data_editor(
+            frame, key=slot.key(f"w.table.{slot.version}.{layer}"),
+            column_config={c: st.column_config.NumberColumn(c, format="%.4g", required=True) for c in columns}))
+    values = [frame.to_numpy(dtype=float) for frame in edited]
+    if all(np.array_equal(v, np.column_stack(b)) for v, b in zip(values, base)):
+        return
+    if any(np.isnan(v).any() for v in values):
+        slot.set_errors(["Starting weights: every cell needs a number (one was left empty)"])
+        return
+    text = explicit_json([(v[:, :-1].tolist(), v[:, -1].tolist()) for v in values])
+    if slot.propose({"init_weights": text}):
+        st.rerun()
+
+
+def _control(slot: RunSlot, name: str) -> dict[str, Any]:
+    """Common keyword arguments of a sidebar control: key, callback, help."""
+    return dict(key=slot.key(f"w.{name}"), on_change=_on_control, args=(slot.name, name), help=_HELP[name])
+
+
+def config_sidebar(slot: RunSlot) -> None:
+    """Every configuration control, in the sidebar; each change starts a new run (or shows why it cannot)."""
+    _seed_widgets(slot)
+    config = slot.config
+    sb = st.sidebar
+    options = list(PRESETS) + ([CUSTOM] if _preset_of(config) == CUSTOM else [])
+    sb.selectbox("Preset", options, format_func=lambda n: n if n == CUSTOM else f"{n}", **_control(slot, "preset"))
+    if _preset_of(config) != CUSTOM:
+        sb.caption(PRESETS[_preset_of(config)][0])
+    else:
+        sb.caption("Your own settings (changed from a preset).")
+    datasets = list(BUILTINS) + (["csv"] if config.data.dataset == "csv" or slot.upload else [])
+    csv_name = config.data.path if config.data.dataset == "csv" else (slot.upload[0] if slot.upload else "")
+    sb.selectbox("Dataset", datasets, format_func=lambda d: f"csv: {csv_name}" if d == "csv" else d,
+                 **_control(slot, "dataset"))
+    with sb.expander("Data details"):
+        st.file_uploader("Upload a CSV", type=["csv", "txt", "tsv"], key=slot.key("w.upload_file"),
+                         on_change=_on_upload, args=(slot.name,), help=_HELP["upload"],
+                         max_upload_size=MAX_UPLOAD_MB)
+        if config.data.dataset == "csv":
+            st.text_input("Target column", **_control(slot, "target"))
+            st.selectbox("Task", TASK_CHOICES, **_control(slot, "task"))
+            st.checkbox("Standardize features", **_control(slot, "standardize"))
+        else:
+            st.number_input("Samples", min_value=MIN_SAMPLES, max_value=MAX_ROWS, step=50,
+                            **_control(slot, "n_samples"))
+            st.slider("Noise", 0.0, 1.0, step=0.05, **_control(slot, "noise"))
+        st.slider("Test share", 0.0, 0.5, step=0.05, **_control(slot, "test_fraction"))
+    with sb.expander("Network", expanded=True):
+        left, right = st.columns(2)
+        left.number_input("Hidden layers", min_value=0, max_value=MAX_HIDDEN_LAYERS, step=1, **_control(slot, "layers"))
+        right.number_input("Neurons per layer", min_value=1, max_value=MAX_WIDTH, step=1, **_control(slot, "width"))
+        st.selectbox("Activation", ACTIVATIONS, **_control(slot, "activation"))
+    with sb.expander("Starting weights", expanded=True):
+        left, right = st.columns([3, 2])
+        left.selectbox("Weight init", INIT_SCHEMES, **_control(slot, "init_scheme"))
+        if st.session_state[slot.key("w.init_scheme")] in SCHEMES_WITH_PARAM:
+            right.number_input("value", min_value=-100.0, max_value=100.0, step=0.1, format="%g",
+                               **_control(slot, "init_param"))
+        left, right = st.columns([3, 2])
+        left.selectbox("Bias init", INIT_SCHEMES, **_control(slot, "bias_scheme"))
+        if st.session_state[slot.key("w.bias_scheme")] in SCHEMES_WITH_PARAM:
+            right.number_input("value ", min_value=-100.0, max_value=100.0, step=0.1, format="%g",
+                               **_control(slot, "bias_param"))
+        st.number_input("Perturbation ε", min_value=0.0, max_value=10.0, step=1e-4, format="%g",
+                        **_control(slot, "perturb"))
+        if config.init.explicit:
+            st.info("Starting weights typed in by hand (below) replace the weight and bias init.")
+        with st.popover("Type in the starting weights", width="stretch"):
+            weight_tables(slot)
+    with sb.expander("Training", expanded=True):
+        st.slider("Dropout rate", 0.0, MAX_DROPOUT, step=0.05, **_control(slot, "dropout"))
+        left, right = st.columns(2)
+        left.selectbox("Optimizer", OPTIMIZERS, **_control(slot, "optimizer"))
+        right.number_input("Learning rate", min_value=1e-6, max_value=100.0, step=0.05, format="%g",
+                           **_control(slot, "lr"))
+        left, right = st.columns(2)
+        left.number_input("Batch size", min_value=0, max_value=MAX_ROWS, step=1, **_control(slot, "batch_size"))
+        right.number_input("Weight decay", min_value=0.0, max_value=10.0, step=1e-3, format="%g",
+                           **_control(slot, "weight_decay"))
+        st.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, **_control(slot, "seed"))
+    with sb.expander("Arithmetic"):
+        st.selectbox("Number type", DTYPES, **_control(slot, "dtype"))
+        st.radio("Arithmetic", ARITHMETIC, horizontal=True,
+                 format_func=lambda a: "exact" if a == "exact" else "plain BLAS", **_control(slot, "arithmetic"))
+        st.number_input("Tolerance for 'equal'", min_value=0.0, max_value=1.0, step=1e-6, format="%g",
+                        **_control(slot, "tol"))
+
+
+def config_summary(config: Config) -> str:
+    """A one-line description of the run: the preset's caption, or the settings that matter most here."""
+    name = _preset_of(config)
+    if name != CUSTOM:
+        return PRESETS[name][0]
+    hidden = "-".join(str(h) for h in config.model.hidden) or "no hidden layer"
+    init = "typed-in weights" if config.init.explicit else f"init {config.init.weight}"
+    parts = [config.data.dataset if config.data.dataset != "csv" else config.data.path, f"hidden {hidden}",
+             config.model.activation, init]
+    if config.init.perturb:
+        parts.append(f"ε {config.init.perturb:g}")
+    if config.train.dropout:
+        parts.append(f"dropout {config.train.dropout:g}")
+    parts.append(f"{config.train.optimizer} lr {config.train.lr:g}")
+    return ", ".join(parts)

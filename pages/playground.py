@@ -1,0 +1,239 @@
+"""The Playground: train one small network step by step and watch its hidden neurons tie or split.
+
+The sidebar holds the configuration (every field also lives in the URL). The
+main area is one fragment: Step, Reset, the look-back slider and the tabs
+rerun only it, and while playing it reruns by itself every frame. The live
+chart (trajectories, symmetry meter, loss) is one plotly figure, so a frame
+redraws one chart. `?present=1` shows only the views and Play/Step.
+"""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from pages import common as cm
+from symbreak import figures as F
+from symbreak.config import DEFAULT_PRESET, preset
+from symbreak.trainer import Trainer
+
+SLOT = "playground"
+FRAME_SECONDS = 0.1
+MAX_LAG_FRAMES = 2
+STALL_SECONDS = 1.0
+DEFAULT_N = 100
+MAX_N = 1000
+DEFAULT_PER_FRAME = 5
+MAX_PER_FRAME = 500
+TABS = ("Weight space", "Distances", "Gradients", "Network", "Input plane")
+
+
+def _key(part: str) -> str:
+    return f"{SLOT}.{part}"
+
+
+# ------------------------------------------------------------------ callbacks (run before the rerun)
+def _step(n_key: str | None) -> None:
+    n = int(st.session_state.get(n_key, DEFAULT_N)) if n_key else 1
+    cm.RunSlot(SLOT).trainer.step(n)
+
+
+def _reset() -> None:
+    cm.RunSlot(SLOT).trainer.reset()
+
+
+def _new_seed() -> None:
+    cm.RunSlot(SLOT).propose({"seed": cm.new_seed()})
+    st.session_state[_key("playing")] = False
+
+
+def _toggle_play() -> None:
+    playing = not st.session_state.get(_key("playing"), False)
+    st.session_state[_key("playing")] = playing and not cm.RunSlot(SLOT).trainer.all_diverged
+    st.session_state[_key("frame")] = st.session_state[_key("drawn")] = 0
+
+
+def _on_drawn() -> None:
+    st.session_state[_key("drawn")] = cm.frame_drawn(_key("ack"))
+
+
+# ------------------------------------------------------------------ pieces of the main area
+def _controls(trainer: Trainer, present: bool, playing: bool) -> int:
+    """Step 1, Step N, Play/Pause, steps per frame, Reset, New random seed and the look-back slider, in one row.
+
+    Returns the history row to show.
+    """
+    diverged = trainer.all_diverged
+    with st.container(horizontal=True, vertical_alignment="bottom", gap="small"):
+        st.button("Step 1", key=_key("step1"), on_click=_step, args=(None,), disabled=diverged or playing,
+                  help="One update of every weight.")
+        n = st.number_input("N", min_value=1, max_value=MAX_N, value=DEFAULT_N, step=10, key=_key("n"), width=110,
+                            help=f"How many updates 'Step N' makes (1 to {MAX_N:,}).")
+        st.button(f"Step {int(n)}", key=_key("stepn"), on_click=_step, args=(_key("n"),),
+                  disabled=diverged or playing, help="Make N updates, then redraw.")
+        st.button("Pause" if playing else "Play", key=_key("play"), on_click=_toggle_play, type="primary",
+                  disabled=diverged and not playing,
+                  help="Train continuously and redraw the chart about 10 times a second (as fast as this "
+                       "browser can draw).")
+        if not present:
+            st.number_input("Steps per frame", min_value=1, max_value=MAX_PER_FRAME, value=DEFAULT_PER_FRAME,
+                            key=_key("per_frame"), width=140, help="Updates between two redraws while playing.")
+            st.button("Reset", key=_key("reset"), on_click=_reset, disabled=playing,
+                      help="Back to step 0 with the same starting weights (same seed).")
+            st.button("New random seed", key=_key("seed"), on_click=_new_seed,
+                      help="A new run with a fresh seed: new data, new random starting weights and dropout masks.")
+        return _look_back(trainer, present, playing)
+
+
+def _look_back(trainer: Trainer, present: bool, playing: bool) -> int:
+    """The step slider: follows the newest step unless moved back; returns the history row to show."""
+    last = trainer.step_count
+    key, end_key = _key("view_step"), _key("slider_end")
+    previous = st.session_state.get(key, last)
+    at_end = previous >= st.session_state.get(end_key, 0)
+    st.session_state[key] = last if (at_end or playing or present) else min(previous, last)
+    st.session_state[end_key] = last
+    if not present:
+        st.slider("Look back at step", 0, max(last, 1), key=key, disabled=last == 0 or playing, width="stretch",
+                  help="Drag back to see any recorded step; every view follows. Drag to the right end to follow "
+                       "training again.")
+    return trainer.history.row_of_step(int(st.session_state[key]))
+
+
+def _layer_choice(trainer: Trainer) -> int:
+    """The layer shown: a picker when there are several hidden layers; layer 0 otherwise."""
+    hidden = len(trainer.config.model.hidden)
+    if hidden <= 1:
+        return 0
+    key = _key("layer")
+    if st.session_state.get(key) not in range(hidden):
+        st.session_state[key] = 0
+    choice = st.segmented_control("Layer shown", list(range(hidden)), format_func=lambda i: f"hidden layer {i + 1}",
+                                  key=key, required=True, help="Which hidden layer the views show.")
+    return int(choice or 0)
+
+
+def _headline(trainer: Trainer, summary: F.Summary, layer: int) -> None:
+    """The lesson at a glance: how many neurons are distinct, in large coloured type, and what this run is."""
+    where = F.layer_title(trainer.history, layer)
+    colour = "blue" if summary.spread == 0 else "orange" if summary.distinct < summary.neurons else "green"
+    left, right = st.columns([5, 1], vertical_alignment="center")
+    left.markdown(f"## :{colour}[{summary.text}]")
+    note = "no hidden layer, so these are the output units" if not trainer.config.model.hidden else where
+    line = f"Step {summary.step:,} · {note} · {cm.config_summary(trainer.config)}"
+    if trainer.step_count == 0:
+        line += " · **Press Play or Step 100 and watch the lines.**"
+    left.markdown(f":gray[{line}]")
+    right.metric("Distinct neurons", f"{summary.distinct} of {summary.neurons}",
+                 help=f"In the {where}: groups of neurons whose weights and bias are equal (within the tolerance; "
+                      "to the last bit when it is 0).")
+
+
+def _live_view(trainer: Trainer, layer: int, row: int) -> tuple[F.Summary, object]:
+    """The headline numbers and the live figure at one history row."""
+    history, tol = trainer.history, trainer.config.tol
+    vectors = history.neuron_vectors(layer)
+    summary = F.symmetry_summary(history, layer, row=row, tol=tol)
+    figure = F.live_figure(history, layer, row=row, tol=tol, names=list(trainer.dataset.feature_names),
+                           task=trainer.task, max_points=F.point_budget(*vectors.shape[1:]))
+    return summary, figure
+
+
+def _secondary(trainer: Trainer, layer: int, row: int, playing: bool) -> None:
+    """The other views, in tabs; only the open tab is computed, and not while playing (to keep Play fast)."""
+    history, tol = trainer.history, trainer.config.tol
+    names = list(trainer.dataset.feature_names)
+    tabs = [t for t in TABS if t != "Input plane" or trainer.dataset.n_features <= 2]
+    key = _key("tab")
+    if st.session_state.get(key) not in (None, *tabs):
+        del st.session_state[key]
+    opened = dict(zip(tabs, st.tabs(tabs, key=key, on_change="rerun")))
+    name = next((t for t, tab in opened.items() if tab.open), tabs[0])
+    with opened[name]:
+        if playing:
+            st.info("This view is drawn when you pause: while playing, only the chart above is redrawn.",
+                    icon=":material/pause_circle:")
+        elif name == "Weight space":
+            cm.show_figure(F.weight_space_figure(history, layer, row=row, tol=tol, names=names,
+                                                 max_points=F.point_budget(*history.neuron_vectors(layer).shape[1:])))
+        elif name == "Distances":
+            cm.show_figure(F.distance_figure(history, layer, row=row))
+        elif name == "Gradients":
+            cm.show_figure(F.gradient_figure(history, layer, row=row, names=names))
+        elif name == "Network":
+            outputs = trainer.dataset.classes if trainer.task == "multiclass" else None
+            cm.show_figure(F.network_figure(history, row=row, tol=tol, names=names, outputs=outputs))
+        else:
+            left, right = st.columns([3, 2])
+            with left:
+                if layer < len(trainer.config.model.hidden):
+                    cm.show_figure(F.activation_maps_figure(trainer, row=row, layer=layer, tol=tol))
+                else:
+                    st.info("No hidden layer: the prediction on the right is all the network computes.")
+            with right:
+                cm.show_figure(F.decision_figure(trainer, row=row))
+
+
+def _main_area(version: int, playing: bool, present: bool) -> None:
+    """Headline, controls, live chart and tabs: a fragment that reruns alone on clicks and on Play frames.
+
+    While playing, a frame trains a few steps and redraws, but only as fast as
+    the browser draws: when the browser has not acknowledged the last frames
+    (see `common.frame_ack`), the same frame is sent again unchanged, which
+    the browser skips. So a slow laptop never falls seconds behind and Pause
+    acts at once.
+    """
+    slot = cm.RunSlot(SLOT)
+    state = st.session_state
+    if slot.version != version or state.get(_key("playing"), False) != playing:
+        st.rerun()  # the run or Play/Pause changed: the sidebar and the frame clock must follow
+    trainer = slot.trainer
+    now = time.monotonic()
+    behind = state.get(_key("frame"), 0) - state.get(_key("drawn"), 0) > MAX_LAG_FRAMES
+    fresh = not (playing and behind and now - state.get(_key("frame_time"), 0.0) < STALL_SECONDS)
+    if playing and fresh:
+        trainer.step(int(state.get(_key("per_frame"), DEFAULT_PER_FRAME)))
+        if trainer.all_diverged:
+            state[_key("playing")] = False
+            st.rerun()
+        state[_key("frame")] = state.get(_key("frame"), 0) + 1
+        state[_key("frame_time")] = now
+    head = st.container()
+    cm.divergence_banner(trainer)
+    row = _controls(trainer, present, playing)
+    layer = 0 if present else _layer_choice(trainer)
+    cached = state.get(_key("frame_view"))
+    if fresh or cached is None or cached[0] != layer:
+        state[_key("frame_view")] = (layer, *_live_view(trainer, layer, row))
+    _, summary, figure = state[_key("frame_view")]
+    with head:
+        _headline(trainer, summary, layer)
+    cm.show_figure(figure, key=_key("live"))
+    if playing:
+        cm.frame_ack(_key("ack"), state.get(_key("frame"), 0), on_drawn=_on_drawn)
+    _secondary(trainer, layer, row, playing)
+
+
+def main() -> None:
+    slot = cm.RunSlot(SLOT, default=preset(DEFAULT_PRESET))
+    present = cm.present_mode()
+    cm.adopt_query(slot)
+    slot.ensure()
+    cm.process_upload_request(slot)
+    if present:
+        cm.hide_sidebar()
+    else:
+        cm.config_sidebar(slot)
+        with st.sidebar.expander("Download"):
+            cm.download_buttons(slot.trainer)
+    cm.sync_query(slot)
+    message = slot.pop_flash()
+    if message:
+        st.toast(message, icon=":material/restart_alt:")
+    cm.show_errors(slot)
+    playing = bool(st.session_state.get(_key("playing"), False))
+    st.fragment(_main_area, run_every=FRAME_SECONDS if playing else None)(slot.version, playing, present)
+
+
+main()

@@ -1,0 +1,337 @@
+"""Tests for symbreak.figures: every builder on small trainers whose neurons are tied or split.
+
+Figures are checked as data (traces, labels, axes, annotations), without a
+browser; each builder's output is also validated by plotly, since the
+builders skip plotly's validation for speed.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+from symbreak import Config, Trainer, preset
+from symbreak import figures as F
+from symbreak.metrics import pairwise_distances
+
+STEPS = 60
+
+
+def trained(flat: dict[str, str] | str, steps: int = STEPS) -> Trainer:
+    """A trainer for a preset name or flat settings, after `steps` updates."""
+    config = preset(flat) if isinstance(flat, str) else Config.from_flat(flat)
+    trainer = Trainer(config)
+    trainer.step(steps)
+    return trainer
+
+
+@pytest.fixture(scope="module")
+def tied() -> Trainer:
+    """The default: 8 sigmoid neurons from a constant start, no dropout: identical forever."""
+    return trained("constant")
+
+
+@pytest.fixture(scope="module")
+def split() -> Trainer:
+    """The same network with dropout 0.2: the masks split the neurons after one step."""
+    return trained("constant-dropout")
+
+
+@pytest.fixture(scope="module")
+def random_start() -> Trainer:
+    return trained("random")
+
+
+def valid(fig: go.Figure) -> go.Figure:
+    """The figure itself, after re-building a copy with plotly's validation on (raises on a bad property)."""
+    assert isinstance(fig, go.Figure)
+    go.Figure(fig.to_dict())
+    return fig
+
+
+def legend_names(fig: go.Figure) -> list[str]:
+    return [t.name for t in fig.data if t.showlegend is not False and t.name]
+
+
+def texts(fig: go.Figure) -> list[str]:
+    """The annotations' texts without HTML tags."""
+    return [re.sub(r"<[^>]+>", "", a.text) for a in fig.layout.annotations]
+
+
+# ------------------------------------------------------------------ helpers
+def test_group_labels():
+    assert F.group_label([3]) == "n4"
+    assert F.group_label(list(range(8))) == "n1–8 ×8"
+    assert F.group_label([0, 2]) == "n1,n3 ×2"
+    assert F.group_label([0, 2, 4, 6, 7]) == "n1,n3,n5,n7,… ×5"
+
+
+def test_palette_is_okabe_ito_and_extends_with_dashes():
+    okabe_ito = {"#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000"}
+    assert {F.neuron_color(i) for i in range(8)} == okabe_ito
+    assert len({(F.neuron_color(i), F.neuron_dash(i)) for i in range(32)}) == 32
+    assert F.neuron_color(0) == F.neuron_color(8) and F.neuron_dash(0) != F.neuron_dash(8)
+
+
+@pytest.mark.parametrize("count, budget", [(10, 50), (4096, 1000), (4096, 100), (1001, 1000)])
+def test_thin_rows_caps_and_keeps_the_ends(count, budget):
+    rows = F.thin_rows(count, budget, keep=(count // 3,))
+    assert len(rows) <= budget
+    assert rows[0] == 0 and rows[-1] == count - 1 and count // 3 in rows
+    assert np.all(np.diff(rows) > 0)
+
+
+def test_point_budget_shrinks_for_wide_layers():
+    assert F.point_budget(8, 3) == F.MAX_POINTS
+    assert 100 <= F.point_budget(64, 65) < F.MAX_POINTS
+
+
+def test_tied_groups_need_equality_at_every_row():
+    vectors = np.zeros((3, 3, 2))
+    vectors[2, 2, 0] = 1.0  # neuron 3 leaves the others at the last row only
+    assert F.tied_groups(vectors, tol=0.0) == [[0, 1], [2]]
+    assert F.tied_groups(vectors, tol=1.0) == [[0, 1, 2]]
+
+
+# ------------------------------------------------------------------ headline
+def test_summary_of_tied_neurons(tied):
+    summary = F.symmetry_summary(tied.history, tol=tied.config.tol)
+    assert summary.text == "8 neurons, 1 distinct: identical to the last bit"
+    assert (summary.step, summary.neurons, summary.distinct, summary.spread) == (STEPS, 8, 1, 0.0)
+
+
+def test_summary_of_split_neurons(split):
+    summary = F.symmetry_summary(split.history, tol=split.config.tol)
+    assert summary.distinct == 8 and summary.spread > 0
+    assert "identical" not in summary.text and "8 distinct" in summary.text
+    assert F.symmetry_summary(split.history, row=0).text.endswith("identical to the last bit")
+
+
+# ------------------------------------------------------------------ 1. trajectories
+def test_trajectories_draw_tied_neurons_once(tied):
+    fig = valid(F.trajectories_figure(tied.history, names=tied.dataset.feature_names))
+    assert len(fig.data) == 3  # one group × (2 inputs + bias)
+    assert legend_names(fig) == ["n1–8 ×8"]
+    assert {t.xaxis for t in fig.data} == {"x", "x2", "x3"}
+    assert "temperature (°C)" in " ".join(texts(fig)) and "bias" in " ".join(texts(fig))
+    assert list(fig.data[0].x) == list(tied.history.steps)
+
+
+def test_trajectories_draw_split_neurons_apart(split):
+    fig = valid(F.trajectories_figure(split.history))
+    assert len(fig.data) == 8 * 3
+    assert legend_names(fig) == [f"n{i}" for i in range(1, 9)]
+    assert not any("×" in name for name in legend_names(fig))
+    assert len({t.line.color for t in fig.data}) == 8
+
+
+def test_trajectories_mark_the_selected_step(tied):
+    fig = F.trajectories_figure(tied.history, row=10)
+    marks = [s for s in fig.layout.shapes if s.line.dash == "dot"]
+    assert len(marks) == 3 and {s.x0 for s in marks} == {int(tied.history.steps[10])}
+
+
+def test_trajectories_thin_long_histories():
+    trainer = trained("constant", steps=1500)
+    assert trainer.history.count > 1000
+    fig = F.trajectories_figure(trainer.history, max_points=200, row=777)
+    assert all(len(t.x) <= 200 for t in fig.data)
+    assert trainer.history.steps[777] in fig.data[0].x and fig.data[0].x[-1] == 1500
+
+
+def test_trajectories_cap_panels_for_wide_layers():
+    trainer = trained({"hidden": "12,4"}, steps=2)
+    fig = valid(F.trajectories_figure(trainer.history, layer=1))
+    assert len({t.xaxis for t in fig.data}) == F.MAX_PANELS
+    assert "5 of 12 inputs shown" in fig.layout.title.text
+
+
+# ------------------------------------------------------------------ 2. weight space
+def test_weight_space_two_inputs_uses_the_raw_weights(tied, split):
+    fig = valid(F.weight_space_figure(tied.history, names=tied.dataset.feature_names))
+    markers = [t for t in fig.data if t.mode == "markers+text"]
+    assert len(markers) == 1 and markers[0].name == "n1–8 ×8" and list(markers[0].text) == ["n1–8 ×8"]
+    assert fig.layout.xaxis.title.text == "weight from temperature (°C)"
+    weight = tied.history.neuron_vectors(0)[-1, 0, :2]
+    assert np.allclose([markers[0].x[0], markers[0].y[0]], weight, atol=1e-6)
+    split_fig = F.weight_space_figure(split.history)
+    assert len([t for t in split_fig.data if t.mode == "markers+text"]) == 8
+
+
+def test_weight_space_pca_is_fixed_over_the_history():
+    trainer = trained({"dataset": "demand", "init": "xavier_uniform"}, steps=40)
+    history = trainer.history
+    coords, x_title, _ = F.weight_space_coordinates(history)
+    assert coords.shape == (history.count, 8, 2) and x_title == "principal component 1"
+    early, late = F.weight_space_figure(history, row=10), F.weight_space_figure(history, row=history.count - 1)
+    assert early.layout.xaxis.range == late.layout.xaxis.range
+    assert early.layout.yaxis.range == late.layout.yaxis.range
+    marker = next(t for t in early.data if t.mode == "markers+text" and t.name == "n1")
+    trail = next(t for t in late.data if t.mode == "lines" and t.line.color == marker.marker.color)
+    assert (marker.x[0], marker.y[0]) == (trail.x[10], trail.y[10])
+
+
+def test_pca_projection_has_unit_components():
+    vectors = np.random.default_rng(0).normal(size=(20, 5, 4))
+    mean, components = F.pca_projection(vectors)
+    assert mean.shape == (4,) and components.shape == (2, 4)
+    assert np.allclose(np.linalg.norm(components, axis=1), 1.0)
+
+
+# ------------------------------------------------------------------ 3. symmetry meter
+def test_symmetry_meter_draws_zero_on_a_labelled_floor(tied):
+    fig = valid(F.symmetry_figure(tied.history, tol=1e-6))
+    assert fig.layout.yaxis.type == "log"
+    floor_labels = [a for a in fig.layout.annotations if "identical to the last bit" in a.text]
+    assert len(floor_labels) == 1
+    line = fig.data[0]
+    floor = min(line.y)
+    assert np.all(np.asarray(line.y) == floor)  # every spread is exactly 0
+    assert floor_labels[0].y == pytest.approx(np.log10(floor))  # log axes place annotations by log10
+    assert any("tolerance" in a.text for a in fig.layout.annotations)
+    assert fig.layout.yaxis.range[0] < np.log10(floor) < fig.layout.yaxis.range[1]
+
+
+def test_symmetry_meter_of_split_neurons_leaves_the_floor(split):
+    fig = F.symmetry_figure(split.history, tol=0.0)
+    line = fig.data[0]
+    floor = F.symmetry_floor(np.asarray(line.y))
+    on_floor = np.asarray(fig.data[1].y)
+    assert on_floor[0] == pytest.approx(line.y[0]) and np.isnan(on_floor[1:]).all()  # only step 0 is tied
+    assert all(y > floor for y in line.y[1:])
+    assert not any("tolerance" in a.text for a in fig.layout.annotations)
+    assert list(line.customdata[-1:]) == [8]
+
+
+def test_symmetry_floor_sits_below_the_smallest_gap():
+    assert F.symmetry_floor(np.array([0.0, 3e-15, 1.0])) < 3e-15
+    assert F.symmetry_floor(np.zeros(3), 64) < F.symmetry_floor(np.zeros(3), 32)
+
+
+# ------------------------------------------------------------------ 4. distances
+def test_distance_heatmap_is_zero_for_tied_neurons(tied, split):
+    fig = valid(F.distance_figure(tied.history))
+    z = np.asarray(fig.data[0].z)
+    assert z.shape == (8, 8) and np.all(z == 0)
+    assert fig.data[0].text[0][1] == "0"
+    z_split = np.asarray(F.distance_figure(split.history).data[0].z)
+    assert np.all(np.diag(z_split) == 0) and np.all(z_split[~np.eye(8, dtype=bool)] > 0)
+    assert np.allclose(z_split, pairwise_distances(split.history.neuron_vectors(0)[-1]))
+
+
+# ------------------------------------------------------------------ 5. loss
+def test_loss_and_accuracy_for_classification(tied):
+    fig = valid(F.loss_figure(tied.history, task=tied.task))
+    assert [t.name for t in fig.data] == ["train", "test", "train", "test"]
+    assert {t.yaxis for t in fig.data} == {"y", "y2"}
+    assert max(fig.data[2].y) <= 1.0
+
+
+def test_loss_only_for_regression():
+    trainer = trained({"dataset": "sine", "lr": "0.1"}, steps=5)
+    fig = valid(F.loss_figure(trainer.history, task=trainer.task))
+    assert [t.name for t in fig.data] == ["train", "test"] and fig.layout.title.text == "Loss"
+
+
+# ------------------------------------------------------------------ the live view
+def test_live_figure_combines_three_views(tied):
+    fig = valid(F.live_figure(tied.history, tol=tied.config.tol, names=tied.dataset.feature_names))
+    axes = {t.xaxis for t in fig.data}
+    assert axes == {"x", "x2", "x3", "x4", "x5", "x6"}
+    for trace in fig.data:
+        assert fig.layout[trace.xaxis.replace("x", "xaxis")].domain is not None
+    assert "n1–8 ×8" in [t.name for t in fig.data]
+    joined = " ".join(texts(fig))
+    for title in ("weights and bias", "Symmetry meter", "Loss and accuracy", "identical to the last bit"):
+        assert title in joined
+    assert fig.layout.yaxis4.type == "log"
+    assert all(0.0 <= v <= 1.0 for key in ("xaxis", "xaxis4", "xaxis6") for v in fig.layout[key].domain)
+
+
+def test_renumber_axis_references():
+    assert F._renumber("x", 3) == "x4"
+    assert F._renumber("y2 domain", 3) == "y5 domain"
+    assert F._renumber("paper", 3) == "paper"
+    assert F._renumber("x", 0) == "x"
+
+
+# ------------------------------------------------------------------ 6. network
+def test_network_colours_edges_by_sign_and_groups_by_colour(random_start, tied):
+    fig = valid(F.network_figure(random_start.history, tol=random_start.config.tol))
+    edge_colours = {t.line.color for t in fig.data if t.mode == "lines"}
+    assert edge_colours == {F.POSITIVE, F.NEGATIVE}
+    hidden_nodes = next(t for t in fig.data if t.mode == "markers+text" and t.x[0] == 1)
+    assert len(set(hidden_nodes.marker.color)) == 8
+    tied_nodes = next(t for t in F.network_figure(tied.history).data if t.mode == "markers+text" and t.x[0] == 1)
+    assert len(set(tied_nodes.marker.color)) == 1 and "n1–8 ×8" in tied_nodes.text
+
+
+# ------------------------------------------------------------------ 7. input plane
+def test_activation_maps_one_panel_per_group(tied, split):
+    fig = valid(F.activation_maps_figure(tied, tol=tied.config.tol))
+    assert len(fig.data) == 1 and fig.data[0].type == "heatmap"
+    assert "n1–8 ×8" in texts(fig)
+    assert len(F.activation_maps_figure(split).data) == 8
+
+
+def test_decision_figure_shows_boundary_and_data(tied):
+    fig = valid(F.decision_figure(tied))
+    kinds = [t.type for t in fig.data]
+    assert kinds[:2] == ["heatmap", "contour"]
+    assert [t.name for t in fig.data[2:]] == list(tied.dataset.classes)
+
+
+def test_one_input_plane_is_a_curve():
+    trainer = trained({"dataset": "sine", "lr": "0.1"}, steps=5)
+    maps = valid(F.activation_maps_figure(trainer))
+    assert all(t.type == "scatter" and t.mode == "lines" for t in maps.data)
+    decision = valid(F.decision_figure(trainer))
+    assert [t.name for t in decision.data] == ["data", "network"]
+
+
+def test_multiclass_decision_regions():
+    trainer = trained("softmax-zero", steps=20)
+    fig = valid(F.decision_figure(trainer))
+    assert fig.data[0].zmax == 2 and [t.name for t in fig.data[1:]] == ["0", "1", "2"]
+
+
+# ------------------------------------------------------------------ 8. gradients
+def test_gradients_mark_identical_rows(tied, random_start):
+    fig = valid(F.gradient_figure(tied.history))
+    labels = list(fig.data[0].y)
+    assert labels[0] == "n1" and labels[1:] == [f"n{i} = n1" for i in range(2, 9)]
+    assert any("same gradient" in a.text for a in fig.layout.annotations)
+    random_labels = list(F.gradient_figure(random_start.history).data[0].y)
+    assert not any("=" in label for label in random_labels)
+
+
+def test_gradient_at_step_zero_is_empty(tied):
+    fig = F.gradient_figure(tied.history, row=0)
+    assert np.all(np.asarray(fig.data[0].z) == 0)
+    assert "no update" in fig.layout.title.text
+
+
+def test_gradient_of_a_row_is_the_update_that_led_there(tied):
+    fig = F.gradient_figure(tied.history, row=5)
+    assert np.allclose(fig.data[0].z, tied.history.neuron_vectors(0, grads=True)[5])
+    assert re.search(r"led to step 5\b", fig.layout.title.text)
+
+
+# ------------------------------------------------------------------ layers
+def test_output_layer_of_a_net_without_hidden_layer():
+    trainer = trained("softmax-zero", steps=10)
+    assert F.layer_title(trainer.history, 0) == "output layer"
+    summary = F.symmetry_summary(trainer.history)
+    assert summary.neurons == 3 and summary.distinct == 3
+    for builder in (F.trajectories_figure, F.symmetry_figure, F.distance_figure, F.gradient_figure):
+        valid(builder(trainer.history))
+
+
+def test_second_hidden_layer_names_its_inputs():
+    trainer = trained({"hidden": "3,2", "init": "xavier_uniform"}, steps=3)
+    fig = F.trajectories_figure(trainer.history, layer=1)
+    assert {"h1", "h2", "h3", "bias"} <= set(texts(fig))
+    valid(F.network_figure(trainer.history))
