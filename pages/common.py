@@ -628,7 +628,8 @@ def config_sidebar(slot: RunSlot) -> None:
                         **_control(slot, "perturb"))
         if config.init.explicit:
             st.info("Starting weights typed in by hand (below) replace the weight and bias init.")
-        with st.popover("Type in the starting weights", width="stretch"):
+        with st.popover("Type in the starting weights", width="stretch",
+                        help="A table per layer of the starting weights; what you type starts a new run from it."):
             weight_tables(slot)
     with sb.expander("Training", expanded=True):
         st.slider("Dropout rate", 0.0, MAX_DROPOUT, step=0.05, **_control(slot, "dropout"))
