@@ -30,6 +30,7 @@ from symbreak.config import (
 )
 from symbreak.data import BUILTINS, MAX_ROWS, MIN_SAMPLES, DataError, Dataset
 from symbreak.trainer import Trainer, load_dataset
+from streamlit.runtime.pages_manager import PagesManager
 
 MAX_UPLOAD_MB = 5
 MAX_TABLE_NEURONS = 16
@@ -40,6 +41,22 @@ CUSTOM = "custom"
 TRUE_WORDS = ("1", "true", "yes", "on")
 PLOTLY_CONFIG = {"displayModeBar": False, "scrollZoom": False}
 DEFAULT_FLAT = Config().to_flat()
+
+
+def _route_through_app() -> None:
+    """Run every page through app.py's navigation, even from a deep link on a fresh server.
+
+    Streamlit starts in its old mode for a folder named pages/ and, until
+    app.py has run once, runs a deep-linked page file alone (no navigation,
+    no page config). Leaving that mode and rerunning hands the same URL to
+    app.py's st.navigation.
+    """
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+_route_through_app()
 
 # Friendly names of the flat config fields, for "New run: …" messages.
 FIELD_LABELS = {
