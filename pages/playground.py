@@ -48,8 +48,8 @@ def _new_seed() -> None:
     st.session_state[_key("playing")] = False
 
 
-def _toggle_play() -> None:
-    playing = not st.session_state.get(_key("playing"), False)
+def _set_playing(playing: bool) -> None:
+    """Play or pause; idempotent, so a click delivered twice cannot undo itself."""
     st.session_state[_key("playing")] = playing and not cm.RunSlot(SLOT).trainer.all_diverged
     st.session_state[_key("frame")] = st.session_state[_key("drawn")] = 0
 
@@ -72,7 +72,7 @@ def _controls(trainer: Trainer, present: bool, playing: bool) -> int:
                             help=f"How many updates 'Step N' makes (1 to {MAX_N:,}).")
         st.button(f"Step {int(n)}", key=_key("stepn"), on_click=_step, args=(_key("n"),),
                   disabled=diverged or playing, help="Make N updates, then redraw.")
-        st.button("Pause" if playing else "Play", key=_key("play"), on_click=_toggle_play, type="primary",
+        st.button("Pause" if playing else "Play", key=_key("play"), on_click=_set_playing, args=(not playing,), type="primary",
                   disabled=diverged and not playing,
                   help="Train continuously and redraw the chart about 10 times a second (as fast as this "
                        "browser can draw).")

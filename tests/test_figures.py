@@ -204,6 +204,11 @@ def test_symmetry_meter_of_split_neurons_leaves_the_floor(split):
     assert all(y > floor for y in line.y[1:])
     assert not any("tolerance" in a.text for a in fig.layout.annotations)
     assert list(line.customdata[-1:]) == [8]
+    labels = [a.text for a in fig.layout.annotations]
+    assert not any("identical to the last bit" in t for t in labels), "split neurons must not be called identical"
+    assert any(t.startswith("floor") for t in labels)
+    at_start = F.symmetry_figure(split.history, tol=0.0, row=0)
+    assert any("identical to the last bit" in a.text for a in at_start.layout.annotations)
 
 
 def test_symmetry_floor_sits_below_the_smallest_gap():
