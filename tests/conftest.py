@@ -7,6 +7,7 @@ them with a message saying what to install, never a skip.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -14,6 +15,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -46,11 +48,10 @@ def wait_for_health(url: str, process: subprocess.Popen, seconds: float, log: Pa
     pytest.fail(f"streamlit did not answer /_stcore/health within {seconds}s:\n{log.read_text()[-3000:]}")
 
 
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`streamlit run app.py` on a free port, shared by the tests of one module."""
+@contextmanager
+def streamlit_server(log: Path, seconds: float = SERVER_START_SECONDS) -> Iterator[str]:
+    """`streamlit run app.py` on a free port until the block ends; yields its URL once it answers /health."""
     port = free_port()
-    log = tmp_path_factory.mktemp("server") / "streamlit.log"
     with log.open("w") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
@@ -59,7 +60,7 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_for_health(url, process, SERVER_START_SECONDS, log)
+        wait_for_health(url, process, seconds, log)
         yield url
     finally:
         process.terminate()
@@ -67,6 +68,18 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`streamlit run app.py` on a free port, shared by the tests of one module."""
+    with streamlit_server(tmp_path_factory.mktemp("server") / "streamlit.log") as url:
+        yield url
+
+
+def launch_chromium(playwright):
+    """Headless Chromium from the system (Playwright's own download is not available here)."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +92,7 @@ def browser() -> Iterator[object]:
     except ImportError:
         pytest.fail("Playwright is missing: pip install -r requirements-dev.txt")
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        launched = launch_chromium(playwright)
         try:
             yield launched
         finally:
@@ -103,3 +116,123 @@ def artifacts() -> Path:
     """Where browser tests save their screenshots."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+# ------------------------------------------------------------------ browser helpers (tests and bench/)
+APP_IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+CHART = "[data-testid='stPlotlyChart']"
+CHART_DRAWN = f"{CHART} .main-svg"
+ALL_CHARTS_DRAWN_JS = f"""() => {{
+  const charts = document.querySelectorAll("{CHART}");
+  return charts.length > 0 && Array.from(charts).every(chart => chart.querySelector('.main-svg'));
+}}"""
+QUIET_MS = 250
+
+# Counts script runs (full or fragment) by watching stApp's script-state attribute, and remembers when it
+# last changed: a click has been handled when a new run started and the app has been idle for QUIET_MS
+# (a callback that calls st.rerun starts a second run right after the first).
+RUN_COUNTER_JS = """
+if (window.__symbreakRuns === undefined) {
+  window.__symbreakRuns = 0;
+  window.__symbreakChanged = performance.now();
+  new MutationObserver(records => {
+    for (const record of records) {
+      window.__symbreakChanged = performance.now();
+      if (record.target.getAttribute('data-test-script-state') === 'running') window.__symbreakRuns += 1;
+    }
+  }).observe(document, {subtree: true, attributes: true, attributeFilter: ['data-test-script-state']});
+}
+"""
+RERUN_DONE_JS = """([before, quiet]) => {
+  const app = document.querySelector("[data-testid='stApp']");
+  return window.__symbreakRuns > before && app && app.getAttribute('data-test-script-state') === 'notRunning'
+      && performance.now() - window.__symbreakChanged >= quiet;
+}"""
+# One hash per plotly chart (matching a CSS selector) of everything drawn in its SVG layers: it changes whenever
+# the chart is redrawn with different data.
+CHART_HASHES_JS = """(selector) => Array.from(document.querySelectorAll(selector), chart => {
+  let h = 0;
+  for (const svg of chart.querySelectorAll('.main-svg')) {
+    const text = svg.innerHTML;
+    for (let i = 0; i < text.length; i++) h = (h * 31 + text.charCodeAt(i)) | 0;
+  }
+  return h;
+})"""
+CHARTS_CHANGED_JS = f"""([selector, before]) => {{
+  const now = ({CHART_HASHES_JS})(selector);
+  return now.length === before.length && now.every((h, i) => h !== before[i]);
+}}"""
+FIRST_CHART_CHANGED_JS = f"""([selector, before]) => {{
+  const now = ({CHART_HASHES_JS})(selector);
+  return now.length > 0 && now[0] !== before;
+}}"""
+# The step the Playground shows, from the line under its headline ('Step 1,234 · hidden layer 1 · …').
+PLAYGROUND_STEP = re.compile(r"^Step ([\d,]+) ·")
+
+
+def open_app(page, url: str) -> None:
+    """Go to url and wait until the script has finished and every chart is drawn, with no exception shown."""
+    page.add_init_script(RUN_COUNTER_JS)
+    page.goto(url)
+    page.wait_for_selector(APP_IDLE)
+    wait_charts_drawn(page)
+    assert_no_exception(page)
+
+
+def wait_charts_drawn(page, timeout: float = 30_000) -> None:
+    """Wait until there is a plotly chart and every one has drawn its SVG."""
+    page.wait_for_function(ALL_CHARTS_DRAWN_JS, timeout=timeout)
+
+
+def assert_no_exception(page) -> None:
+    """No Streamlit exception box anywhere on the page."""
+    boxes = page.get_by_test_id("stException")
+    assert boxes.count() == 0, f"the app shows an exception: {boxes.first.inner_text()[:2000]}"
+
+
+def runs(page) -> int:
+    """Script runs (full or fragment) started since the page was opened."""
+    return int(page.evaluate("window.__symbreakRuns"))
+
+
+def wait_rerun(page, before: int, timeout: float = 30_000) -> None:
+    """Wait until a run after the first `before` ones has finished and the app has stayed idle."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(RERUN_DONE_JS, arg=[before, QUIET_MS], timeout=timeout)
+    except PlaywrightTimeout:
+        state = page.evaluate("""() => [window.__symbreakRuns,
+            document.querySelector("[data-testid='stApp']")?.getAttribute('data-test-script-state'),
+            Math.round(performance.now() - window.__symbreakChanged)]""")
+        pytest.fail(f"no finished rerun within {timeout / 1000:.0f} s at {page.url}: {state[0]} runs "
+                    f"({before} before), script state {state[1]!r}, last change {state[2]} ms ago")
+
+
+def click_and_wait(page, target, timeout: float = 30_000) -> None:
+    """Click a locator and wait until the rerun it causes has finished; then check for exceptions."""
+    before = runs(page)
+    target.click()
+    wait_rerun(page, before, timeout)
+    assert_no_exception(page)
+
+
+def chart_hashes(page, selector: str = CHART) -> list[int]:
+    """One hash per plotly chart matching selector (default: every chart on the page), in page order."""
+    return page.evaluate(CHART_HASHES_JS, selector)
+
+
+def wait_charts_changed(page, before: list[int], selector: str = CHART, timeout: float = 15_000) -> None:
+    """Wait until every chart matching selector was redrawn with other content than `before` (as many charts)."""
+    page.wait_for_function(CHARTS_CHANGED_JS, arg=[selector, before], timeout=timeout)
+
+
+def wait_first_chart_changed(page, before: int, selector: str = CHART, timeout: float = 15_000) -> None:
+    """Wait until the first chart matching selector shows other content than the hash `before`."""
+    page.wait_for_function(FIRST_CHART_CHANGED_JS, arg=[selector, before], timeout=timeout)
+
+
+def playground_step(page) -> int:
+    """The step the Playground's views show, read from the line under the headline."""
+    line = page.get_by_test_id("stMain").get_by_text(PLAYGROUND_STEP).first
+    return int(PLAYGROUND_STEP.search(line.inner_text()).group(1).replace(",", ""))

@@ -1,0 +1,210 @@
+"""The Playground end to end in headless Chromium against `streamlit run app.py`.
+
+Load, Step, Play, Pause, change the starting weights or dropout, follow a link:
+each test opens a fresh session and asserts on what a student sees (the step
+under the headline, the "distinct neurons" metric, the charts' drawn SVG, the
+URL).
+Screenshots of the main states go to artifacts/ for a human to look at.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from playwright.sync_api import expect
+
+from conftest import (
+    APP_IDLE, CHART, QUIET_MS, assert_no_exception, chart_hashes, click_and_wait, open_app, playground_step, runs,
+    wait_charts_changed, wait_first_chart_changed, wait_rerun,
+)
+
+pytestmark = pytest.mark.browser
+
+DISTINCT_TEXT = re.compile(r"(\d+) of (\d+)")
+PLAY_SECONDS = 2.0
+PAUSED_SECONDS = 1.5
+PAUSE_SECONDS = 15  # from the click on Pause to the button saying Play again, on a busy 2-core machine
+NEURONS = 8  # the default preset's hidden width
+
+
+# ------------------------------------------------------------------ what the page shows
+def button(page, label: str):
+    return page.get_by_role("button", name=label, exact=True)
+
+
+def distinct(page) -> tuple[int, int]:
+    """(distinct groups, neurons) from the 'Distinct neurons' metric ('1 of 8')."""
+    value = page.get_by_test_id("stMetricValue").first.inner_text()
+    match = DISTINCT_TEXT.search(value)
+    assert match, f"unexpected metric text {value!r}"
+    return int(match.group(1)), int(match.group(2))
+
+
+def query(page) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(page.url).query).items()}
+
+
+def wait_idle(page) -> None:
+    """After a widget change: the reruns it caused are over (idle for a while) and no exception is shown."""
+    page.wait_for_selector(APP_IDLE)
+    page.wait_for_function(f"() => performance.now() - window.__symbreakChanged >= {QUIET_MS}")
+    page.wait_for_selector(APP_IDLE)
+    assert_no_exception(page)
+
+
+def choose(page, label: str, option: str) -> None:
+    """Pick `option` in the selectbox labelled `label` and wait for the rerun.
+
+    The list closes when its container scrolls, so the box is scrolled into view
+    first and the click retried if the list did not stay open.
+    """
+    opener = page.get_by_test_id("stSelectbox").filter(has_text=label).get_by_role("button", name="Open")
+    box = page.get_by_role("combobox", name=label, exact=True)
+    for _ in range(3):
+        opener.scroll_into_view_if_needed()
+        page.wait_for_timeout(300)
+        opener.click()
+        try:
+            expect(box).to_have_attribute("aria-expanded", "true", timeout=2000)
+            break
+        except AssertionError:
+            continue
+    before = runs(page)
+    page.get_by_role("option", name=option, exact=True).click()
+    wait_rerun(page, before)
+    assert_no_exception(page)
+
+
+def screenshot(page, artifacts: Path, name: str) -> None:
+    page.mouse.move(0, 0)  # no tooltip left open by the last click
+    page.wait_for_timeout(300)  # let plotly finish its transitions
+    page.screenshot(path=str(artifacts / f"playground-{name}.png"))
+
+
+# ------------------------------------------------------------------ tests
+def test_first_screen(page, app_url, artifacts):
+    open_app(page, app_url)
+    expect(page.locator(CHART).first).to_be_visible()
+    assert page.locator(CHART).count() >= 2, "the live views and the open tab's view"
+    for label in ("Step 1", "Step 100", "Play", "Reset", "New random seed"):
+        expect(button(page, label)).to_be_visible()
+    assert playground_step(page) == 0
+    assert distinct(page) == (1, NEURONS)
+    expect(page.get_by_role("heading", level=2)).to_contain_text("identical")
+    assert query(page) == {}, "the default run needs no URL parameters"
+    screenshot(page, artifacts, "first-screen")
+
+
+def test_step_redraws_every_chart(page, app_url, artifacts):
+    open_app(page, app_url)
+    before = chart_hashes(page)
+    click_and_wait(page, button(page, "Step 1"))
+    assert playground_step(page) == 1
+    wait_charts_changed(page, before)
+
+    before = chart_hashes(page)
+    click_and_wait(page, button(page, "Step 100"))
+    assert playground_step(page) == 101
+    wait_charts_changed(page, before)
+    assert distinct(page) == (1, NEURONS), "a constant start without dropout must stay tied"
+    slider = page.get_by_test_id("stSlider").filter(has_text="Look back at step")
+    expect(slider.get_by_test_id("stSliderThumbValue")).to_have_text("101")
+    screenshot(page, artifacts, "after-step")
+
+    click_and_wait(page, button(page, "Reset"))
+    assert playground_step(page) == 0
+
+
+def test_play_advances_and_pause_stops(page, app_url, artifacts):
+    open_app(page, app_url)
+    start = playground_step(page)
+    live = chart_hashes(page)[0]  # the first chart is redrawn every frame (the tabbed views wait for Pause)
+    button(page, "Play").click()
+    expect(button(page, "Pause")).to_be_visible()
+    expect(button(page, "Step 1")).to_be_disabled()
+    page.wait_for_timeout(PLAY_SECONDS * 1000)
+    playing = playground_step(page)
+    assert playing > start, f"Play did not advance the step in {PLAY_SECONDS} s (still {playing})"
+    wait_first_chart_changed(page, live)
+    screenshot(page, artifacts, "during-play")
+
+    button(page, "Pause").click()
+    expect(button(page, "Play"), "one click on Pause must stop Play").to_be_visible(timeout=PAUSE_SECONDS * 1000)
+    expect(button(page, "Step 1")).to_be_enabled()
+    wait_idle(page)
+    paused = playground_step(page)
+    assert paused >= playing
+    time.sleep(PAUSED_SECONDS)
+    assert playground_step(page) == paused, "training went on after Pause (the app resumed by itself)"
+    assert distinct(page) == (1, NEURONS)
+    screenshot(page, artifacts, "after-play")
+
+
+def test_random_init_starts_new_run_carried_by_the_url(page, app_url):
+    open_app(page, app_url)
+    click_and_wait(page, button(page, "Step 100"))
+    assert distinct(page) == (1, NEURONS)
+
+    choose(page, "Weight init", "xavier_uniform")
+    assert playground_step(page) == 0, "a new init must start a new run"
+    assert query(page).get("init") == "xavier_uniform", page.url
+    assert distinct(page) == (NEURONS, NEURONS), "a random start gives every neuron its own weights"
+    click_and_wait(page, button(page, "Step 100"))
+    assert distinct(page) == (NEURONS, NEURONS)
+    expect(page.get_by_role("heading", level=2)).not_to_contain_text("identical")
+
+    other = page.context.new_page()
+    open_app(other, page.url)
+    expect(other.get_by_role("combobox", name="Weight init")).to_have_value("xavier_uniform")
+    assert distinct(other) == (NEURONS, NEURONS)
+    assert playground_step(other) == 0
+
+
+def test_dropout_splits_the_neurons(page, app_url, artifacts):
+    open_app(page, app_url)
+    thumb = page.get_by_role("slider", name="Dropout rate")
+    for _ in range(4):  # 4 × 0.05, one at a time: each value starts a new run
+        before = runs(page)
+        thumb.press("ArrowRight")
+        wait_rerun(page, before)  # the slider sends its value after a short debounce
+    wait_idle(page)
+    expect(thumb).to_have_value("0.2")
+    assert query(page).get("dropout") == "0.2", page.url
+    assert playground_step(page) == 0
+    assert distinct(page) == (1, NEURONS), "dropout does not change the (constant) start"
+
+    click_and_wait(page, button(page, "Step 100"))
+    groups, neurons = distinct(page)
+    assert neurons == NEURONS and groups > 1, "random dropout masks must split the neurons"
+    screenshot(page, artifacts, "with-dropout")
+
+    other = page.context.new_page()
+    open_app(other, page.url)
+    expect(other.get_by_role("slider", name="Dropout rate")).to_have_value("0.2")
+    click_and_wait(other, button(other, "Step 100"))
+    assert distinct(other) == (groups, neurons), "the same link and steps must reproduce the same split"
+
+
+def test_new_random_seed_goes_into_the_url(page, app_url):
+    open_app(page, app_url)
+    click_and_wait(page, button(page, "New random seed"))
+    seed = query(page).get("seed")
+    assert seed and seed != "0", page.url
+    assert playground_step(page) == 0
+
+
+def test_present_mode_hides_the_sidebar(page, app_url, artifacts):
+    open_app(page, f"{app_url}/?present=1&dropout=0.2")
+    expect(page.get_by_test_id("stSidebar")).to_be_hidden()
+    expect(page.get_by_test_id("stExpandSidebarButton")).to_be_hidden()
+    for label in ("Step 1", "Step 100", "Play"):
+        expect(button(page, label)).to_be_visible()
+    expect(button(page, "Reset")).to_have_count(0)
+    click_and_wait(page, button(page, "Step 100"))
+    assert playground_step(page) == 100
+    assert query(page) == {"present": "1", "dropout": "0.2"}
+    screenshot(page, artifacts, "present-mode")
