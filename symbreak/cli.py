@@ -8,12 +8,16 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
-from .config import ACTIVATIONS, ARITHMETIC, DTYPES, OPTIMIZERS, PRESETS, TASK_CHOICES, Config, ConfigError, preset
+from .config import (
+    ACTIVATIONS, ARITHMETIC, DTYPES, FLAT_FIELDS, OPTIMIZERS, PRESETS, TASK_CHOICES, Config, ConfigError, preset,
+)
 from .data import DataError
 from .metrics import distinct, spread
 from .trainer import Trainer
 
 EXIT_USAGE = 2
+# Config fields whose flag (--data, --init-weights) names a file rather than holding the value.
+FILE_FIELDS = ("path", "init_weights")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -62,9 +66,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
     """The config the flags describe, over the preset (or the defaults)."""
     base = preset(args.preset) if args.preset else Config()
     flat: dict[str, object] = {}
-    for key in ("dataset", "target", "task", "n_samples", "noise", "test_fraction", "hidden", "activation",
-                "init", "bias_init", "perturb", "dropout", "optimizer", "lr", "weight_decay", "batch_size",
-                "steps", "seed", "dtype", "arithmetic", "tol", "standardize"):
+    for key in (k for k in FLAT_FIELDS if k not in FILE_FIELDS):
         value = getattr(args, key)
         if value is not None:
             flat[key] = value if isinstance(value, str) else str(value)

@@ -27,7 +27,6 @@ ADAM_BETAS = (0.9, 0.999)
 ADAM_EPS = 1e-8
 TRAIN_SEED_OFFSET = 1
 PROGRESS_EVERY = 50
-SHARED_FIELDS = ("data", "model", "train.optimizer", "train.batch_size", "train.dtype", "train.arithmetic")
 
 
 def load_dataset(config: Config, source: object = None) -> Dataset:
@@ -249,17 +248,15 @@ class Trainer:
         """
         if n < 0:
             raise ValueError("step: n must be 0 or more")
-        done, start = 0, self.step_count
+        start = self.step_count
         with torch.inference_mode():
             for i in range(n):
                 if self.all_diverged:
                     break
                 self._one_step()
-                done += 1
                 if progress is not None and (i + 1) % PROGRESS_EVERY == 0:
                     progress(i + 1, n)
-            if done and self.history.step_index[self.history.count - 1] != self.step_count \
-                    and not self.all_diverged:
+            if self.history.step_index[self.history.count - 1] != self.step_count and not self.all_diverged:
                 self._record(on_stride=False)
         return self.step_count - start
 
