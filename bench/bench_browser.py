@@ -5,8 +5,9 @@ Starts its own `streamlit run app.py` on a free port, drives headless Chromium
 its target:
 
 1. click on "Step 100" → every chart redrawn (median of CLICKS clicks);
-2. Play: redraws per second of the live chart (the first on the page), 8 neurons,
-   and how many clicks Pause needs until the app stays paused;
+2. Play: redraws per second of the live chart (the first on the page; its own count of
+   finished redraws, checked against its SVG), 8 neurons, and how many clicks Pause
+   needs until the app stays paused;
 3. the Step-100 redraw after ~10,000 steps over the same after ~200 steps;
 4. the engine alone over 100,000 steps: history bytes and process RSS.
 
@@ -30,6 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
 
 from conftest import (  # noqa: E402  (tests/ is put on the path just above)
     CHART, CHART_HASHES_JS, launch_chromium, open_app, playground_step, runs, streamlit_server, wait_rerun,
@@ -76,26 +78,11 @@ CLICK_TO_REDRAW_JS = f"""(label) => new Promise((resolve, reject) => {{
   requestAnimationFrame(poll);
 }})"""
 
-# Counts the painted frames in which the first chart (the live view, redrawn every Play frame) shows something
-# new. A rerun can replace the chart's element, so the observer watches the whole main area and the chart is
-# looked up afresh.
-COUNT_REDRAWS_JS = f"""() => {{
-  const hashes = {CHART_HASHES_JS};
-  window.__redraws = 0;
-  window.__counting = true;
-  let dirty = false;
-  let last = hashes("{CHART}")[0];
-  new MutationObserver(() => {{ dirty = true; }}).observe(document.querySelector("[data-testid='stMain']"),
-    {{subtree: true, childList: true, attributes: true, characterData: true}});
-  const tick = () => {{
-    if (dirty) {{
-      dirty = false;
-      const now = hashes("{CHART}")[0];
-      if (now !== undefined && now !== last) {{ window.__redraws += 1; last = now; }}
-    }}
-    if (window.__counting) requestAnimationFrame(tick);
-  }};
-  requestAnimationFrame(tick);
+# The live chart (the first on the page) counts its own completed redraws in data-draws (pages/charts.py); the
+# count is read before and after, and the chart's SVG must have changed, so a counter alone cannot pass.
+LIVE_DRAWS_JS = f"""() => {{
+  const chart = document.querySelector("{CHART}");
+  return [Number(chart.dataset.draws || 0), ({CHART_HASHES_JS})("{CHART}")[0]];
 }}"""
 
 
@@ -152,12 +139,13 @@ def play_rate(page, seconds: float) -> tuple[float, float, int]:
     page.get_by_role("button", name="Play", exact=True).click()
     page.get_by_role("button", name="Pause", exact=True).wait_for()
     page.wait_for_timeout(1000)  # past the first frames
-    page.evaluate(COUNT_REDRAWS_JS)
-    start_step, start = playground_step(page), time.perf_counter()
+    (draws_before, svg_before), start_step, start = page.evaluate(LIVE_DRAWS_JS), playground_step(page), time.perf_counter()
     page.wait_for_timeout(seconds * 1000)
-    redraws, elapsed, end_step = page.evaluate("window.__redraws"), time.perf_counter() - start, playground_step(page)
-    page.evaluate("window.__counting = false")
-    return redraws / elapsed, (end_step - start_step) / per_frame / elapsed, pause(page)
+    (draws_after, svg_after), elapsed, end_step = page.evaluate(LIVE_DRAWS_JS), time.perf_counter() - start, \
+        playground_step(page)
+    if svg_after == svg_before:
+        raise RuntimeError("the live chart did not change while playing")
+    return (draws_after - draws_before) / elapsed, (end_step - start_step) / per_frame / elapsed, pause(page)
 
 
 def browser_lines() -> list[str]:

@@ -23,6 +23,7 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
+from pages import charts
 from symbreak import model
 from symbreak.config import (
     ACTIVATIONS, ARITHMETIC, DTYPES, FLAT_FIELDS, INIT_SCHEMES, MAX_DROPOUT, MAX_HIDDEN_LAYERS, MAX_WIDTH, OPTIMIZERS,
@@ -82,43 +83,18 @@ def hide_sidebar() -> None:
             " [data-testid='stMainBlockContainer'] {padding-top: 1rem !important;}</style>")
 
 
-def show_figure(fig: go.Figure, key: str | None = None) -> None:
-    """Draw a plotly figure full width with the app's plotly settings (no mode bar, our own template)."""
-    st.plotly_chart(fig, key=key, config=PLOTLY_CONFIG, theme=None, width="stretch")
+def show_figure(fig: go.Figure | Sequence[go.Figure], key: str, batch: int | None = None,
+                on_drawn: Callable[[], None] | None = None) -> None:
+    """Draw a plotly figure full width with the app's plotly settings; the same key updates the chart in place.
+
+    A list of figures with `batch` and `on_drawn` is a batch of animation frames (see `charts.show`).
+    """
+    charts.show(fig, key=key, config=PLOTLY_CONFIG, batch=batch, on_drawn=on_drawn)
 
 
 def new_seed() -> int:
     """A fresh random seed for 'New random seed'."""
     return random.randrange(1, 2**31 - 1)
-
-
-_FRAME_ACK_JS = """
-export default function ({ data, setStateValue }) {
-  // Report the frame once the browser has laid it out and painted (two animation frames later).
-  requestAnimationFrame(() => requestAnimationFrame(() => setStateValue("drawn", data)));
-}
-"""
-_frame_ack_component = None
-
-
-def frame_ack(key: str, frame: int, on_drawn: Callable[[], None]) -> None:
-    """An invisible element that tells the server, with the next rerun, that the browser drew `frame`.
-
-    Animation loops (a fragment with `run_every`) use it to send a new frame only
-    when the browser has caught up; `on_drawn` runs when the value arrives and
-    can read it with `frame_drawn(key)`.
-    """
-    global _frame_ack_component
-    if _frame_ack_component is None:
-        _frame_ack_component = st.components.v2.component("symbreak_frame_ack", js=_FRAME_ACK_JS)
-    _frame_ack_component(key=key, data=int(frame), on_drawn_change=on_drawn, height=0)
-
-
-def frame_drawn(key: str) -> int:
-    """The last frame number `frame_ack(key, ...)` reported as drawn (0 before the first report)."""
-    value = st.session_state.get(key)
-    drawn = value.get("drawn") if isinstance(value, Mapping) else getattr(value, "drawn", None)
-    return int(drawn or 0)
 
 
 # ------------------------------------------------------------------ data and trainers

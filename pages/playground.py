@@ -1,32 +1,49 @@
 """The Playground: train one small network step by step and watch its hidden neurons tie or split.
 
 The sidebar holds the configuration (every field also lives in the URL). The
-main area is one fragment: Step, Reset, the look-back slider and the tabs
-rerun only it, and while playing it reruns by itself every frame. The live
-chart (trajectories, symmetry meter, loss) is one plotly figure, so a frame
-redraws one chart. `?present=1` shows only the views and Play/Step.
+main area is a fragment: Step, Reset, the look-back slider and the tabs rerun
+only it. Inside it, the headline and the live chart (trajectories, symmetry
+meter, loss: one plotly figure) are a smaller fragment, the only part a Play
+frame reruns. `?present=1` shows only the views and Play/Step.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
+import plotly.graph_objects as go
 import streamlit as st
 
+from pages import charts
 from pages import common as cm
 from symbreak import figures as F
 from symbreak.config import DEFAULT_PRESET, preset
 from symbreak.trainer import Trainer
 
 SLOT = "playground"
-FRAME_SECONDS = 0.1
-MAX_LAG_FRAMES = 2
-STALL_SECONDS = 1.0
+# Play frames made per run: a rerun costs the browser about as much as drawing a frame, so it is shared.
+FRAMES_PER_BATCH = 6
+LOSS_HEIGHT = 300
+# While playing, the chart asks for each next frame itself; this timer only restarts a loop whose request was lost.
+WATCHDOG_SECONDS = 2.0
 DEFAULT_N = 100
 MAX_N = 1000
 DEFAULT_PER_FRAME = 5
 MAX_PER_FRAME = 500
 TABS = ("Weight space", "Distances", "Gradients", "Network", "Input plane")
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Frames of the live chart made in one run while playing; the headline and loss after the last frame."""
+
+    number: int
+    layer: int
+    figures: list[go.Figure]
+    summary: F.Summary
+    loss: go.Figure
+    made: float
 
 
 def _key(part: str) -> str:
@@ -51,11 +68,7 @@ def _new_seed() -> None:
 def _set_playing(playing: bool) -> None:
     """Play or pause; idempotent, so a click delivered twice cannot undo itself."""
     st.session_state[_key("playing")] = playing and not cm.RunSlot(SLOT).trainer.all_diverged
-    st.session_state[_key("frame")] = st.session_state[_key("drawn")] = 0
-
-
-def _on_drawn() -> None:
-    st.session_state[_key("drawn")] = cm.frame_drawn(_key("ack"))
+    st.session_state.pop(_key("batch"), None)
 
 
 # ------------------------------------------------------------------ pieces of the main area
@@ -74,8 +87,8 @@ def _controls(trainer: Trainer, present: bool, playing: bool) -> int:
                   disabled=diverged or playing, help="Make N updates, then redraw.")
         st.button("Pause" if playing else "Play", key=_key("play"), on_click=_set_playing, args=(not playing,), type="primary",
                   disabled=diverged and not playing,
-                  help="Train continuously and redraw the chart about 10 times a second (as fast as this "
-                       "browser can draw).")
+                  help="Train continuously and redraw the chart after every few steps, as fast as this browser "
+                       "draws (up to 20 times a second).")
         if not present:
             st.number_input("Steps per frame", min_value=1, max_value=MAX_PER_FRAME, value=DEFAULT_PER_FRAME,
                             key=_key("per_frame"), width=140, help="Updates between two redraws while playing.")
@@ -94,8 +107,8 @@ def _look_back(trainer: Trainer, present: bool, playing: bool) -> int:
     at_end = previous >= st.session_state.get(end_key, 0)
     st.session_state[key] = last if (at_end or playing or present) else min(previous, last)
     st.session_state[end_key] = last
-    if not present:
-        st.slider("Look back at step", 0, max(last, 1), key=key, disabled=last == 0 or playing, width="stretch",
+    if not (present or playing):  # while playing, the views follow the newest step
+        st.slider("Look back at step", 0, max(last, 1), key=key, disabled=last == 0, width="stretch",
                   help="Drag back to see any recorded step; every view follows. Drag to the right end to follow "
                        "training again.")
     return trainer.history.row_of_step(int(st.session_state[key]))
@@ -130,14 +143,17 @@ def _headline(trainer: Trainer, summary: F.Summary, layer: int) -> None:
                       "to the last bit when it is 0).")
 
 
-def _live_view(trainer: Trainer, layer: int, row: int) -> tuple[F.Summary, object]:
-    """The headline numbers and the live figure at one history row."""
+def _live_view(trainer: Trainer, layer: int, row: int) -> tuple[F.Summary, go.Figure]:
+    """The headline numbers and the live figure (trajectories and symmetry meter) at one history row."""
     history, tol = trainer.history, trainer.config.tol
-    vectors = history.neuron_vectors(layer)
     summary = F.symmetry_summary(history, layer, row=row, tol=tol)
     figure = F.live_figure(history, layer, row=row, tol=tol, names=list(trainer.dataset.feature_names),
-                           task=trainer.task, max_points=F.point_budget(*vectors.shape[1:]))
+                           max_points=F.point_budget(*history.neuron_vectors(layer).shape[1:]))
     return summary, figure
+
+
+def _loss_view(trainer: Trainer, row: int) -> go.Figure:
+    return F.loss_figure(trainer.history, row=row, task=trainer.task, height=LOSS_HEIGHT)
 
 
 def _secondary(trainer: Trainer, layer: int, row: int, playing: bool) -> None:
@@ -156,62 +172,89 @@ def _secondary(trainer: Trainer, layer: int, row: int, playing: bool) -> None:
                     icon=":material/pause_circle:")
         elif name == "Weight space":
             cm.show_figure(F.weight_space_figure(history, layer, row=row, tol=tol, names=names,
-                                                 max_points=F.point_budget(*history.neuron_vectors(layer).shape[1:])))
+                                                 max_points=F.point_budget(*history.neuron_vectors(layer).shape[1:])),
+                           key=_key("weight_space"))
         elif name == "Distances":
-            cm.show_figure(F.distance_figure(history, layer, row=row))
+            cm.show_figure(F.distance_figure(history, layer, row=row), key=_key("distances"))
         elif name == "Gradients":
-            cm.show_figure(F.gradient_figure(history, layer, row=row, names=names))
+            cm.show_figure(F.gradient_figure(history, layer, row=row, names=names), key=_key("gradients"))
         elif name == "Network":
             outputs = trainer.dataset.classes if trainer.task == "multiclass" else None
-            cm.show_figure(F.network_figure(history, row=row, tol=tol, names=names, outputs=outputs))
+            cm.show_figure(F.network_figure(history, row=row, tol=tol, names=names, outputs=outputs),
+                           key=_key("network"))
         else:
             left, right = st.columns([3, 2])
             with left:
                 if layer < len(trainer.config.model.hidden):
-                    cm.show_figure(F.activation_maps_figure(trainer, row=row, layer=layer, tol=tol))
+                    cm.show_figure(F.activation_maps_figure(trainer, row=row, layer=layer, tol=tol),
+                                   key=_key("activations"))
                 else:
                     st.info("No hidden layer: the prediction on the right is all the network computes.")
             with right:
-                cm.show_figure(F.decision_figure(trainer, row=row))
+                cm.show_figure(F.decision_figure(trainer, row=row), key=_key("decision"))
 
 
-def _main_area(version: int, playing: bool, present: bool) -> None:
-    """Headline, controls, live chart and tabs: a fragment that reruns alone on clicks and on Play frames.
-
-    While playing, a frame trains a few steps and redraws, but only as fast as
-    the browser draws: when the browser has not acknowledged the last frames
-    (see `common.frame_ack`), the same frame is sent again unchanged, which
-    the browser skips. So a slow laptop never falls seconds behind and Pause
-    acts at once.
-    """
-    slot = cm.RunSlot(SLOT)
+def _next_batch(trainer: Trainer, layer: int) -> Batch:
+    """Train FRAMES_PER_BATCH frames of 'steps per frame' steps each; the figure after each is one frame."""
     state = st.session_state
+    per_frame = int(state.get(_key("per_frame"), DEFAULT_PER_FRAME))
+    figures, summary = [], None
+    for _ in range(FRAMES_PER_BATCH):
+        trainer.step(per_frame)
+        if trainer.all_diverged:
+            break
+        summary, figure = _live_view(trainer, layer, trainer.history.count - 1)
+        figures.append(figure)
+    number = state[_key("batch_number")] = state.get(_key("batch_number"), 0) + 1
+    return Batch(number, layer, figures, summary, _loss_view(trainer, trainer.history.count - 1), time.monotonic())
+
+
+def _on_drawn() -> None:
+    st.session_state[_key("asked")] = charts.drawn_batch(_key("live"))
+
+
+def _live_area(version: int, playing: bool, layer: int, row: int) -> None:
+    """Headline and live chart: a fragment of its own, the only part a Play frame reruns.
+
+    While playing, a run trains and sends a batch of frames. The chart draws
+    them in turn and, starting on the first, asks for the next batch (see
+    `charts.show`). A rerun nobody asked for (the watchdog timer, a click)
+    sends the last batch again, which the chart ignores, unless the loop looks
+    stalled; so exactly one batch is ever being made.
+    """
+    slot, state = cm.RunSlot(SLOT), st.session_state
     if slot.version != version or state.get(_key("playing"), False) != playing:
-        st.rerun()  # the run or Play/Pause changed: the sidebar and the frame clock must follow
+        st.rerun()  # the run or Play/Pause changed: the controls and the sidebar must follow
     trainer = slot.trainer
-    now = time.monotonic()
-    behind = state.get(_key("frame"), 0) - state.get(_key("drawn"), 0) > MAX_LAG_FRAMES
-    fresh = not (playing and behind and now - state.get(_key("frame_time"), 0.0) < STALL_SECONDS)
-    if playing and fresh:
-        trainer.step(int(state.get(_key("per_frame"), DEFAULT_PER_FRAME)))
+    if not playing:
+        summary, figure = _live_view(trainer, layer, row)
+        _headline(trainer, summary, layer)
+        cm.show_figure(figure, key=_key("live"))
+        cm.show_figure(_loss_view(trainer, row), key=_key("loss"))
+        return
+    batch: Batch | None = state.get(_key("batch"))
+    asked = state.pop(_key("asked"), None)
+    stalled = batch is not None and time.monotonic() - batch.made > WATCHDOG_SECONDS
+    if batch is None or batch.layer != layer or asked == batch.number or stalled:
+        batch = state[_key("batch")] = _next_batch(trainer, layer)
         if trainer.all_diverged:
             state[_key("playing")] = False
             st.rerun()
-        state[_key("frame")] = state.get(_key("frame"), 0) + 1
-        state[_key("frame_time")] = now
-    head = st.container()
+    _headline(trainer, batch.summary, layer)
+    cm.show_figure(batch.figures, key=_key("live"), batch=batch.number, on_drawn=_on_drawn)
+    cm.show_figure(batch.loss, key=_key("loss"))
+
+
+def _main_area(version: int, playing: bool, present: bool) -> None:
+    """Controls, headline, live chart and tabs: a fragment that reruns alone on clicks."""
+    slot = cm.RunSlot(SLOT)
+    if slot.version != version or st.session_state.get(_key("playing"), False) != playing:
+        st.rerun()  # the run or Play/Pause changed: the sidebar must follow
+    trainer = slot.trainer
     cm.divergence_banner(trainer)
     row = _controls(trainer, present, playing)
     layer = 0 if present else _layer_choice(trainer)
-    cached = state.get(_key("frame_view"))
-    if fresh or cached is None or cached[0] != layer:
-        state[_key("frame_view")] = (layer, *_live_view(trainer, layer, row))
-    _, summary, figure = state[_key("frame_view")]
-    with head:
-        _headline(trainer, summary, layer)
-    cm.show_figure(figure, key=_key("live"))
-    if playing:
-        cm.frame_ack(_key("ack"), state.get(_key("frame"), 0), on_drawn=_on_drawn)
+    st.fragment(_live_area, run_every=WATCHDOG_SECONDS if playing else None)(version, playing, layer, row)
     _secondary(trainer, layer, row, playing)
 
 
@@ -233,7 +276,7 @@ def main() -> None:
         st.toast(message, icon=":material/restart_alt:")
     cm.show_errors(slot)
     playing = bool(st.session_state.get(_key("playing"), False))
-    st.fragment(_main_area, run_every=FRAME_SECONDS if playing else None)(slot.version, playing, present)
+    st.fragment(_main_area)(slot.version, playing, present)
 
 
 main()

@@ -186,7 +186,8 @@ class _Fig:
         """Step axes from 0 to the last step, with a dotted line at the row's step, on the first panels."""
         step, last = int(history.steps[row]), int(history.steps[history.count - 1])
         for i in range(panels):
-            self.axis(_axis("xaxis", i), range=[0, max(last, 10) * 1.02])
+            # Few step ticks: neighbouring panels' labels do not collide, and each redraw measures less text.
+            self.axis(_axis("xaxis", i), range=[0, max(last, 10) * 1.02], nticks=4)
             self.layout["shapes"].append(dict(
                 type="line", x0=step, x1=step, y0=0, y1=1, xref=_axis("x", i), yref=f"{_axis('y', i)} domain",
                 line=dict(color=MARKER_LINE, width=1.5, dash="dot")))
@@ -270,7 +271,9 @@ def _trajectories(history: History, layer: int, run: int, row: int | None, tol: 
     n_rows = -(-len(shown) // cols)
     fig = _Fig(title, height + (n_rows - 1) * 160,
                dict(legend=dict(x=1.01, y=1, font=dict(size=FONT_SIZE + 2)), margin=dict(l=60, r=10, t=90, b=50)))
-    fig.grid(len(shown), cols, [sources[s] for s in shown], share_x=True)
+    fig.grid(len(shown), cols, [sources[s] for s in shown], gap=0.12, share_x=True)
+    for panel in range(len(shown)):
+        fig.axis(_axis("yaxis", panel), nticks=6)
     for members in tied_groups(vectors, tol):
         first, label = members[0], group_label(members)
         for panel, source in enumerate(shown):
@@ -289,7 +292,7 @@ def _trajectories(history: History, layer: int, run: int, row: int | None, tol: 
     return fig
 
 
-# ------------------------------------------------------------------ 1+3+5. the live view
+# ------------------------------------------------------------------ 1+3. the live view
 _AXIS_KEY = re.compile(r"^([xy])axis(\d*)$")
 
 
@@ -307,7 +310,7 @@ def _combine(parts: Sequence[_Fig], boxes: Sequence[tuple[float, float, float, f
 
     Axes are renumbered, paper coordinates mapped into the box, each part keeps
     its own legend, and its title becomes a bold label over its box. One chart
-    instead of three: the browser redraws one element per Play frame.
+    instead of two: the browser redraws one element per Play frame.
     """
     out = _Fig("", height, dict(margin=dict(l=60, r=20, t=10, b=45)))
     del out.layout["title"]
@@ -371,15 +374,17 @@ def _combine(parts: Sequence[_Fig], boxes: Sequence[tuple[float, float, float, f
 
 
 def live_figure(history: History, layer: int = 0, run: int = 0, row: int | None = None, tol: float = 1e-6,
-                names: Sequence[str] | None = None, task: str = "binary", max_points: int = MAX_POINTS,
-                height: int = 560) -> go.Figure:
-    """The trajectories (left), the symmetry meter and the loss (right) as one figure: the Play view."""
+                names: Sequence[str] | None = None, max_points: int = MAX_POINTS, height: int = 470) -> go.Figure:
+    """The trajectories (left) and the symmetry meter (right) as one figure: what every Play frame redraws.
+
+    The loss has a figure of its own (`loss_figure`): it changes slowly, so
+    while playing it is redrawn once per batch of frames, not every frame.
+    """
     meter = _symmetry(history, layer, run, row, tol, max_points, height)
     del meter.layout["yaxis"]["title"]  # the part's title names the gap already; the room goes to the legend
-    parts = [_trajectories(history, layer, run, row, tol, names, max_points, height), meter,
-             _loss(history, run, row, task, max_points, height, legend=False)]
+    parts = [_trajectories(history, layer, run, row, tol, names, max_points, height), meter]
     top = 1 - 62 / height
-    boxes = [(0.0, 0.5, 0.0, top), (0.66, 1.0, 0.58, top), (0.66, 1.0, 0.0, 0.35)]
+    boxes = [(0.0, 0.52, 0.0, top), (0.74, 1.0, 0.0, top)]  # room between for the legend and the meter's ticks
     return _combine(parts, boxes, height).done()
 
 

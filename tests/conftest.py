@@ -120,7 +120,7 @@ def artifacts() -> Path:
 
 # ------------------------------------------------------------------ browser helpers (tests and bench/)
 APP_IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
-CHART = "[data-testid='stPlotlyChart']"
+CHART = ".symbreak-chart"  # a plotly chart of the app (pages/charts.py)
 CHART_DRAWN = f"{CHART} .main-svg"
 ALL_CHARTS_DRAWN_JS = f"""() => {{
   const charts = document.querySelectorAll("{CHART}");

@@ -242,18 +242,22 @@ def test_loss_only_for_regression():
 
 
 # ------------------------------------------------------------------ the live view
-def test_live_figure_combines_three_views(tied):
+def test_live_figure_combines_trajectories_and_meter(tied):
     fig = valid(F.live_figure(tied.history, tol=tied.config.tol, names=tied.dataset.feature_names))
     axes = {t.xaxis for t in fig.data}
-    assert axes == {"x", "x2", "x3", "x4", "x5", "x6"}
+    assert axes == {"x", "x2", "x3", "x4"}  # two inputs and the bias, then the meter
     for trace in fig.data:
         assert fig.layout[trace.xaxis.replace("x", "xaxis")].domain is not None
     assert "n1–8 ×8" in [t.name for t in fig.data]
     joined = " ".join(texts(fig))
-    for title in ("weights and bias", "Symmetry meter", "Loss and accuracy", "identical to the last bit"):
+    for title in ("weights and bias", "Symmetry meter", "identical to the last bit"):
         assert title in joined
+    assert "Loss" not in joined  # the loss has its own chart, redrawn less often while playing
     assert fig.layout.yaxis4.type == "log"
-    assert all(0.0 <= v <= 1.0 for key in ("xaxis", "xaxis4", "xaxis6") for v in fig.layout[key].domain)
+    assert all(0.0 <= v <= 1.0 for key in ("xaxis", "xaxis3", "xaxis4") for v in fig.layout[key].domain)
+    # The panels do not overlap: each starts after the one to its left ends.
+    domains = [fig.layout[f"xaxis{i if i > 1 else ''}"].domain for i in range(1, 5)]
+    assert all(left[1] < right[0] for left, right in zip(domains, domains[1:]))
 
 
 def test_renumber_axis_references():

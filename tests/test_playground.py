@@ -7,12 +7,15 @@ state under the "playground." keys.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from symbreak import Config, preset
+
+COMPONENT = "symbreak_chart"  # the chart component of pages/charts.py
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 TIMEOUT = 60
@@ -58,6 +61,11 @@ def click(at: AppTest, key: str) -> AppTest:
     return at
 
 
+def charts(at: AppTest) -> list:
+    """The plotly charts on the page (drawn by the app's chart component)."""
+    return [e for e in at.get("bidi_component") if e.proto.component_name == COMPONENT]
+
+
 def errors(at: AppTest) -> list[str]:
     return [e.value for e in at.error]
 
@@ -71,7 +79,7 @@ def test_first_screen_is_the_default_demo():
     assert at.metric[0].value == "1 of 8"
     assert buttons(at)[:5] == ["Step 1", "Step 100", "Play", "Reset", "New random seed"]
     assert dict(at.query_params) == {} and not errors(at)
-    assert len(at.get("plotly_chart")) == 2  # the live chart and the open tab's chart
+    assert len(charts(at)) == 3  # the live chart, the loss and the open tab's chart
 
 
 def test_step_one_and_step_n():
@@ -104,17 +112,31 @@ def test_new_random_seed_starts_a_new_run():
     assert any(t.value.startswith("New run: seed 0 →") for t in at.toast)
 
 
+def live_chart(at: AppTest) -> dict:
+    """The data the live chart element carries: its figures (as JSON text) and batch number."""
+    return json.loads(charts(at)[0].proto.json)
+
+
 def test_play_and_pause():
     at = open_app()
     click(at, "play")
     assert "Pause" in buttons(at) and at.button(key="playground.step1").disabled
-    assert step_count(at) == 5  # one frame of the default 5 steps
+    assert step_count(at) == 30  # one batch: 6 frames of the default 5 steps
+    sent = live_chart(at)
+    assert sent["batch"] == 1 and len(sent["figures"]) == 6
+    steps_drawn = [json.loads(f)["layout"]["shapes"][0]["x0"] for f in sent["figures"]]
+    assert steps_drawn == [5, 10, 15, 20, 25, 30]  # the step marker of each frame
+    at.run()  # a rerun the browser did not ask for sends the same batch again
+    assert step_count(at) == 30 and live_chart(at)["batch"] == 1
+    at.session_state["playground.asked"] = 1  # what the chart's report of batch 1 does
     at.run()
-    assert step_count(at) == 10
+    assert step_count(at) == 60 and live_chart(at)["batch"] == 2
     click(at, "play")
     assert "Play" in buttons(at) and not at.button(key="playground.step1").disabled
+    assert live_chart(at)["batch"] is None and len(live_chart(at)["figures"]) == 1
+    at.session_state["playground.asked"] = 2  # a late report after Pause changes nothing
     at.run()
-    assert step_count(at) == 10
+    assert step_count(at) == 60
 
 
 def test_look_back_slider_shows_an_earlier_step():
@@ -138,7 +160,7 @@ def test_every_tab_draws(tab):
     at.session_state["playground.tab"] = tab
     at.segmented_control(key="playground.layer").set_value(1).run()
     assert_clean(at)
-    assert len(at.get("plotly_chart")) >= 2 and not errors(at)
+    assert len(charts(at)) >= 3 and not errors(at)
 
 
 def test_no_hidden_layer_shows_the_output_units():

@@ -1,0 +1,161 @@
+"""Plotly figures drawn by a small component that keeps each chart and updates it in place.
+
+`st.plotly_chart` rebuilds a chart from scratch on every rerun: on a classroom
+laptop that costs more than the drawing itself, so Step and Play felt slow.
+This component keeps one chart element per key and hands each new figure to
+`Plotly.react`, which only redraws what changed. plotly.js comes from the
+plotly Python package (its bundled `plotly.min.js`), served by Streamlit's
+component file route, so no network is needed.
+
+While the Playground plays, the chart also paces the animation. The server
+sends frames in small batches; the browser draws them one by one (at most
+`MAX_FPS` a second) and asks for the next batch as it starts on the current
+one. So the server works while the browser draws, a rerun's cost is shared by
+a few frames, and a slow laptop gets fewer frames instead of a backlog.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import plotly
+import plotly.graph_objects as go
+import streamlit as st
+from streamlit.components.v1 import declare_component
+
+PLOTLY_JS = "plotly.min.js"
+PLOTLY_DIR = Path(plotly.__file__).parent / "package_data"
+COMPONENT = "symbreak_chart"
+CHART_CLASS = "symbreak-chart"
+MAX_FPS = 20
+# Declaring a (never drawn) classic component makes Streamlit serve plotly's own folder at /component/<name>/.
+_PLOTLY_FILES = declare_component("plotly_files", path=str(PLOTLY_DIR))
+
+_JS = """
+function loadPlotly(src) {
+  if (window.Plotly) return Promise.resolve(window.Plotly);
+  if (!window.__symbreakPlotly) {
+    window.__symbreakPlotly = new Promise((resolve, reject) => {
+      const script = document.createElement("script");
+      script.src = src;
+      script.async = true;
+      script.onload = () => resolve(window.Plotly);
+      script.onerror = () => {
+        window.__symbreakPlotly = null;
+        reject(new Error("plotly.js could not be loaded from " + src));
+      };
+      document.head.appendChild(script);
+    });
+  }
+  return window.__symbreakPlotly;
+}
+
+const sleep = ms => new Promise(resolve => setTimeout(resolve, ms));
+
+// Draws the queued figures one after another, at most MAX_FPS a second. The first frame of a batch asks for
+// the next batch as it starts, so the server trains and builds it while this one is on screen.
+async function drawQueue(box) {
+  box.__busy = true;
+  try {
+    const Plotly = await loadPlotly(box.__src);
+    while (box.__queue.length) {
+      const wait = (box.__last || 0) + 1000 / %(fps)d - performance.now();
+      if (wait > 0) await sleep(wait);
+      const item = box.__queue.shift();
+      if (!item) break;
+      box.__last = performance.now();
+      if (item.first && item.batch !== null && item.batch === box.__batch) {
+        box.__report("drawn", item.batch);
+        await sleep(0);  // lets the report go out before this frame is drawn
+      }
+      // Animation frames are drawn static (no hover layers to rebuild): cheaper, and nobody hovers a moving line.
+      const config = item.batch === null ? box.__config : Object.assign({}, box.__config, {staticPlot: true});
+      await Plotly.react(box, item.figure.data, item.figure.layout, config);
+      box.dataset.draws = String(Number(box.dataset.draws || 0) + 1);
+    }
+  } catch (error) {
+    box.textContent = "This chart could not be drawn: " + error.message;
+  } finally {
+    box.__busy = false;
+  }
+}
+
+export default function ({ parentElement, data, setTriggerValue }) {
+  let box = parentElement.querySelector(".%(cls)s");
+  if (!box) {
+    box = document.createElement("div");
+    box.className = "%(cls)s";
+    box.style.width = "100%%";
+    box.__queue = [];
+    parentElement.appendChild(box);
+    // Follow the column's width (window resized, sidebar opened or closed).
+    let width = 0;
+    new ResizeObserver(entries => {
+      const now = Math.round(entries[0].contentRect.width);
+      if (now !== width && width && window.Plotly && box.layout) window.Plotly.Plots.resize(box);
+      width = now;
+    }).observe(box);
+  }
+  box.__src = data.src;
+  box.__config = data.config;
+  box.__report = setTriggerValue;
+  const batch = data.batch === undefined ? null : data.batch;
+  if (batch !== null && batch === box.__batch) return;  // a batch sent again: already queued or drawn
+  const frames = data.figures.map((text, i) => {
+    const figure = JSON.parse(text);
+    figure.layout.autosize = true;
+    delete figure.layout.width;
+    return {figure, batch, first: i === 0};
+  });
+  box.style.height = (frames[0].figure.layout.height || 450) + "px";  // the room is kept while plotly.js loads
+  if (batch === null) {
+    box.__batch = null;
+    box.__queue = frames;  // a plain update replaces whatever was still queued
+  } else {
+    box.__batch = batch;
+    box.__queue = box.__queue.filter(item => item.batch !== null).slice(-frames.length).concat(frames);
+  }
+  if (!box.__busy) drawQueue(box);
+}
+""" % {"fps": MAX_FPS, "cls": CHART_CLASS}
+
+_component = None
+
+
+def plotly_src() -> str:
+    """The URL path of plotly.min.js on this server (honours `server.baseUrlPath`)."""
+    base = str(st.get_option("server.baseUrlPath") or "").strip("/")
+    return ("/" + base if base else "") + f"/component/{_PLOTLY_FILES.name}/{PLOTLY_JS}"
+
+
+def show(figures: go.Figure | Sequence[go.Figure], key: str, config: Mapping[str, Any] | None = None,
+         batch: int | None = None, on_drawn: Callable[[], None] | None = None) -> None:
+    """Draw a figure (or, for an animation, a batch of frames) full width; the same key updates the same chart.
+
+    With `batch` (a number that grows by one per batch) the frames are queued
+    after the ones still on their way to the screen, and the browser reports
+    `batch` as the trigger `drawn` when it starts drawing its first frame:
+    that rerun (with `on_drawn`) makes the next batch. A batch sent again with
+    the same number is ignored, so a rerun may repeat itself without a cost.
+    """
+    global _component
+    if _component is None:
+        _component = st.components.v2.component(COMPONENT, js=_JS, isolate_styles=False)
+    figures = [figures] if isinstance(figures, go.Figure) else list(figures)
+    data = {"figures": [f.to_json() for f in figures], "config": dict(config or {}, responsive=True),
+            "src": plotly_src(), "batch": batch}
+    _component(key=key, data=data, on_drawn_change=on_drawn or _ignore)
+
+
+def drawn_batch(key: str) -> int | None:
+    """The last batch number the chart under `key` reported (None before any report)."""
+    value = st.session_state.get(key)
+    drawn = value.get("drawn") if isinstance(value, Mapping) else getattr(value, "drawn", None)
+    return None if drawn is None else int(drawn)
+
+
+def _ignore() -> None:
+    """The default `on_drawn` callback: the rerun the report causes is all that is needed."""
+
