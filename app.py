@@ -22,8 +22,8 @@ LESSONS = (
 present = str(st.query_params.get("present", "")).strip().lower() in ("1", "true", "yes", "on")
 st.set_page_config(page_title="symbreak: symmetry breaking", page_icon=":material/hub:", layout="wide",
                    initial_sidebar_state="collapsed" if present else "expanded")
-# Less empty space above the first line: the views matter more than the margin on a projector.
-st.html("<style>[data-testid='stMainBlockContainer'] {padding-top: 3rem;}</style>")
+# Just enough space above the first line (the controls) to clear the top bar: the views matter more.
+st.html("<style>[data-testid='stMainBlockContainer'] {padding-top: 4.5rem;}</style>")
 pages = {"Playground": [st.Page("pages/playground.py", title="Playground", icon=":material/science:", default=True)]}
 lessons = [st.Page(path, title=title) for path, title in LESSONS if (ROOT / path).exists()]
 if lessons:

@@ -1,10 +1,11 @@
 """The Playground: train one small network step by step and watch its hidden neurons tie or split.
 
 The sidebar holds the configuration (every field also lives in the URL). The
-main area is a fragment: Step, Reset, the look-back slider and the tabs rerun
-only it. Inside it, the headline and the live chart (trajectories, symmetry
-meter, loss: one plotly figure) are a smaller fragment, the only part a Play
-frame reruns. `?present=1` shows only the views and Play/Step.
+main area is a fragment: the controls (a row on top), Step, Reset, the
+look-back slider and the tabs rerun only it. Inside it, the headline, the
+live chart (trajectories and symmetry meter: one plotly figure) and the loss
+chart are a smaller fragment, the only part Play reruns: one run per batch
+of frames. `?present=1` shows only the views and Play/Step.
 """
 
 from __future__ import annotations

@@ -366,9 +366,11 @@ def _combine(parts: Sequence[_Fig], boxes: Sequence[tuple[float, float, float, f
                 out.layout[kind].append(item)
         title = layout.get("title", {}).get("text", "")
         if title:
+            right = x1 >= 1.0  # a title over the right-most box ends at the edge instead of running off it
             out.layout["annotations"].append(dict(
-                text=title, x=x0, y=y1, xref="paper", yref="paper", xanchor="left", yanchor="bottom", yshift=26,
-                showarrow=False, font=dict(size=FONT_SIZE + 3)))
+                text=title, x=x1 if right else x0, y=y1, xref="paper", yref="paper",
+                xanchor="right" if right else "left", yanchor="bottom", yshift=26, showarrow=False,
+                font=dict(size=FONT_SIZE + 3)))
         offset += panels
     return out
 

@@ -86,6 +86,11 @@ def screenshot(page, artifacts: Path, name: str) -> None:
 
 
 # ------------------------------------------------------------------ tests
+def live_draws(page) -> int:
+    """How many figures the live chart (the first chart) has finished drawing (it counts them in data-draws)."""
+    return int(page.locator(CHART).first.get_attribute("data-draws") or 0)
+
+
 def test_first_screen(page, app_url, artifacts):
     open_app(page, app_url)
     expect(page.locator(CHART).first).to_be_visible()
@@ -126,10 +131,13 @@ def test_play_advances_and_pause_stops(page, app_url, artifacts):
     button(page, "Play").click()
     expect(button(page, "Pause")).to_be_visible()
     expect(button(page, "Step 1")).to_be_disabled()
+    draws = live_draws(page)
     page.wait_for_timeout(PLAY_SECONDS * 1000)
     playing = playground_step(page)
     assert playing > start, f"Play did not advance the step in {PLAY_SECONDS} s (still {playing})"
     wait_first_chart_changed(page, live)
+    # More than one batch: the chart asked for the next batch by itself (one batch is 6 frames).
+    assert live_draws(page) - draws > 6, "the live chart did not keep drawing new frames while playing"
     screenshot(page, artifacts, "during-play")
 
     button(page, "Pause").click()
