@@ -144,13 +144,16 @@ def _headline(trainer: Trainer, summary: F.Summary, layer: int) -> None:
                       "to the last bit when it is 0).")
 
 
-def _live_view(trainer: Trainer, layer: int, row: int) -> tuple[F.Summary, go.Figure]:
-    """The headline numbers and the live figure (trajectories and symmetry meter) at one history row."""
-    history, tol = trainer.history, trainer.config.tol
-    summary = F.symmetry_summary(history, layer, row=row, tol=tol)
-    figure = F.live_figure(history, layer, row=row, tol=tol, names=list(trainer.dataset.feature_names),
-                           max_points=F.point_budget(*history.neuron_vectors(layer).shape[1:]))
-    return summary, figure
+def _summary(trainer: Trainer, layer: int, row: int) -> F.Summary:
+    """The headline numbers at one history row."""
+    return F.symmetry_summary(trainer.history, layer, row=row, tol=trainer.config.tol)
+
+
+def _live_figure(trainer: Trainer, layer: int, row: int) -> go.Figure:
+    """The live figure (trajectories and symmetry meter) at one history row."""
+    history = trainer.history
+    return F.live_figure(history, layer, row=row, tol=trainer.config.tol, names=list(trainer.dataset.feature_names),
+                         max_points=F.point_budget(*history.neuron_vectors(layer).shape[1:]))
 
 
 def _loss_view(trainer: Trainer, row: int) -> go.Figure:
@@ -199,15 +202,15 @@ def _next_batch(trainer: Trainer, layer: int) -> Batch:
     """Train FRAMES_PER_BATCH frames of 'steps per frame' steps each; the figure after each is one frame."""
     state = st.session_state
     per_frame = int(state.get(_key("per_frame"), DEFAULT_PER_FRAME))
-    figures, summary = [], None
+    figures = []
     for _ in range(FRAMES_PER_BATCH):
         trainer.step(per_frame)
         if trainer.all_diverged:
             break
-        summary, figure = _live_view(trainer, layer, trainer.history.count - 1)
-        figures.append(figure)
+        figures.append(_live_figure(trainer, layer, trainer.history.count - 1))
     number = state[_key("batch_number")] = state.get(_key("batch_number"), 0) + 1
-    return Batch(number, layer, figures, summary, _loss_view(trainer, trainer.history.count - 1), time.monotonic())
+    last = trainer.history.count - 1
+    return Batch(number, layer, figures, _summary(trainer, layer, last), _loss_view(trainer, last), time.monotonic())
 
 
 def _on_drawn() -> None:
@@ -228,9 +231,8 @@ def _live_area(version: int, playing: bool, layer: int, row: int) -> None:
         st.rerun()  # the run or Play/Pause changed: the controls and the sidebar must follow
     trainer = slot.trainer
     if not playing:
-        summary, figure = _live_view(trainer, layer, row)
-        _headline(trainer, summary, layer)
-        cm.show_figure(figure, key=_key("live"))
+        _headline(trainer, _summary(trainer, layer, row), layer)
+        cm.show_figure(_live_figure(trainer, layer, row), key=_key("live"))
         cm.show_figure(_loss_view(trainer, row), key=_key("loss"))
         return
     batch: Batch | None = state.get(_key("batch"))
