@@ -90,7 +90,7 @@ export default function ({ parentElement, data, setTriggerValue }) {
     box.style.width = "100%%";
     box.__queue = [];
     parentElement.appendChild(box);
-    // Follow the column's width (window resized, sidebar opened or closed).
+    // Follow the column's width (window resized, sidebar opened or closed): this replaces plotly's "responsive".
     let width = 0;
     new ResizeObserver(entries => {
       const now = Math.round(entries[0].contentRect.width);
@@ -144,7 +144,7 @@ def show(figures: go.Figure | Sequence[go.Figure], key: str, config: Mapping[str
     if _component is None:
         _component = st.components.v2.component(COMPONENT, js=_JS, isolate_styles=False)
     figures = [figures] if isinstance(figures, go.Figure) else list(figures)
-    data = {"figures": [f.to_json() for f in figures], "config": dict(config or {}, responsive=True),
+    data = {"figures": [f.to_json() for f in figures], "config": dict(config or {}),
             "src": plotly_src(), "batch": batch}
     _component(key=key, data=data, on_drawn_change=on_drawn or _ignore)
 

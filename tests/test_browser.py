@@ -216,3 +216,14 @@ def test_present_mode_hides_the_sidebar(page, app_url, artifacts):
     assert playground_step(page) == 100
     assert query(page) == {"present": "1", "dropout": "0.2"}
     screenshot(page, artifacts, "present-mode")
+
+
+def test_charts_follow_the_window_width(page, app_url):
+    open_app(page, app_url)
+    widths_js = f"""() => Array.from(document.querySelectorAll("{CHART}"),
+        chart => [chart.getBoundingClientRect().width, chart.querySelector('.main-svg').getBoundingClientRect().width])"""
+    wide = page.evaluate(widths_js)
+    assert all(abs(svg - box) < 2 for box, svg in wide), wide
+    page.set_viewport_size({"width": 1000, "height": 1000})
+    page.wait_for_function(f"""() => ({widths_js})().every(([box, svg]) => box < {wide[0][0] - 200}
+        && Math.abs(svg - box) < 2)""", timeout=10_000)
