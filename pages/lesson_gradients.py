@@ -1,4 +1,4 @@
-"""Lesson 1: why the gradients match. The forum's 2-2-1 network, worked by the chain rule."""
+"""Lesson 1: why the gradients match. A 2-2-1 network, worked by the chain rule."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from symbreak.trainer import Trainer
 KEY = "lesson1"
 LIMIT = 50.0  # starting weights are kept within ±LIMIT
 HIGHLIGHT = "background-color: #FFD29E; font-weight: 600"
+GRADIENTS = (lessons.SAMPLE_GRADIENT, lessons.MEAN_GRADIENT)
 GRID = (("neuron 1", ("w1", "w2", "b1")), ("neuron 2", ("w3", "w4", "b2")), ("output", ("w5", "w6", "b3")))
 LABELS = {"w1": "w1 (x1 → n1)", "w2": "w2 (x2 → n1)", "b1": "b1", "w3": "w3 (x1 → n2)", "w4": "w4 (x2 → n2)",
           "b2": "b2", "w5": "w5 (n1 → out)", "w6": "w6 (n2 → out)", "b3": "b3"}
@@ -59,7 +60,7 @@ st.markdown(
     "Two neurons can only drift apart if their gradients differ, so let us look inside one."
 )
 st.markdown(
-    "This is the forum's network on the coffee data: inputs x1 (temperature) and x2 (duration), two sigmoid "
+    "This is a 2-2-1 network on the coffee data: inputs x1 (temperature) and x2 (duration), two sigmoid "
     "neurons, one sigmoid output. Neuron 1 receives w1 and w2, neuron 2 receives w3 and w4; "
     "w5 and w6 carry their outputs to the output neuron."
 )
@@ -78,7 +79,7 @@ with st.container(border=True):
                       width="stretch")
     buttons[1].button("Untie only the outgoing weights", on_click=_untie,
                       help=f"tie the neurons, then w6 = w5 − {lessons.UNTIE_GAP:g}", width="stretch")
-    buttons[2].button("Back to the forum's example", on_click=_set_start, args=(lessons.DEFAULT_221,),
+    buttons[2].button("Back to the first example", on_click=_set_start, args=(lessons.DEFAULT_221,),
                       width="stretch")
 
 start = _start_values()
@@ -118,7 +119,11 @@ st.caption(
 )
 st.dataframe(
     shown.style.apply(lambda _: np.where(mask, HIGHLIGHT, ""), axis=None), key=f"{KEY}_table",
-    column_config={c: st.column_config.TextColumn(c, alignment="right") for c in numeric},
+    # Pixel widths that fit the whole table in the page's width: the gradient columns hold the longest numbers.
+    column_config={
+        "_index": st.column_config.TextColumn(width=80), "chain rule": st.column_config.TextColumn(width=215),
+        **{c: st.column_config.TextColumn(c, alignment="right", width=110 if c in GRADIENTS else 64) for c in numeric},
+    },
 )
 
 reasons = lessons.why_gradients_differ(now)

@@ -50,10 +50,11 @@ TWIN_STYLE = {  # name: (colour of the pair, dash); twins share a colour, neuron
 
 
 def twins_figure(series: pd.DataFrame, names: Sequence[str], title: str, y_title: str,
-                 height: int = 340) -> go.Figure:
+                 height: int = 400) -> go.Figure:
     """Named parameters over steps; a neuron-1 parameter and its neuron-2 twin share a colour
-    (neuron 2 dashed), so tied twins draw as one line."""
-    fig = _figure(title, height, legend=dict(orientation="h", y=-0.25, x=0), margin=dict(l=70, r=20, t=50, b=40))
+    (neuron 2 dashed), so tied twins draw as one line. The legend sits under the step axis's title."""
+    fig = _figure(title, height, legend=dict(orientation="h", y=-0.22, yanchor="top", x=0),
+                  margin=dict(l=70, r=20, t=50, b=110))
     steps = series.index.to_numpy()
     for name in names:
         color, dash = TWIN_STYLE[name]

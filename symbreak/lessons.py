@@ -1,6 +1,6 @@
 """The computations behind the five lessons; pure functions of configs and trainers (no streamlit).
 
-1. Why the gradients match: the forum's 2-2-1 network worked by the chain rule in NumPy,
+1. Why the gradients match: a 2-2-1 network worked by the chain rule in NumPy,
    independently of the torch engine (tests prove the two agree).
 2. What breaks symmetry: one batched experiment over fourteen interventions from a constant start.
 3. No hidden layer: softmax regression from zero splits its class rows, whose columns sum to zero.
@@ -60,7 +60,7 @@ DEFAULT_221 = values_221([(np.array(layer["weight"]), np.array(layer["bias"]))
 
 
 def config_221(values: Mapping[str, float] | None = None, lr: float = LESSON1_LR, dtype: str = "float32") -> Config:
-    """The forum's network on `coffee`: x1, x2 → two sigmoid neurons → one sigmoid output, from `values`."""
+    """The 2-2-1 network on `coffee`: x1, x2 → two sigmoid neurons → one sigmoid output, from `values`."""
     return Config.from_flat({"dataset": "coffee", "hidden": "2", "activation": "sigmoid", "lr": repr(float(lr)),
                              "dtype": dtype, "init_weights": explicit_221(values or DEFAULT_221)})
 

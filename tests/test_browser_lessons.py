@@ -84,7 +84,7 @@ def step_playground(page) -> None:
 
 def tie_and_step_gradients(page) -> None:
     tied = page.get_by_text("Nothing is highlighted")
-    expect(tied).to_have_count(0)  # the forum's example starts with different neurons
+    expect(tied).to_have_count(0)  # the first example starts with different neurons
     before = chart_hashes(page)
     click_and_wait(page, button(page, "Tie the neurons"))
     expect(tied).to_be_visible()

@@ -20,7 +20,7 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
 
 
 def chain_rule_221(x: np.ndarray, y: np.ndarray, w: list[float], b: list[float]) -> dict[str, float]:
-    """Batch-mean gradients of the forum's 2-2-1 sigmoid net with BCE, one factor at a time."""
+    """Batch-mean gradients of the 2-2-1 sigmoid net with BCE, one factor at a time."""
     w1, w2, w3, w4, w5, w6 = w
     b1, b2, b3 = b
     x1, x2 = x[:, 0], x[:, 1]

@@ -49,7 +49,7 @@ def text(at: AppTest) -> str:
 
 
 # ------------------------------------------------------------------ lesson 1
-def test_gradients_page_opens_on_the_forum_example() -> None:
+def test_gradients_page_opens_on_the_first_example() -> None:
     at = page("lesson_gradients")
     table = at.dataframe[0].value
     assert list(table.index) == list(lessons.TABLE_ORDER_221)

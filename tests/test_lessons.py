@@ -20,7 +20,7 @@ RANDOM_221 = dict(zip(lessons.PARAMS_221, [0.7, -0.2, -0.4, 0.9, 0.1, -0.3, 1.3,
 
 # ------------------------------------------------------------------ lesson 1: the chain rule
 @pytest.mark.parametrize("start", [lessons.DEFAULT_221, RANDOM_221, lessons.tie_221(RANDOM_221)],
-                         ids=["forum", "random", "tied"])
+                         ids=["first-example", "random", "tied"])
 def test_chain_rule_matches_engine_float64(start: dict[str, float]) -> None:
     trainer = Trainer(lessons.config_221(start, dtype="float64"))
     x, y = trainer.dataset.x_train, trainer.dataset.y_train
