@@ -130,9 +130,12 @@ def plotly_src() -> str:
     return ("/" + base if base else "") + f"/component/{_PLOTLY_FILES.name}/{PLOTLY_JS}"
 
 
-def show(figures: go.Figure | Sequence[go.Figure], key: str, config: Mapping[str, Any] | None = None,
+def show(figures: go.Figure | Sequence[go.Figure | str], key: str, config: Mapping[str, Any] | None = None,
          batch: int | None = None, on_drawn: Callable[[], None] | None = None) -> None:
     """Draw a figure (or, for an animation, a batch of frames) full width; the same key updates the same chart.
+
+    Frames may be given as figures or as their JSON text (`fig.to_json()`), so
+    a batch that is sent again is not serialised again.
 
     With `batch` (a number that grows by one per batch) the frames are queued
     after the ones still on their way to the screen, and the browser reports
@@ -144,7 +147,7 @@ def show(figures: go.Figure | Sequence[go.Figure], key: str, config: Mapping[str
     if _component is None:
         _component = st.components.v2.component(COMPONENT, js=_JS, isolate_styles=False)
     figures = [figures] if isinstance(figures, go.Figure) else list(figures)
-    data = {"figures": [f.to_json() for f in figures], "config": dict(config or {}),
+    data = {"figures": [f if isinstance(f, str) else f.to_json() for f in figures], "config": dict(config or {}),
             "src": plotly_src(), "batch": batch}
     _component(key=key, data=data, on_drawn_change=on_drawn or _ignore)
 

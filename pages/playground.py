@@ -37,11 +37,12 @@ TABS = ("Weight space", "Distances", "Gradients", "Network", "Input plane")
 
 @dataclass(frozen=True)
 class Batch:
-    """Frames of the live chart made in one run while playing; the headline and loss after the last frame."""
+    """Frames of the live chart made in one run while playing (as figure JSON, sent again as is on a repeat);
+    the headline and loss after the last frame."""
 
     number: int
     layer: int
-    figures: list[go.Figure]
+    figures: list[str]
     summary: F.Summary
     loss: go.Figure
     made: float
@@ -207,7 +208,7 @@ def _next_batch(trainer: Trainer, layer: int) -> Batch:
         trainer.step(per_frame)
         if trainer.all_diverged:
             break
-        figures.append(_live_figure(trainer, layer, trainer.history.count - 1))
+        figures.append(_live_figure(trainer, layer, trainer.history.count - 1).to_json())
     number = state[_key("batch_number")] = state.get(_key("batch_number"), 0) + 1
     last = trainer.history.count - 1
     return Batch(number, layer, figures, _summary(trainer, layer, last), _loss_view(trainer, last), time.monotonic())
