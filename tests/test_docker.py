@@ -70,6 +70,7 @@ EXPECTED_CONFIG = {
     ("server", "enableXsrfProtection"): True,
     ("client", "toolbarMode"): "viewer",
     ("client", "showErrorDetails"): "none",
+    ("runner", "postScriptGC"): False,
 }
 
 
