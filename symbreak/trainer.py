@@ -27,6 +27,8 @@ ADAM_BETAS = (0.9, 0.999)
 ADAM_EPS = 1e-8
 TRAIN_SEED_OFFSET = 1
 PROGRESS_EVERY = 50
+# Elements per layer activation when recorded rows are evaluated on the test set together.
+TEST_CHUNK_ELEMENTS = 1 << 21
 
 
 def load_dataset(config: Config, source: object = None) -> Dataset:
@@ -134,8 +136,10 @@ class Trainer:
         self.order: torch.Tensor | None = None
         self._cache: _Forward | None = None
         self.history.clear()
+        self._unscored = 0
         with torch.inference_mode():
             self._record(on_stride=True)
+            self._score_test_set()
 
     # ------------------------------------------------------------- arithmetic
     def forward(self, theta: torch.Tensor, x: torch.Tensor, x_t: torch.Tensor | None = None,
@@ -258,6 +262,7 @@ class Trainer:
                     progress(i + 1, n)
             if self.history.step_index[self.history.count - 1] != self.step_count and not self.all_diverged:
                 self._record(on_stride=False)
+            self._score_test_set()
         return self.step_count - start
 
     def _one_step(self) -> None:
@@ -299,7 +304,12 @@ class Trainer:
             self.step_count -= 1
 
     def _record(self, on_stride: bool) -> None:
-        """Evaluate train and test loss and accuracy at θ and write a history row."""
+        """Evaluate train loss and accuracy at θ and write a history row; its test metrics come later.
+
+        The test set is scored for all rows recorded by one `step(n)` together
+        (see `_score_test_set`): a separate forward pass per step cost about
+        as much as the step itself.
+        """
         fwd = self.forward(self.theta, self.x_train, self.x_train_t)
         if not self.uses_dropout and self.batch_size >= self.n_train:
             self._cache = fwd
@@ -315,13 +325,35 @@ class Trainer:
             return
         if self.task != "regression":
             row[2] = model.accuracy(self.task, fwd.out, self.y_train)
-        if self.y_test.shape[0]:
-            test_out = self.forward(self.theta, self.x_test, for_backward=False).out
-            row[1] = model.output_loss(self.task, test_out, self.y_test, self.onehot_test)
-            if self.task != "regression":
-                row[3] = model.accuracy(self.task, test_out, self.y_test)
+        history = self.history
+        if history.count - history.tail == history.capacity:
+            self._score_test_set()  # the rows are about to be thinned and moved
         grad = self.grad if self.step_count else self._zero_grad
-        self.history.record(self.step_count, self.theta, grad, row, on_stride)
+        history.record(self.step_count, self.theta, grad, row, on_stride)
+        self._unscored = min(self._unscored, history.count - 1)
+
+    def _score_test_set(self) -> None:
+        """Test loss and accuracy of every row recorded since the last call, the rows' runs stacked as runs.
+
+        Runs are evaluated independently of how many are stacked (the premise
+        of side-by-side training), so the numbers equal a per-step evaluation.
+        """
+        history, start = self.history, self._unscored
+        self._unscored = history.count
+        if start >= history.count or not self.y_test.shape[0]:
+            return
+        n_params = self.layout.n_params
+        widest = max(self.layout.sizes)
+        per_row = self.k * self.y_test.shape[0] * widest
+        chunk = max(1, TEST_CHUNK_ELEMENTS // per_row)
+        for first in range(start, history.count, chunk):
+            last = min(first + chunk, history.count)
+            theta = history.params[first:last].reshape(-1, n_params)
+            out = self.forward(theta, self.x_test, for_backward=False).out
+            metrics = history.metrics[first:last]
+            metrics[:, 1] = model.output_loss(self.task, out, self.y_test, self.onehot_test).view(-1, self.k)
+            if self.task != "regression":
+                metrics[:, 3] = model.accuracy(self.task, out, self.y_test).view(-1, self.k)
 
     # ------------------------------------------------------------- reporting
     @property

@@ -176,3 +176,39 @@ def test_metrics_on_hand_made_neurons() -> None:
     chain = np.array([[0.0], [0.6], [1.2]])
     assert group_labels(chain, tol=0.7).tolist() == [0, 0, 0]
     assert spread(np.ones((5, 1, 3))).tolist() == [0.0] * 5
+
+
+@pytest.mark.parametrize("flat", [
+    {"init": "xavier_uniform"},
+    {"init": "he_normal", "dropout": "0.3", "batch_size": "32"},
+    {"dataset": "blobs3", "hidden": "6,4", "activation": "tanh", "optimizer": "adam"},
+])
+def test_test_metrics_do_not_depend_on_how_steps_are_grouped(flat: dict) -> None:
+    # The test set is scored once per step(n) call for all its rows; max_rows=16 makes the history thin meanwhile.
+    config = Config.from_flat(flat)
+    whole, single, chunked = (Trainer(config, max_rows=16) for _ in range(3))
+    whole.step(90)
+    for _ in range(90):
+        single.step(1)
+    for n in (7, 30, 53):
+        chunked.step(n)
+    count = whole.history.count
+    assert np.all(np.isfinite(whole.history.metrics[:count].numpy()))
+    for other in (single, chunked):
+        assert np.array_equal(other.history.steps, whole.history.steps)
+        assert torch.equal(other.history.params[:count], whole.history.params[:count])
+        assert torch.equal(other.history.metrics[:count], whole.history.metrics[:count])
+
+
+def test_test_metrics_match_numpy() -> None:
+    trainer = Trainer(Config.from_flat({"init": "xavier_normal", "activation": "tanh", "dtype": "float64"}))
+    trainer.step(40)
+    history, data = trainer.history, trainer.dataset
+    (w1, b1), (w2, b2) = (history.layer_params(layer) for layer in (0, 1))
+    for row in (0, 17, history.count - 1):
+        logit = (np.tanh(data.x_test @ w1[row].T + b1[row]) @ w2[row].T + b2[row])[:, 0]
+        p = 1.0 / (1.0 + np.exp(-logit))
+        y = data.y_test
+        loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+        assert history.metric("test_loss")[row] == pytest.approx(loss, rel=1e-10)
+        assert history.metric("test_accuracy")[row] == pytest.approx(np.mean((logit > 0) == (y == 1)))
