@@ -49,29 +49,38 @@ STAY_PAUSED_MS = 2000
 PAUSE_GIVE_UP_SECONDS = 120
 
 # Clicks a button; resolves with [ms until the run it caused is over, ms until every chart is also redrawn].
+# A chart counts as redrawn once its own draw counter moved and its SVG differs from before the click; the
+# SVGs are hashed only after every counter moved, so the measuring does not slow the page it measures.
 CLICK_TO_REDRAW_JS = f"""(label) => new Promise((resolve, reject) => {{
   const hashes = {CHART_HASHES_JS};
+  const draws = () => Array.from(document.querySelectorAll("{CHART}"), c => Number(c.dataset.draws || 0));
   const app = document.querySelector("[data-testid='stApp']");
   const target = Array.from(document.querySelectorAll('button')).find(b => b.innerText.trim() === label);
   if (!target) return reject(new Error('no button ' + label));
   const before = hashes("{CHART}");
+  const drawsBefore = draws();
   const runs = window.__symbreakRuns;
   const start = performance.now();
   let done = null;
+  let hashedAt = null;
   target.click();
   const poll = () => {{
     if (window.__symbreakRuns > runs && app.getAttribute('data-test-script-state') === 'notRunning') {{
       if (done === null) done = performance.now() - start;
-      const now = hashes("{CHART}");
-      if (now.length === before.length && now.every((h, i) => h !== before[i])) {{
-        return resolve([done, performance.now() - start]);
+      const counts = draws();
+      if (counts.length === drawsBefore.length && counts.every((n, i) => n > drawsBefore[i])
+          && counts.join() !== hashedAt) {{
+        hashedAt = counts.join();
+        const now = hashes("{CHART}");
+        if (now.every((h, i) => h !== before[i])) return resolve([done, performance.now() - start]);
       }}
     }}
     if (performance.now() - start > 60000) {{
       const now = hashes("{CHART}");
       return reject(new Error(`no redraw within 60 s of clicking ${{label}}: ${{window.__symbreakRuns - runs}} runs `
         + `started, script ${{app.getAttribute('data-test-script-state')}}, charts ${{before.length}} -> `
-        + `${{now.length}}, unchanged: ${{now.map((h, i) => h === before[i] ? i : -1).filter(i => i >= 0)}}`));
+        + `${{now.length}}, draws ${{drawsBefore}} -> ${{draws()}}, `
+        + `unchanged: ${{now.map((h, i) => h === before[i] ? i : -1).filter(i => i >= 0)}}`));
     }}
     requestAnimationFrame(poll);
   }};

@@ -74,11 +74,8 @@ def _set_playing(playing: bool) -> None:
 
 
 # ------------------------------------------------------------------ pieces of the main area
-def _controls(trainer: Trainer, present: bool, playing: bool) -> int:
-    """Step 1, Step N, Play/Pause, steps per frame, Reset, New random seed and the look-back slider, in one row.
-
-    Returns the history row to show.
-    """
+def _controls(trainer: Trainer, present: bool, playing: bool) -> None:
+    """Step 1, Step N, Play/Pause, steps per frame, Reset, New random seed and the look-back slider, in one row."""
     diverged = trainer.all_diverged
     with st.container(horizontal=True, vertical_alignment="bottom", gap="small"):
         st.button("Step 1", key=_key("step1"), on_click=_step, args=(None,), disabled=diverged or playing,
@@ -98,35 +95,41 @@ def _controls(trainer: Trainer, present: bool, playing: bool) -> int:
                       help="Back to step 0 with the same starting weights (same seed).")
             st.button("New random seed", key=_key("seed"), on_click=_new_seed,
                       help="A new run with a fresh seed: new data, new random starting weights and dropout masks.")
-        return _look_back(trainer, present, playing)
+        if not (present or playing):  # while playing, the views follow the newest step
+            st.slider("Look back at step", 0, max(trainer.step_count, 1), key=_key("view_step"),
+                      disabled=trainer.step_count == 0, width="stretch",
+                      help="Drag back to see any recorded step; every view follows. Drag to the right end to "
+                           "follow training again.")
 
 
-def _look_back(trainer: Trainer, present: bool, playing: bool) -> int:
-    """The step slider: follows the newest step unless moved back; returns the history row to show."""
+def _row_shown(trainer: Trainer, present: bool, playing: bool) -> int:
+    """The history row the views show: the look-back slider's step, which follows the newest unless moved back."""
     last = trainer.step_count
     key, end_key = _key("view_step"), _key("slider_end")
     previous = st.session_state.get(key, last)
     at_end = previous >= st.session_state.get(end_key, 0)
     st.session_state[key] = last if (at_end or playing or present) else min(previous, last)
     st.session_state[end_key] = last
-    if not (present or playing):  # while playing, the views follow the newest step
-        st.slider("Look back at step", 0, max(last, 1), key=key, disabled=last == 0, width="stretch",
-                  help="Drag back to see any recorded step; every view follows. Drag to the right end to follow "
-                       "training again.")
     return trainer.history.row_of_step(int(st.session_state[key]))
 
 
-def _layer_choice(trainer: Trainer) -> int:
-    """The layer shown: a picker when there are several hidden layers; layer 0 otherwise."""
+def _layer_shown(trainer: Trainer) -> int:
+    """The hidden layer the views show (the picker's choice; layer 0 when there is one or none)."""
     hidden = len(trainer.config.model.hidden)
     if hidden <= 1:
         return 0
     key = _key("layer")
     if st.session_state.get(key) not in range(hidden):
         st.session_state[key] = 0
-    choice = st.segmented_control("Layer shown", list(range(hidden)), format_func=lambda i: f"hidden layer {i + 1}",
-                                  key=key, required=True, help="Which hidden layer the views show.")
-    return int(choice or 0)
+    return int(st.session_state[key])
+
+
+def _layer_choice(trainer: Trainer) -> None:
+    """The picker of the layer shown, when there are several hidden layers."""
+    hidden = len(trainer.config.model.hidden)
+    if hidden > 1:
+        st.segmented_control("Layer shown", list(range(hidden)), format_func=lambda i: f"hidden layer {i + 1}",
+                             key=_key("layer"), required=True, help="Which hidden layer the views show.")
 
 
 def _headline(trainer: Trainer, summary: F.Summary, layer: int) -> None:
@@ -214,11 +217,25 @@ def _next_batch(trainer: Trainer, layer: int) -> Batch:
     return Batch(number, layer, figures, _summary(trainer, layer, last), _loss_view(trainer, last), time.monotonic())
 
 
+@dataclass(frozen=True)
+class View:
+    """The headline numbers and the live and loss charts (figure JSON) at one row, while not playing."""
+
+    summary: F.Summary
+    live: str
+    loss: str
+
+
+def _view(trainer: Trainer, layer: int, row: int) -> View:
+    return View(_summary(trainer, layer, row), _live_figure(trainer, layer, row).to_json(),
+                _loss_view(trainer, row).to_json())
+
+
 def _on_drawn() -> None:
     st.session_state[_key("asked")] = charts.drawn_batch(_key("live"))
 
 
-def _live_area(version: int, playing: bool, layer: int, row: int) -> None:
+def _live_area(version: int, playing: bool, layer: int, row: int, view: View | None) -> None:
     """Headline and live chart: a fragment of its own, the only part a Play frame reruns.
 
     While playing, a run trains and sends a batch of frames. The chart draws
@@ -232,9 +249,10 @@ def _live_area(version: int, playing: bool, layer: int, row: int) -> None:
         st.rerun()  # the run or Play/Pause changed: the controls and the sidebar must follow
     trainer = slot.trainer
     if not playing:
-        _headline(trainer, _summary(trainer, layer, row), layer)
-        cm.show_figure(_live_figure(trainer, layer, row), key=_key("live"))
-        cm.show_figure(_loss_view(trainer, row), key=_key("loss"))
+        view = view or _view(trainer, layer, row)
+        _headline(trainer, view.summary, layer)
+        cm.show_figure([view.live], key=_key("live"))
+        cm.show_figure([view.loss], key=_key("loss"))
         return
     batch: Batch | None = state.get(_key("batch"))
     asked = state.pop(_key("asked"), None)
@@ -255,10 +273,15 @@ def _main_area(version: int, playing: bool, present: bool) -> None:
     if slot.version != version or st.session_state.get(_key("playing"), False) != playing:
         st.rerun()  # the run or Play/Pause changed: the sidebar must follow
     trainer = slot.trainer
+    row = _row_shown(trainer, present, playing)
+    layer = 0 if present else _layer_shown(trainer)
+    # Computed before anything is drawn, so the page's updates reach the browser together (one render, not three).
+    view = None if playing else _view(trainer, layer, row)
     cm.divergence_banner(trainer)
-    row = _controls(trainer, present, playing)
-    layer = 0 if present else _layer_choice(trainer)
-    st.fragment(_live_area, run_every=WATCHDOG_SECONDS if playing else None)(version, playing, layer, row)
+    _controls(trainer, present, playing)
+    if not present:
+        _layer_choice(trainer)
+    st.fragment(_live_area, run_every=WATCHDOG_SECONDS if playing else None)(version, playing, layer, row, view)
     _secondary(trainer, layer, row, playing)
 
 
