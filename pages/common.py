@@ -573,8 +573,47 @@ def _control(slot: RunSlot, name: str) -> dict[str, Any]:
     return dict(key=slot.key(f"w.{name}"), on_change=_on_control, args=(slot.name, name), help=_HELP[name])
 
 
+def section_args(key: str) -> dict[str, Any]:
+    """Keyword arguments of an expander or popover whose content is drawn only while it is open (`.open`).
+
+    The browser re-renders every element of the page many times per rerun
+    (about 15 times for a Step click), so controls nobody is looking at cost
+    time on every click; opening the section reruns the script to draw them.
+    """
+    return {"key": key, "on_change": "rerun"}
+
+
+def _data_controls(slot: RunSlot) -> None:
+    """Upload, CSV settings or the built-in data's size and noise, and the test share."""
+    config = slot.config
+    st.file_uploader("Upload a CSV", type=["csv", "txt", "tsv"], key=slot.key("w.upload_file"),
+                     on_change=_on_upload, args=(slot.name,), help=_HELP["upload"],
+                     max_upload_size=MAX_UPLOAD_MB)
+    if config.data.dataset == "csv":
+        st.text_input("Target column", **_control(slot, "target"))
+        st.selectbox("Task", TASK_CHOICES, **_control(slot, "task"))
+        st.checkbox("Standardize features", **_control(slot, "standardize"))
+    else:
+        st.number_input("Samples", min_value=MIN_SAMPLES, max_value=MAX_ROWS, step=50,
+                        **_control(slot, "n_samples"))
+        st.slider("Noise", 0.0, 1.0, step=0.05, **_control(slot, "noise"))
+    st.slider("Test share", 0.0, 0.5, step=0.05, **_control(slot, "test_fraction"))
+
+
+def _arithmetic_controls(slot: RunSlot) -> None:
+    """Number type, exact or BLAS arithmetic, and the tolerance that counts neurons as equal."""
+    st.selectbox("Number type", DTYPES, **_control(slot, "dtype"))
+    st.radio("Arithmetic", ARITHMETIC, horizontal=True,
+             format_func=lambda a: "exact" if a == "exact" else "plain BLAS", **_control(slot, "arithmetic"))
+    st.number_input("Tolerance for 'equal'", min_value=0.0, max_value=1.0, step=1e-6, format="%g",
+                    **_control(slot, "tol"))
+
+
 def config_sidebar(slot: RunSlot) -> None:
-    """Every configuration control, in the sidebar; each change starts a new run (or shows why it cannot)."""
+    """Every configuration control, in the sidebar; each change starts a new run (or shows why it cannot).
+
+    The sections that start closed draw their controls only when opened (see `section_args`).
+    """
     _seed_widgets(slot)
     config = slot.config
     sb = st.sidebar
@@ -588,19 +627,9 @@ def config_sidebar(slot: RunSlot) -> None:
     csv_name = config.data.path if config.data.dataset == "csv" else (slot.upload[0] if slot.upload else "")
     sb.selectbox("Dataset", datasets, format_func=lambda d: f"csv: {csv_name}" if d == "csv" else d,
                  **_control(slot, "dataset"))
-    with sb.expander("Data details"):
-        st.file_uploader("Upload a CSV", type=["csv", "txt", "tsv"], key=slot.key("w.upload_file"),
-                         on_change=_on_upload, args=(slot.name,), help=_HELP["upload"],
-                         max_upload_size=MAX_UPLOAD_MB)
-        if config.data.dataset == "csv":
-            st.text_input("Target column", **_control(slot, "target"))
-            st.selectbox("Task", TASK_CHOICES, **_control(slot, "task"))
-            st.checkbox("Standardize features", **_control(slot, "standardize"))
-        else:
-            st.number_input("Samples", min_value=MIN_SAMPLES, max_value=MAX_ROWS, step=50,
-                            **_control(slot, "n_samples"))
-            st.slider("Noise", 0.0, 1.0, step=0.05, **_control(slot, "noise"))
-        st.slider("Test share", 0.0, 0.5, step=0.05, **_control(slot, "test_fraction"))
+    with sb.expander("Data details", **section_args(slot.key("x.data"))) as section:
+        if section.open:
+            _data_controls(slot)
     with sb.expander("Network", expanded=True):
         left, right = st.columns(2)
         left.number_input("Hidden layers", min_value=0, max_value=MAX_HIDDEN_LAYERS, step=1, **_control(slot, "layers"))
@@ -621,9 +650,10 @@ def config_sidebar(slot: RunSlot) -> None:
                         **_control(slot, "perturb"))
         if config.init.explicit:
             st.info("Starting weights typed in by hand (below) replace the weight and bias init.")
-        with st.popover("Type in the starting weights", width="stretch",
-                        help="A table per layer of the starting weights; what you type starts a new run from it."):
-            weight_tables(slot)
+        with st.popover("Type in the starting weights", width="stretch", **section_args(slot.key("x.tables")),
+                        help="A table per layer of the starting weights; what you type starts a new run from it.") as box:
+            if box.open:
+                weight_tables(slot)
     with sb.expander("Training", expanded=True):
         st.slider("Dropout rate", 0.0, MAX_DROPOUT, step=0.05, **_control(slot, "dropout"))
         left, right = st.columns(2)
@@ -635,12 +665,9 @@ def config_sidebar(slot: RunSlot) -> None:
         right.number_input("Weight decay", min_value=0.0, max_value=10.0, step=1e-3, format="%g",
                            **_control(slot, "weight_decay"))
         st.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, **_control(slot, "seed"))
-    with sb.expander("Arithmetic"):
-        st.selectbox("Number type", DTYPES, **_control(slot, "dtype"))
-        st.radio("Arithmetic", ARITHMETIC, horizontal=True,
-                 format_func=lambda a: "exact" if a == "exact" else "plain BLAS", **_control(slot, "arithmetic"))
-        st.number_input("Tolerance for 'equal'", min_value=0.0, max_value=1.0, step=1e-6, format="%g",
-                        **_control(slot, "tol"))
+    with sb.expander("Arithmetic", **section_args(slot.key("x.arithmetic"))) as section:
+        if section.open:
+            _arithmetic_controls(slot)
 
 
 def config_summary(config: Config) -> str:

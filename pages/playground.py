@@ -295,8 +295,9 @@ def main() -> None:
         cm.hide_sidebar()
     else:
         cm.config_sidebar(slot)
-        with st.sidebar.expander("Download"):
-            cm.download_buttons(slot.trainer)
+        with st.sidebar.expander("Download", **cm.section_args(_key("x.download"))) as section:
+            if section.open:
+                cm.download_buttons(slot.trainer)
     cm.sync_query(slot)
     message = slot.pop_flash()
     if message:

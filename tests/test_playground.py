@@ -22,10 +22,19 @@ TIMEOUT = 60
 TIED_221 = '{"layers":[{"weight":[[0.5,-0.3],[0.5,-0.3]],"bias":[0,0]},{"weight":[[0.8,0.8]],"bias":[0]}]}'
 
 
+# The sidebar sections that start closed and draw their controls only when opened.
+SECTIONS = ("playground.x.data", "playground.x.arithmetic", "playground.x.tables", "playground.x.download")
+
+
 def open_app(**params: str) -> AppTest:
-    """A new session on the app with these URL parameters, after its first run (which must not fail)."""
+    """A new session on the app with these URL parameters, after its first run (which must not fail), with every
+    sidebar section open."""
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.query_params.update(params)
+    at.run()
+    assert_clean(at)
+    for key in SECTIONS:
+        at.session_state[key] = True
     at.run()
     assert_clean(at)
     return at
@@ -80,6 +89,29 @@ def test_first_screen_is_the_default_demo():
     assert buttons(at)[:5] == ["Step 1", "Step 100", "Play", "Reset", "New random seed"]
     assert dict(at.query_params) == {} and not errors(at)
     assert len(charts(at)) == 3  # the live chart, the loss and the open tab's chart
+
+
+def test_closed_sidebar_sections_draw_their_controls_only_when_opened():
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    assert_clean(at)
+    drawn = lambda: {w.key for w in (*at.slider, *at.number_input, *at.selectbox, *at.radio)}  # noqa: E731
+    closed = drawn()
+    assert "playground.w.noise" not in closed and "playground.w.arithmetic" not in closed
+    assert not at.file_uploader and not at.data_editor and not at.get("download_button")
+    at.session_state["playground.x.data"] = True
+    at.session_state["playground.x.arithmetic"] = True
+    at.run()
+    assert drawn() - closed == {"playground.w.n_samples", "playground.w.noise", "playground.w.test_fraction",
+                                "playground.w.dtype", "playground.w.arithmetic", "playground.w.tol"}
+    assert at.file_uploader
+    at.session_state["playground.x.tables"] = True
+    at.session_state["playground.x.download"] = True
+    at.run()
+    assert_clean(at)
+    assert len(at.data_editor) == 2 and len(at.get("download_button")) == 3
+    at.session_state["playground.x.data"] = False
+    at.run()
+    assert "playground.w.noise" not in drawn() and config(at) == preset("constant")
 
 
 def test_step_one_and_step_n():
