@@ -40,22 +40,27 @@ st.markdown(
     f"**Still identical to the last bit:** {', '.join(table.loc[~split, 'intervention'])}."
 )
 
-ROW_HEIGHT = 66  # above 4rem Streamlit wraps text, so the "why" sentence gets two lines
+# Streamlit wraps a table's text only in rows taller than 4rem (68 px at this app's theme.baseFontSize of 17):
+# then the "why" sentence gets two lines instead of being cut.
+ROW_HEIGHT = 4 * (st.get_option("theme.baseFontSize") or 16) + 4
 styled = table.style.apply(
     lambda column: [TIED_STYLE if v == lessons.TIED else SPLIT_STYLE for v in column], subset=["outcome"]
 ).format({"spread": lambda v: "0" if v == 0 else f"{v:.3g}", "final loss": "{:.3f}"})
 st.dataframe(
     styled, hide_index=True, row_height=ROW_HEIGHT, height=ROW_HEIGHT * len(table) + 40, key=f"{KEY}_table",
+    # Pixel widths that fit the whole table in the page's width (880 px, as the gradients lesson's table does):
+    # each header and label on one line, and 300 px for "why", where every sentence takes at most two lines.
+    # A wider page shares the spare room out among the columns.
     column_config={
-        "intervention": st.column_config.TextColumn("change from the constant start", width=190),
-        "outcome": st.column_config.TextColumn("outcome", width=90),
-        "spread": st.column_config.NumberColumn("spread", width=75,
+        "intervention": st.column_config.TextColumn("change from the constant start", width=215),
+        "outcome": st.column_config.TextColumn("outcome", width=80),
+        "spread": st.column_config.NumberColumn("spread", width=65,
                                                 help="largest distance between two neurons at the end"),
         "distinct neurons": st.column_config.NumberColumn(
             "distinct", width=65, help="groups of neurons equal within 1e-6, out of 8"),
-        "final loss": st.column_config.NumberColumn("loss", width=60),
-        "spread over steps": st.column_config.LineChartColumn("spread curve", width=110),
-        "why": st.column_config.TextColumn("why", width=330),
+        "final loss": st.column_config.NumberColumn("loss", width=55),
+        "spread over steps": st.column_config.LineChartColumn("spread curve", width=100),
+        "why": st.column_config.TextColumn("why", width=300),
     },
 )
 st.caption(f"Computed live on this server: {len(table)} runs × {matrix.steps} steps in {matrix.seconds:.1f} s "

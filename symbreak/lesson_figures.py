@@ -28,6 +28,23 @@ def _figure(title: str, height: int, **layout: object) -> go.Figure:
     return fig
 
 
+# The x axis's tick labels and title reach about 60 px under the plot at FONT_SIZE (measured in Chromium).
+LEGEND_BELOW_AXIS = 75  # px from the plot's bottom edge to the top of a legend under that title
+
+
+def _legend_below(margin: dict[str, int], **legend: object) -> dict[str, object]:
+    """Layout settings for a horizontal legend under the x axis's title, clear of it at any width.
+
+    The legend is anchored to the bottom of the whole figure (yref "container"), so plotly reserves its rows
+    under the bottom margin: however many rows it wraps into in a narrow column, the plot shrinks instead and
+    the legend stays LEGEND_BELOW_AXIS px under the axis, below the title. (A legend placed in the plot's
+    paper coordinates moves with the plot's height and ran into the title.)
+    """
+    return dict(legend=dict(orientation="h", x=0, xanchor="left", yref="container", y=0, yanchor="bottom",
+                            **legend),
+                margin=dict(margin, b=LEGEND_BELOW_AXIS))
+
+
 def share_y_range(figures: Sequence[go.Figure]) -> None:
     """Give figures drawn side by side one y range (the union of their explicit ranges), so they compare by eye."""
     ranges = [fig.layout.yaxis.range for fig in figures if fig.layout.yaxis.range is not None]
@@ -53,8 +70,7 @@ def twins_figure(series: pd.DataFrame, names: Sequence[str], title: str, y_title
                  height: int = 400) -> go.Figure:
     """Named parameters over steps; a neuron-1 parameter and its neuron-2 twin share a colour
     (neuron 2 dashed), so tied twins draw as one line. The legend sits under the step axis's title."""
-    fig = _figure(title, height, legend=dict(orientation="h", y=-0.22, yanchor="top", x=0),
-                  margin=dict(l=70, r=20, t=50, b=110))
+    fig = _figure(title, height, **_legend_below(dict(l=70, r=20, t=50)))
     steps = series.index.to_numpy()
     for name in names:
         color, dash = TWIN_STYLE[name]
@@ -121,8 +137,9 @@ def breaker_figure(table: pd.DataFrame, series: Sequence[np.ndarray], series_ste
 def plane_figure(vectors: np.ndarray, labels: Sequence[str], title: str, tol: float = 1e-6,
                  show_centre: bool = False, height: int = 440) -> go.Figure:
     """Trails of rows (class rows or neurons) in the plane of their weights from x1 and x2, from the start
-    (a ring) to the end (a dot). Rows identical at every step are drawn once, labelled ×k."""
-    fig = _figure(title, height, legend=dict(orientation="h", x=0, y=-0.2), margin=dict(l=70, r=10, t=60, b=40))
+    (a ring) to the end (a dot). Rows identical at every step are drawn once, labelled ×k.
+    The legend sits under the x axis's title."""
+    fig = _figure(title, height, **_legend_below(dict(l=70, r=10, t=60)))
     groups: list[list[int]] = []
     for i in range(vectors.shape[1]):
         for g in groups:
@@ -160,10 +177,10 @@ def plane_figure(vectors: np.ndarray, labels: Sequence[str], title: str, tol: fl
     return fig
 
 
-def column_sums_figure(result: NoHidden, height: int = 300) -> go.Figure:
-    """The three column sums of the softmax weights over steps, against the size of the weights themselves."""
-    fig = _figure("Sum over the three class rows, per column", height,
-                  legend=dict(orientation="h", y=-0.3, x=0), margin=dict(l=80, r=20, t=50, b=40))
+def column_sums_figure(result: NoHidden, height: int = 340) -> go.Figure:
+    """The three column sums of the softmax weights over steps, against the size of the weights themselves.
+    The legend sits under the step axis's title."""
+    fig = _figure("Sum over the three class rows, per column", height, **_legend_below(dict(l=80, r=20, t=50)))
     size = np.abs(result.class_rows).max(axis=(1, 2))
     fig.add_trace(go.Scatter(x=result.steps, y=size, mode="lines", name="largest weight (for scale)",
                              line=dict(color=NEUTRAL, width=2, dash="dot")))
@@ -185,10 +202,10 @@ def _eps_color(i: int, n: int) -> str:
 
 
 def split_curves_figure(result: SplitSpeed, height: int = 440) -> go.Figure:
-    """Spread against step on a log axis, one line per ε, with the split threshold dashed."""
+    """Spread against step on a log axis, one line per ε, with the split threshold dashed.
+    The legend sits under the step axis's title."""
     fig = _figure("Spread between neurons against step", height,
-                  legend=dict(orientation="h", x=0, y=-0.22, title=dict(text="ε ")),
-                  margin=dict(l=80, r=10, t=60, b=40))
+                  **_legend_below(dict(l=80, r=10, t=60), title=dict(text="ε ")))
     n = len(result.epsilons)
     for i, (eps, values) in enumerate(zip(result.epsilons, result.spreads)):
         positive = np.where(values > 0, values, np.nan)

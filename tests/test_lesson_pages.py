@@ -3,8 +3,10 @@ buttons work, the outcomes it shows are the measured ones, and its Playground li
 
 from __future__ import annotations
 
+import json
 import re
 import sys
+import tomllib
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
@@ -117,6 +119,29 @@ def test_breakers_page_shows_the_measured_matrix() -> None:
     assert config == lessons.breaker_base().with_flat(dropout="0.5")
     at.slider(key="lesson2_steps").set_value(100).run()
     assert not at.exception and "× 100 steps" in at.caption[0].value
+
+
+# The main column's width in a 1400×1000 window with the sidebar open (Chromium, theme.baseFontSize 17).
+TABLE_ROOM = 909
+
+
+@pytest.mark.parametrize("name", ["lesson_gradients", "lesson_breakers"])
+def test_lesson_tables_fit_the_page_at_projector_size(name: str) -> None:
+    """Every shown column has a pixel width and together they fit the page, so none is cut off at the right."""
+    at = page(name)
+    frame = at.dataframe[0]
+    config = json.loads(frame.proto.columns)
+    shown = {column: c for column, c in config.items() if not c.get("hidden")}
+    assert set(frame.value.columns) <= set(shown), "a column without a width is sized to its longest cell"
+    widths = [c.get("width") for c in shown.values()]
+    assert all(isinstance(w, int) for w in widths), shown
+    assert sum(widths) <= TABLE_ROOM, widths
+
+
+def test_breakers_table_wraps_the_why_sentences() -> None:
+    """Streamlit wraps cell text only in rows taller than 4rem; otherwise the "why" sentences are cut."""
+    base = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["theme"].get("baseFontSize", 16)
+    assert page("lesson_breakers").dataframe[0].proto.row_height > 4 * base
 
 
 # ------------------------------------------------------------------ lesson 3

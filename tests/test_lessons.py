@@ -209,6 +209,39 @@ def test_split_figures_and_table(speed: lessons.SplitSpeed) -> None:
     assert list(table["step of split"]) == list(speed.split_steps) and len(table) == 8
 
 
+# ------------------------------------------------------------------ legends under the x axis's title
+X_TITLE_DEPTH = 60  # px: at FONT_SIZE the x tick labels and the axis title end this far under the plot (Chromium)
+
+
+def legend_top_under_axis(fig: go.Figure) -> float | None:
+    """How far under the plot's bottom edge plotly.js draws the top of the legend, in px, whatever the width;
+    None when that depends on the width. Measured in Chromium: a legend at the bottom of the container sits
+    under the bottom margin, and plotly reserves room below the margin for however many rows it wraps into.
+    A legend in paper coordinates moves with the plot's height, which shrinks as a narrow column wraps the
+    legend into more rows: that is how the legends ran into the "step" titles."""
+    legend = fig.layout.legend
+    if (legend.yref, legend.y, legend.yanchor) == ("container", 0, "bottom"):
+        return fig.layout.margin.b
+    return None
+
+
+def test_lesson_legends_sit_clear_below_the_x_axis_title(speed: lessons.SplitSpeed) -> None:
+    result = lessons.no_hidden(50)
+    trainer = Trainer(lessons.config_221(RANDOM_221))
+    trainer.step(3)
+    figures = {
+        "twins": LF.twins_figure(lessons.param_series_221(trainer), lessons.WEIGHTS_221, "weights", "weight"),
+        "class rows": LF.plane_figure(result.class_rows, ["a", "b", "c"], "t", show_centre=True),
+        "hidden neurons": LF.plane_figure(result.hidden, list("1234"), "t"),
+        "column sums": LF.column_sums_figure(result),
+        "split curves": LF.split_curves_figure(speed),
+    }
+    for name, fig in figures.items():
+        assert fig.layout.legend.orientation == "h" and fig.layout.legend.x == 0, name
+        top = legend_top_under_axis(fig)
+        assert top is not None and top >= X_TITLE_DEPTH + 8, (name, top)  # a clear gap under the title
+
+
 def test_fitting_helpers_on_exact_exponentials() -> None:
     steps = np.arange(0, 200, 5)
     spreads = 1e-6 * np.exp(0.05 * steps)
