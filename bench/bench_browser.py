@@ -17,6 +17,13 @@ plotly chart's SVG differs from before the click; it is timed inside the page
 a shared machine: compare them run to run, not to the decimal.
 
     python bench/bench_browser.py
+    python bench/bench_browser.py --against REV   # 1. only, this tree and commit REV taking turns
+
+With --against, the Step-100 clicks run on this tree and on a checkout of REV
+(a temporary git worktree) in turns, ROUNDS times each, and the ratio of the
+medians is printed: on a machine whose speed drifts from minute to minute,
+that is the fair way to tell whether a change made a difference. REV must
+draw its charts through pages/charts.py (the bench reads its draw counter).
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from conftest import (  # noqa: E402  (tests/ is put on the path just above)
 )
 
 CLICKS = 10
+ROUNDS = 3
 WARMUP_CLICKS = 2
 PLAY_SECONDS = 5.0
 TRAINED_FAR = 10_000
@@ -200,6 +208,40 @@ def browser_lines() -> list[str]:
     return lines
 
 
+def step_clicks(root: Path) -> list[float]:
+    """Ms from a Step-100 click to every chart redrawn, CLICKS times, on the app of the checkout at root."""
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as tmp, streamlit_server(Path(tmp) / "streamlit.log", root=root) as url, \
+            sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(60_000)
+        open_app(page, url)
+        times = click_to_redraw_ms(page, "Step 100", WARMUP_CLICKS + CLICKS)[WARMUP_CLICKS:]
+        browser.close()
+    return [t[1] for t in times]
+
+
+def against_lines(rev: str, rounds: int) -> list[str]:
+    """The Step-100 redraw on this tree and on commit `rev`, measured in turns; the ratio of the medians."""
+    with tempfile.TemporaryDirectory() as tmp:
+        other = Path(tmp) / "tree"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "--force", str(other), rev],
+                       check=True, capture_output=True)
+        try:
+            here, there = [], []
+            for _ in range(rounds):
+                here += step_clicks(ROOT)
+                there += step_clicks(other)
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(other)],
+                           check=False, capture_output=True)
+    a, b = statistics.median(here), statistics.median(there)
+    return [f"step-100 click to redraw, taking turns ({rounds} x {CLICKS} clicks each): this tree median {a:.0f} ms, "
+            f"{rev} median {b:.0f} ms: ratio {a / b:.2f}"]
+
+
 def rss_bytes() -> int:
     """This process's resident set size, from /proc/self/status."""
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -236,7 +278,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--memory-only", action="store_true",
                         help="only the engine memory measure (run in a fresh process by default)")
+    parser.add_argument("--against", metavar="REV",
+                        help="only the Step-100 redraw, on this tree and on git commit REV in turns")
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="turns each with --against")
     args = parser.parse_args()
+    if args.against:
+        print("\n".join(against_lines(args.against, args.rounds)), flush=True)
+        return
     if args.memory_only:
         print("\n".join(memory_lines()), flush=True)
         return

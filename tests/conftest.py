@@ -49,14 +49,15 @@ def wait_for_health(url: str, process: subprocess.Popen, seconds: float, log: Pa
 
 
 @contextmanager
-def streamlit_server(log: Path, seconds: float = SERVER_START_SECONDS) -> Iterator[str]:
-    """`streamlit run app.py` on a free port until the block ends; yields its URL once it answers /health."""
+def streamlit_server(log: Path, seconds: float = SERVER_START_SECONDS, root: Path = ROOT) -> Iterator[str]:
+    """`streamlit run app.py` (of the checkout at `root`) on a free port until the block ends; yields its URL
+    once it answers /health."""
     port = free_port()
     with log.open("w") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
              f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false"],
-            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+            cwd=root, stdout=out, stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
     try:
