@@ -132,16 +132,22 @@ QUIET_MS = 250
 # Counts script runs (full or fragment) by watching stApp's script-state attribute, and remembers when it
 # last changed: a click has been handled when a new run started and the app has been idle for QUIET_MS
 # (a callback that calls st.rerun starts a second run right after the first).
+# Counts changes of the script state to 'running'. A record holds only the value before its change: the value
+# after it is the next record's old value, or the current one for the last record. (Reading the attribute for
+# every record missed a run that started and ended before the observer was called: a fast run on a busy page.)
 RUN_COUNTER_JS = """
 if (window.__symbreakRuns === undefined) {
   window.__symbreakRuns = 0;
   window.__symbreakChanged = performance.now();
   new MutationObserver(records => {
-    for (const record of records) {
+    records.forEach((record, i) => {
       window.__symbreakChanged = performance.now();
-      if (record.target.getAttribute('data-test-script-state') === 'running') window.__symbreakRuns += 1;
-    }
-  }).observe(document, {subtree: true, attributes: true, attributeFilter: ['data-test-script-state']});
+      const later = records.slice(i + 1).find(r => r.target === record.target);
+      const now = later ? later.oldValue : record.target.getAttribute('data-test-script-state');
+      if (now === 'running') window.__symbreakRuns += 1;
+    });
+  }).observe(document, {subtree: true, attributes: true, attributeOldValue: true,
+                        attributeFilter: ['data-test-script-state']});
 }
 """
 RERUN_DONE_JS = """([before, quiet]) => {
