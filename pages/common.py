@@ -177,7 +177,7 @@ class RunSlot:
         st.session_state[self.key("errors")] = list(messages)
 
     def flash(self, message: str) -> None:
-        """A message for the next page draw (shown as a toast)."""
+        """A message for the next page draw (the Playground shows it next to its headline)."""
         st.session_state[self.key("flash")] = message
 
     def pop_flash(self) -> str:

@@ -55,6 +55,7 @@ def _key(part: str) -> str:
 # ------------------------------------------------------------------ callbacks (run before the rerun)
 def _step(n_key: str | None) -> None:
     n = int(st.session_state.get(n_key, DEFAULT_N)) if n_key else 1
+    st.session_state.pop(_key("new_run"), None)
     cm.RunSlot(SLOT).trainer.step(n)
 
 
@@ -70,6 +71,7 @@ def _new_seed() -> None:
 def _set_playing(playing: bool) -> None:
     """Play or pause; idempotent, so a click delivered twice cannot undo itself."""
     st.session_state[_key("playing")] = playing and not cm.RunSlot(SLOT).trainer.all_diverged
+    st.session_state.pop(_key("new_run"), None)
     st.session_state.pop(_key("batch"), None)
 
 
@@ -139,10 +141,15 @@ def _headline(trainer: Trainer, summary: F.Summary, layer: int) -> None:
     left, right = st.columns([5, 1], vertical_alignment="center")
     left.markdown(f"## :{colour}[{summary.text}]")
     note = "no hidden layer, so these are the output units" if not trainer.config.model.hidden else where
-    line = f"Step {summary.step:,} · {note} · {cm.config_summary(trainer.config)}"
+    line = f":gray[Step {summary.step:,} · {note} · {cm.config_summary(trainer.config)}"
     if trainer.step_count == 0:
         line += " · **Press Play or Step 100 and watch the lines.**"
-    left.markdown(f":gray[{line}]")
+    line += "]"
+    new_run = st.session_state.get(_key("new_run"))
+    if new_run:  # what the last change did, until the run takes its first step (a toast would cover the count)
+        text = new_run.replace("[", "(").replace("]", ")")  # brackets would end the badge
+        line = f":orange-badge[:material/restart_alt: {text}] " + line
+    left.markdown(line)
     right.metric("Distinct neurons", f"{summary.distinct} of {summary.neurons}",
                  help=f"In the {where}: groups of neurons whose weights and bias are equal (within the tolerance; "
                       "to the last bit when it is 0).")
@@ -301,7 +308,7 @@ def main() -> None:
     cm.sync_query(slot)
     message = slot.pop_flash()
     if message:
-        st.toast(message, icon=":material/restart_alt:")
+        st.session_state[_key("new_run")] = message
     cm.show_errors(slot)
     playing = bool(st.session_state.get(_key("playing"), False))
     st.fragment(_main_area)(slot.version, playing, present)

@@ -8,6 +8,7 @@ state under the "playground." keys.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -58,6 +59,12 @@ def step_count(at: AppTest) -> int:
 
 def headline(at: AppTest) -> str:
     return at.markdown[0].value
+
+
+def new_run_note(at: AppTest) -> str:
+    """The notice of what the last change did ('New run: …'), shown in the line under the headline."""
+    found = re.search(r":orange-badge\[:material/restart_alt: ([^\]]*)\]", at.markdown[1].value)
+    return found.group(1) if found else ""
 
 
 def buttons(at: AppTest) -> list[str]:
@@ -141,7 +148,10 @@ def test_new_random_seed_starts_a_new_run():
     click(at, "seed")
     assert config(at).seed != 0 and step_count(at) == 0
     assert at.query_params["seed"] == str(config(at).seed)
-    assert any(t.value.startswith("New run: seed 0 →") for t in at.toast)
+    assert new_run_note(at).startswith("New run: seed 0 →")
+    assert "Press Play" in at.markdown[1].value
+    click(at, "step1")
+    assert new_run_note(at) == "" and "Press Play" not in at.markdown[1].value  # said once, until the first step
 
 
 def live_chart(at: AppTest) -> dict:
@@ -239,7 +249,7 @@ def test_every_control_starts_a_new_run_and_updates_the_url():
         assert not errors(at), (control, errors(at))
         assert state(at, "version") == version + 1, control
         assert step_count(at) == 0, control
-        assert at.toast and at.toast[0].value.startswith("New run:"), control
+        assert new_run_note(at).startswith("New run:"), control
         assert config(at).to_flat()[field] == expected, control
         assert at.query_params.get(field) == expected, control
 
@@ -265,7 +275,7 @@ def test_a_preset_link_and_typed_in_weights():
     assert_clean(at)
     assert '"weight":[[0.5,-0.3],[0.7,-0.3]]' in config(at).init.explicit
     assert "2 neurons, 2 distinct" in headline(at)
-    assert at.toast[0].value == "New run: initial weights typed in"
+    assert new_run_note(at) == "New run: initial weights typed in"
 
 
 def test_an_impossible_link_value_gets_a_message():
@@ -366,7 +376,7 @@ def test_the_upload_widget_and_the_csv_settings():
     at = open_app()
     at.file_uploader[0].upload("up.csv", f"a,b,label\n{rows}\n".encode(), "text/csv").run()
     assert_clean(at)
-    assert config(at).data.path == "up.csv" and at.toast[0].value.startswith("New run: dataset coffee → csv")
+    assert config(at).data.path == "up.csv" and new_run_note(at).startswith("New run: dataset coffee → csv")
     at.selectbox(key="playground.w.dataset").set_value("xor").run()
     assert config(at).data.path == "" and dict(at.query_params) == {"dataset": "xor"}
     at.selectbox(key="playground.w.dataset").set_value("csv").run()  # the upload is still in the session
