@@ -17,11 +17,11 @@ plotly chart's SVG differs from before the click; it is timed inside the page
 a shared machine: compare them run to run, not to the decimal.
 
     python bench/bench_browser.py
-    python bench/bench_browser.py --against REV   # 1. only, this tree and commit REV taking turns
+    python bench/bench_browser.py --against REV   # 1. and 2. only, this tree and commit REV taking turns
 
-With --against, the Step-100 clicks run on this tree and on a checkout of REV
-(a temporary git worktree) in turns, ROUNDS times each, and the ratio of the
-medians is printed: on a machine whose speed drifts from minute to minute,
+With --against, the Step-100 clicks and Play run on this tree and on a
+checkout of REV (a temporary git worktree) in turns, ROUNDS times each, and
+the ratios of the medians are printed: on a machine whose speed drifts from minute to minute,
 that is the fair way to tell whether a change made a difference. REV must
 draw its charts through pages/charts.py (the bench reads its draw counter).
 """
@@ -208,8 +208,9 @@ def browser_lines() -> list[str]:
     return lines
 
 
-def step_clicks(root: Path) -> list[float]:
-    """Ms from a Step-100 click to every chart redrawn, CLICKS times, on the app of the checkout at root."""
+def step_clicks_and_play(root: Path) -> tuple[list[float], float]:
+    """Ms from a Step-100 click to every chart redrawn, CLICKS times, then Play's redraws per second, on the app
+    of the checkout at root."""
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as tmp, streamlit_server(Path(tmp) / "streamlit.log", root=root) as url, \
@@ -219,27 +220,34 @@ def step_clicks(root: Path) -> list[float]:
         page.set_default_timeout(60_000)
         open_app(page, url)
         times = click_to_redraw_ms(page, "Step 100", WARMUP_CLICKS + CLICKS)[WARMUP_CLICKS:]
+        redraws = play_rate(page, PLAY_SECONDS)[0]
         browser.close()
-    return [t[1] for t in times]
+    return [t[1] for t in times], redraws
 
 
 def against_lines(rev: str, rounds: int) -> list[str]:
-    """The Step-100 redraw on this tree and on commit `rev`, measured in turns; the ratio of the medians."""
+    """The Step-100 redraw and Play's redraw rate on this tree and on commit `rev`, measured in turns; the
+    ratios of the medians."""
     with tempfile.TemporaryDirectory() as tmp:
         other = Path(tmp) / "tree"
         subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "--force", str(other), rev],
                        check=True, capture_output=True)
         try:
-            here, there = [], []
+            here, there, play_here, play_there = [], [], [], []
             for _ in range(rounds):
-                here += step_clicks(ROOT)
-                there += step_clicks(other)
+                for clicks, plays, root in ((here, play_here, ROOT), (there, play_there, other)):
+                    times, redraws = step_clicks_and_play(root)
+                    clicks += times
+                    plays.append(redraws)
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(other)],
                            check=False, capture_output=True)
     a, b = statistics.median(here), statistics.median(there)
+    c, d = statistics.median(play_here), statistics.median(play_there)
     return [f"step-100 click to redraw, taking turns ({rounds} x {CLICKS} clicks each): this tree median {a:.0f} ms, "
-            f"{rev} median {b:.0f} ms: ratio {a / b:.2f}"]
+            f"{rev} median {b:.0f} ms: ratio {a / b:.2f} (lower is faster)",
+            f"play, redraws/s of the live chart, taking turns ({rounds} x {PLAY_SECONDS:.0f} s each): this tree "
+            f"median {c:.1f}, {rev} median {d:.1f}: ratio {c / d:.2f} (higher is faster)"]
 
 
 def rss_bytes() -> int:
@@ -279,7 +287,7 @@ def main() -> None:
     parser.add_argument("--memory-only", action="store_true",
                         help="only the engine memory measure (run in a fresh process by default)")
     parser.add_argument("--against", metavar="REV",
-                        help="only the Step-100 redraw, on this tree and on git commit REV in turns")
+                        help="only the Step-100 redraw and Play, on this tree and on git commit REV in turns")
     parser.add_argument("--rounds", type=int, default=ROUNDS, help="turns each with --against")
     args = parser.parse_args()
     if args.against:
