@@ -53,9 +53,16 @@ def _key(part: str) -> str:
 
 
 # ------------------------------------------------------------------ callbacks (run before the rerun)
+def _said() -> None:
+    """The run takes its first step: the notice of what the last change did and any error messages (a bad link
+    or upload, for instance) have been read, and give their room back to the views."""
+    st.session_state.pop(_key("new_run"), None)
+    cm.RunSlot(SLOT).set_errors([])
+
+
 def _step(n_key: str | None) -> None:
     n = int(st.session_state.get(n_key, DEFAULT_N)) if n_key else 1
-    st.session_state.pop(_key("new_run"), None)
+    _said()
     cm.RunSlot(SLOT).trainer.step(n)
 
 
@@ -71,7 +78,7 @@ def _new_seed() -> None:
 def _set_playing(playing: bool) -> None:
     """Play or pause; idempotent, so a click delivered twice cannot undo itself."""
     st.session_state[_key("playing")] = playing and not cm.RunSlot(SLOT).trainer.all_diverged
-    st.session_state.pop(_key("new_run"), None)
+    _said()
     st.session_state.pop(_key("batch"), None)
 
 
@@ -284,6 +291,7 @@ def _main_area(version: int, playing: bool, present: bool) -> None:
     layer = 0 if present else _layer_shown(trainer)
     # Computed before anything is drawn, so the page's updates reach the browser together (one render, not three).
     view = None if playing else _view(trainer, layer, row)
+    cm.show_errors(slot)  # here, so that the first Step, which reruns only this fragment, can take them away
     cm.divergence_banner(trainer)
     _controls(trainer, present, playing)
     if not present:
@@ -309,7 +317,6 @@ def main() -> None:
     message = slot.pop_flash()
     if message:
         st.session_state[_key("new_run")] = message
-    cm.show_errors(slot)
     playing = bool(st.session_state.get(_key("playing"), False))
     st.fragment(_main_area)(slot.version, playing, present)
 

@@ -287,6 +287,7 @@ def test_an_impossible_link_value_gets_a_message():
     assert dict(at.query_params) == {"dropout": "0.2"}
     click(at, "step1")
     assert step_count(at) == 1
+    assert not errors(at)  # read: the first step gives their room back to the views
 
 
 def test_link_weights_of_the_wrong_shape_fall_back_to_the_default():
