@@ -132,22 +132,52 @@ QUIET_MS = 250
 # Counts script runs (full or fragment) by watching stApp's script-state attribute, and remembers when it
 # last changed: a click has been handled when a new run started and the app has been idle for QUIET_MS
 # (a callback that calls st.rerun starts a second run right after the first).
-# Counts changes of the script state to 'running'. A record holds only the value before its change: the value
-# after it is the next record's old value, or the current one for the last record. (Reading the attribute for
-# every record missed a run that started and ended before the observer was called: a fast run on a busy page.)
+# Counts finished script runs (full or fragment) from the server's messages: every run ends with a ForwardMsg
+# holding script_finished (field 6, a varint) next to its metadata. Its status is 0 (finished), 1 (compile
+# error) or 3 (fragment run finished); 2 means "stopped early for a rerun" (another run follows). The scan reads
+# the message's top-level protobuf fields only.
+# (The page's script state attribute misses a fast run: React can apply "running" and "not running" in one
+# render, so the attribute never changes; opening a page whose data is cached did exactly that.)
+# Every finished run and any change of the script state attribute mark the page as changed.
 RUN_COUNTER_JS = """
 if (window.__symbreakRuns === undefined) {
   window.__symbreakRuns = 0;
   window.__symbreakChanged = performance.now();
-  new MutationObserver(records => {
-    records.forEach((record, i) => {
-      window.__symbreakChanged = performance.now();
-      const later = records.slice(i + 1).find(r => r.target === record.target);
-      const now = later ? later.oldValue : record.target.getAttribute('data-test-script-state');
-      if (now === 'running') window.__symbreakRuns += 1;
+  const finishedStatus = data => {
+    if (!(data instanceof ArrayBuffer)) return null;
+    const bytes = new Uint8Array(data);
+    let i = 0;
+    const varint = () => {
+      let value = 0, shift = 0, byte;
+      do { byte = bytes[i++]; value += (byte & 0x7f) * 2 ** shift; shift += 7; } while (byte & 0x80 && i < bytes.length);
+      return value;
+    };
+    while (i < bytes.length) {
+      const tag = varint(), field = Math.floor(tag / 8), wire = tag % 8;
+      if (wire === 0) { const value = varint(); if (field === 6) return value; }
+      else if (wire === 2) { const length = varint(); i += length; }
+      else if (wire === 1) i += 8;
+      else if (wire === 5) i += 4;
+      else return null;
+    }
+    return null;
+  };
+  const Socket = window.WebSocket;
+  window.WebSocket = function (...args) {
+    const socket = new Socket(...args);
+    socket.addEventListener('message', event => {
+      const status = finishedStatus(event.data);
+      if (status !== null && status !== 2) {
+        window.__symbreakRuns += 1;
+        window.__symbreakChanged = performance.now();
+      }
     });
-  }).observe(document, {subtree: true, attributes: true, attributeOldValue: true,
-                        attributeFilter: ['data-test-script-state']});
+    return socket;
+  };
+  window.WebSocket.prototype = Socket.prototype;
+  Object.assign(window.WebSocket, Socket);
+  new MutationObserver(() => { window.__symbreakChanged = performance.now(); })
+    .observe(document, {subtree: true, attributes: true, attributeFilter: ['data-test-script-state']});
 }
 """
 RERUN_DONE_JS = """([before, quiet]) => {
@@ -198,7 +228,7 @@ def assert_no_exception(page) -> None:
 
 
 def runs(page) -> int:
-    """Script runs (full or fragment) started since the page was opened."""
+    """Script runs (full or fragment) finished since the page was opened."""
     return int(page.evaluate("window.__symbreakRuns"))
 
 
