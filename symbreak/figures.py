@@ -515,7 +515,7 @@ def _symmetry(history: History, layer: int, run: int, row: int | None, tol: floa
     if at_row:
         fig.hline(floor, POSITIVE, f"gap 0: {IDENTICAL_TEXT}", log=True)
     else:
-        fig.hline(floor, NEUTRAL, "floor: a gap of exactly 0 would sit here", dash="dot", log=True)
+        fig.hline(floor, NEUTRAL, "floor: gap 0 would sit here", dash="dot", log=True)
     if tol > 0:
         fig.hline(tol, "#666666", f"tolerance {tol:g}", dash="dash", right=True, log=True)
     top = max(float(spreads.max()) if spreads.size else 1.0, tol, floor * 1e3)
