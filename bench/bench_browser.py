@@ -34,6 +34,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -165,19 +167,34 @@ def play_rate(page, seconds: float) -> tuple[float, float, int]:
     return (draws_after - draws_before) / elapsed, (end_step - start_step) / per_frame / elapsed, pause(page)
 
 
-def browser_lines() -> list[str]:
+@contextmanager
+def opened_app(root: Path = ROOT) -> Iterator[object]:
+    """A projector-sized Chromium page on the app of the checkout at root (its own server), opened and drawn."""
     from playwright.sync_api import sync_playwright
 
-    lines = []
-    with tempfile.TemporaryDirectory() as tmp, streamlit_server(Path(tmp) / "streamlit.log") as url, \
+    with tempfile.TemporaryDirectory() as tmp, streamlit_server(Path(tmp) / "streamlit.log", root=root) as url, \
             sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(60_000)
         open_app(page, url)
+        try:
+            yield page
+        finally:
+            browser.close()
+
+
+def first_clicks(page) -> list[tuple[float, float]]:
+    """click_to_redraw_ms of CLICKS Step-100 clicks on a page just opened, after WARMUP_CLICKS."""
+    return click_to_redraw_ms(page, "Step 100", WARMUP_CLICKS + CLICKS)[WARMUP_CLICKS:]
+
+
+def browser_lines() -> list[str]:
+    lines = []
+    with opened_app() as page:
         n_charts = len(page.evaluate(CHART_HASHES_JS, CHART))
 
-        early = click_to_redraw_ms(page, "Step 100", WARMUP_CLICKS + CLICKS)[WARMUP_CLICKS:]
+        early = first_clicks(page)
         done, drawn = medians(early)
         lines.append(f"step-100 click to redraw ({n_charts} charts), page just opened: median {drawn:.0f} ms "
                      f"(min {min(t[1] for t in early):.0f}, max {max(t[1] for t in early):.0f}, {CLICKS} clicks; "
@@ -207,24 +224,15 @@ def browser_lines() -> list[str]:
                      "(page in use): "
                      f"median {far[1]:.0f} ms / {near[1]:.0f} ms = {far[1] / near[1]:.2f} "
                      f"(run seen finished {far[0]:.0f} / {near[0]:.0f} ms) (target ≈ 1)")
-        browser.close()
     return lines
 
 
 def step_clicks_and_play(root: Path) -> tuple[list[float], float]:
     """Ms from a Step-100 click to every chart redrawn, CLICKS times, then Play's redraws per second, on the app
     of the checkout at root."""
-    from playwright.sync_api import sync_playwright
-
-    with tempfile.TemporaryDirectory() as tmp, streamlit_server(Path(tmp) / "streamlit.log", root=root) as url, \
-            sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(60_000)
-        open_app(page, url)
-        times = click_to_redraw_ms(page, "Step 100", WARMUP_CLICKS + CLICKS)[WARMUP_CLICKS:]
+    with opened_app(root) as page:
+        times = first_clicks(page)
         redraws = play_rate(page, PLAY_SECONDS)[0]
-        browser.close()
     return [t[1] for t in times], redraws
 
 

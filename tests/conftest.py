@@ -129,15 +129,14 @@ ALL_CHARTS_DRAWN_JS = f"""() => {{
 }}"""
 QUIET_MS = 250
 
-# Counts script runs (full or fragment) by watching stApp's script-state attribute, and remembers when it
-# last changed: a click has been handled when a new run started and the app has been idle for QUIET_MS
-# (a callback that calls st.rerun starts a second run right after the first).
-# Counts finished script runs (full or fragment) from the server's messages: every run ends with a ForwardMsg
-# holding script_finished (field 6, a varint) next to its metadata. Its status is 0 (finished), 1 (compile
-# error) or 3 (fragment run finished); 2 means "stopped early for a rerun" (another run follows). The scan reads
-# the message's top-level protobuf fields only.
-# (The page's script state attribute misses a fast run: React can apply "running" and "not running" in one
-# render, so the attribute never changes; opening a page whose data is cached did exactly that.)
+# Counts finished script runs (full or fragment) and remembers when the page last changed: a click has been
+# handled when a new run finished and the app has been idle for QUIET_MS (a callback that calls st.rerun starts
+# a second run right after the first).
+# Runs are counted from the server's messages: every run ends with a ForwardMsg holding script_finished (field
+# 6, a varint) next to its metadata. Its status is 0 (finished), 1 (compile error) or 3 (fragment run
+# finished); 2 means "stopped early for a rerun" (another run follows). The scan reads the message's top-level
+# protobuf fields only. (The page's script state attribute misses a fast run: React can apply "running" and
+# "not running" in one render, so the attribute never changes; opening a page whose data is cached did that.)
 # Every finished run and any change of the script state attribute mark the page as changed.
 RUN_COUNTER_JS = """
 if (window.__symbreakRuns === undefined) {
@@ -175,7 +174,7 @@ if (window.__symbreakRuns === undefined) {
     return socket;
   };
   window.WebSocket.prototype = Socket.prototype;
-  Object.assign(window.WebSocket, Socket);
+  Object.setPrototypeOf(window.WebSocket, Socket);  // the constructor's constants (WebSocket.OPEN, …) still hold
   new MutationObserver(() => { window.__symbreakChanged = performance.now(); })
     .observe(document, {subtree: true, attributes: true, attributeFilter: ['data-test-script-state']});
 }
