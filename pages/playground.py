@@ -37,14 +37,14 @@ TABS = ("Weight space", "Distances", "Gradients", "Network", "Input plane")
 
 @dataclass(frozen=True)
 class Batch:
-    """Frames of the live chart made in one run while playing (as figure JSON, sent again as is on a repeat);
-    the headline and loss after the last frame."""
+    """Frames of the live chart made in one run while playing; the headline and loss chart after the last
+    frame. The charts are kept as figure JSON, sent again as is when a run repeats the batch."""
 
     number: int
     layer: int
     figures: list[str]
     summary: F.Summary
-    loss: go.Figure
+    loss: str
     made: float
 
 
@@ -148,15 +148,15 @@ def _headline(trainer: Trainer, summary: F.Summary, layer: int) -> None:
     left, right = st.columns([5, 1], vertical_alignment="center")
     left.markdown(f"## :{colour}[{summary.text}]")
     note = "no hidden layer, so these are the output units" if not trainer.config.model.hidden else where
-    line = f":gray[Step {summary.step:,} · {note} · {cm.config_summary(trainer.config)}"
+    line = f"Step {summary.step:,} · {note} · {cm.config_summary(trainer.config)}"
     if trainer.step_count == 0:
         line += " · **Press Play or Step 100 and watch the lines.**"
-    line += "]"
+    badge = ""
     new_run = st.session_state.get(_key("new_run"))
     if new_run:  # what the last change did, until the run takes its first step (a toast would cover the count)
         text = new_run.replace("[", "(").replace("]", ")")  # brackets would end the badge
-        line = f":orange-badge[:material/restart_alt: {text}] " + line
-    left.markdown(line)
+        badge = f":orange-badge[:material/restart_alt: {text}] "
+    left.markdown(f"{badge}:gray[{line}]")
     right.metric("Distinct neurons", f"{summary.distinct} of {summary.neurons}",
                  help=f"In the {where}: groups of neurons whose weights and bias are equal (within the tolerance; "
                       "to the last bit when it is 0).")
@@ -228,7 +228,8 @@ def _next_batch(trainer: Trainer, layer: int) -> Batch:
         figures.append(_live_figure(trainer, layer, trainer.history.count - 1).to_json())
     number = state[_key("batch_number")] = state.get(_key("batch_number"), 0) + 1
     last = trainer.history.count - 1
-    return Batch(number, layer, figures, _summary(trainer, layer, last), _loss_view(trainer, last), time.monotonic())
+    return Batch(number, layer, figures, _summary(trainer, layer, last), _loss_view(trainer, last).to_json(),
+                 time.monotonic())
 
 
 @dataclass(frozen=True)
@@ -278,7 +279,7 @@ def _live_area(version: int, playing: bool, layer: int, row: int, view: View | N
             st.rerun()
     _headline(trainer, batch.summary, layer)
     cm.show_figure(batch.figures, key=_key("live"), batch=batch.number, on_drawn=_on_drawn)
-    cm.show_figure(batch.loss, key=_key("loss"))
+    cm.show_figure([batch.loss], key=_key("loss"))
 
 
 def _main_area(version: int, playing: bool, present: bool) -> None:
