@@ -454,6 +454,7 @@ def weight_space_figure(history: History, layer: int = 0, run: int = 0, row: int
         fig.traces.append(dict(
             type="scatter", x=_f32(coords[row, first, :1]), y=_f32(coords[row, first, 1:2]), mode="markers+text",
             name=label, legendgroup=label, text=[label if len(members) > 1 else ""], textposition="top center",
+            cliponaxis=False,  # a label above a marker at the top of the range is not cut off
             textfont=dict(size=FONT_SIZE + 2, color=neuron_color(first)),
             marker=dict(color=neuron_color(first), symbol=neuron_symbol(first),
                         size=22 if len(members) > 1 else 15, line=dict(color="white", width=1.5)),
@@ -538,13 +539,15 @@ def distance_figure(history: History, layer: int = 0, run: int = 0, row: int | N
                dict(margin=dict(l=60, r=20, t=100, b=30)))
     text = [["0" if v == 0 else f"{v:.2g}" for v in line] for line in dist] if n <= 12 else None
     fig.traces.append(dict(
+        # All zero (a tied layer): a 0-to-1 scale, so every cell reads as the bottom of an ordinary bar.
         type="heatmap", z=dist, x=labels, y=labels, colorscale=SEQUENTIAL, zmin=0,
-        zmax=max(float(dist.max()), 1e-12), text=text, texttemplate="%{text}" if text else None,
+        zmax=float(dist.max()) or 1.0, text=text, texttemplate="%{text}" if text else None,
         textfont=dict(size=FONT_SIZE - 2), colorbar=dict(title=dict(text="distance")),
         hovertemplate="%{y} to %{x}: %{z:.3g}<extra></extra>",
     ))
     fig.axis("yaxis", autorange="reversed", showgrid=False, scaleanchor="x")
-    fig.axis("xaxis", showgrid=False, side="top")
+    # The square cells shrink the x axis's domain (not widen its range), so the row labels stay beside the cells.
+    fig.axis("xaxis", showgrid=False, side="top", constrain="domain")
     return fig.done()
 
 
@@ -710,10 +713,10 @@ def activation_maps_figure(trainer: Trainer, row: int | None = None, run: int = 
     shown = found[:max_panels]
     cols = min(len(shown), 4)
     n_rows = -(-len(shown) // cols)
-    title = f"What each neuron computes over the input plane at step {step:,}"
+    title = f"What each neuron computes<br>over the input plane at step {step:,}"
     if len(found) > len(shown):
         title += f" (first {len(shown)} of {len(found)} groups)"
-    fig = _Fig(title, max(height, 250 * n_rows + 80), dict(margin=dict(l=30, r=20, t=90, b=30)))
+    fig = _Fig(title, max(height, 250 * n_rows + 80), dict(margin=dict(l=45, r=20, t=120, b=40)))
     fig.grid(len(shown), cols, [group_label(m) for m in shown], gap=0.05, vgap=0.12)
     zmin, zmax = _activation_range(trainer.activation, acts)
     for panel, members in enumerate(shown):
@@ -723,8 +726,9 @@ def activation_maps_figure(trainer: Trainer, row: int | None = None, run: int = 
             colorbar=dict(title=dict(text="activation"), len=0.8), xaxis=_axis("x", panel), yaxis=_axis("y", panel),
             hovertemplate="(%{x:.2f}, %{y:.2f}): %{z:.3f}<extra></extra>",
         ))
-        fig.axis(_axis("xaxis", panel), showgrid=False, showticklabels=False)
-        fig.axis(_axis("yaxis", panel), showgrid=False, showticklabels=False)
+        # Numbers on the outer panels only: the left column and the bottom panel of each column.
+        fig.axis(_axis("xaxis", panel), showgrid=False, showticklabels=panel + cols >= len(shown), nticks=4)
+        fig.axis(_axis("yaxis", panel), showgrid=False, showticklabels=panel % cols == 0, nticks=5)
     return fig.done()
 
 
@@ -749,8 +753,8 @@ def decision_figure(trainer: Trainer, row: int | None = None, run: int = 0,
         return fig.done()
     xs, ys, points = plane_grid(trainer, resolution)
     pred = trainer.layer_outputs(points, row=row, run=run)[-1]
-    fig = _Fig(f"Prediction and decision boundary at step {step:,}", height,
-               dict(legend=dict(x=1.02, y=0.0), margin=dict(l=60, r=20, t=60, b=50)))
+    fig = _Fig(f"Prediction and decision boundary<br>at step {step:,}", height,
+               dict(legend=dict(x=1.02, y=0.0, yanchor="bottom"), margin=dict(l=60, r=20, t=90, b=50)))
     shape = (len(ys), len(xs))
     if task == "binary":
         z, title, zrange, scale = pred[:, 0].reshape(shape), f"P({data.classes[1]})", (0.0, 1.0), DIVERGING
@@ -761,8 +765,8 @@ def decision_figure(trainer: Trainer, row: int | None = None, run: int = 0,
         z, title = pred[:, 0].reshape(shape), data.target_name
         zrange, scale = (float(z.min()), float(z.max())), SEQUENTIAL
     fig.traces.append(dict(type="heatmap", x=_f32(xs), y=_f32(ys), z=_f32(z), colorscale=scale, zmin=zrange[0],
-                           zmax=zrange[1], opacity=0.5,
-                           colorbar=dict(title=dict(text=title), len=0.75, y=0.6),
+                           zmax=zrange[1], opacity=0.5, showscale=task != "multiclass",  # classes: the legend
+                           colorbar=dict(title=dict(text=title), len=0.55, y=1.0, yanchor="top"),
                            hovertemplate="(%{x:.2f}, %{y:.2f}): %{z:.3g}<extra></extra>"))
     if task == "binary":
         fig.traces.append(dict(type="contour", x=_f32(xs), y=_f32(ys), z=_f32(z), showscale=False, hoverinfo="skip",

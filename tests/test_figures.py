@@ -222,7 +222,10 @@ def test_distance_heatmap_is_zero_for_tied_neurons(tied, split):
     z = np.asarray(fig.data[0].z)
     assert z.shape == (8, 8) and np.all(z == 0)
     assert fig.data[0].text[0][1] == "0"
-    z_split = np.asarray(F.distance_figure(split.history).data[0].z)
+    assert fig.data[0].zmax == 1.0  # an ordinary 0-to-1 colour bar, not one that ends at a picometre
+    split_fig = F.distance_figure(split.history)
+    z_split = np.asarray(split_fig.data[0].z)
+    assert split_fig.data[0].zmax == z_split.max()
     assert np.all(np.diag(z_split) == 0) and np.all(z_split[~np.eye(8, dtype=bool)] > 0)
     assert np.allclose(z_split, pairwise_distances(split.history.neuron_vectors(0)[-1]))
 
