@@ -317,7 +317,7 @@ def download_buttons(trainer: Trainer, run: int = 0, prefix: str = "symbreak") -
                        "(the format of `symbreak run --out-history`).", key=f"{prefix}.dl_history")
     st.download_button("Config (JSON)", lambda: trainer.configs[run].to_json(), file_name=f"{prefix}-config.json",
                        mime="application/json", on_click="ignore", key=f"{prefix}.dl_config",
-                       help="All settings of this run; `symbreak` reads the same fields.")
+                       help="All settings of this run: `symbreak run --config` trains it again.")
     st.download_button("Weights now (JSON)", lambda: trainer.weights_json(run), file_name=f"{prefix}-weights.json",
                        mime="application/json", on_click="ignore", key=f"{prefix}.dl_weights",
                        help="The current weights, in the `--init-weights` format: load them as a starting point.")

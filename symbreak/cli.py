@@ -31,7 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="symbreak", description="Watch hidden neurons stay identical or split apart.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = commands.add_parser("run", help="train one configuration and print a JSON summary")
-    run.add_argument("--preset", choices=list(PRESETS), help="start from a named preset")
+    start = run.add_mutually_exclusive_group()
+    start.add_argument("--preset", choices=list(PRESETS), help="start from a named preset")
+    start.add_argument("--config", metavar="FILE.json",
+                       help="start from a saved configuration (the app's 'Config (JSON)' download)")
     run.add_argument("--dataset", help="built-in dataset name")
     run.add_argument("--data", metavar="FILE.csv", help="train on a CSV file (numeric features + target)")
     run.add_argument("--target", help="the CSV's target column (default: the last)")
@@ -63,8 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
-    """The config the flags describe, over the preset (or the defaults)."""
+    """The config the flags describe, over the preset or the config file (or the defaults)."""
     base = preset(args.preset) if args.preset else Config()
+    if args.config:
+        base = Config.from_json(_read(args.config, "config"))
     flat: dict[str, object] = {}
     for key in (k for k in FLAT_FIELDS if k not in FILE_FIELDS):
         value = getattr(args, key)
@@ -73,11 +78,16 @@ def config_from_args(args: argparse.Namespace) -> Config:
     if args.data:
         flat["dataset"], flat["path"] = "csv", args.data
     if args.init_weights:
-        try:
-            flat["init_weights"] = Path(args.init_weights).read_text()
-        except OSError as exc:
-            raise ConfigError(f"init_weights: cannot read {args.init_weights} ({exc.strerror})") from None
+        flat["init_weights"] = _read(args.init_weights, "init_weights")
     return Config.from_flat(flat, base=base)
+
+
+def _read(path: str, what: str) -> str:
+    """A file's text, or a ConfigError naming the flag's setting and why the file cannot be read."""
+    try:
+        return Path(path).read_text()
+    except OSError as exc:
+        raise ConfigError(f"{what}: cannot read {path} ({exc.strerror})") from None
 
 
 def run(args: argparse.Namespace) -> dict:

@@ -9,6 +9,7 @@ Screenshots of the main states go to artifacts/ for a human to look at.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from pathlib import Path
@@ -17,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import expect
 
+from symbreak.cli import main as cli_main
 from conftest import (
     APP_IDLE, CHART, QUIET_MS, assert_no_exception, chart_hashes, click_and_wait, open_app, playground_step, runs,
     wait_charts_changed, wait_first_chart_changed, wait_rerun,
@@ -227,3 +229,24 @@ def test_charts_follow_the_window_width(page, app_url):
     page.set_viewport_size({"width": 1000, "height": 1000})
     page.wait_for_function(f"""() => ({widths_js})().every(([box, svg]) => box < {wide[0][0] - 200}
         && Math.abs(svg - box) < 2)""", timeout=10_000)
+
+
+def test_downloads_are_the_command_lines_files(page, app_url, tmp_path):
+    """The three downloads after Step 100: `symbreak run --config` on the config file trains the same run and
+    writes the same history and weights files, byte for byte (dropout included: the seed fixes its masks)."""
+    open_app(page, f"{app_url}/?dropout=0.2&seed=5")
+    click_and_wait(page, button(page, "Step 100"))
+    click_and_wait(page, page.get_by_text("Download", exact=True))
+    saved = {}
+    for label, name in (("History (CSV)", "history.csv"), ("Config (JSON)", "config.json"),
+                        ("Weights now (JSON)", "weights.json")):
+        with page.expect_download() as download:
+            page.get_by_role("button", name=label).click()
+        saved[name] = tmp_path / name
+        download.value.save_as(saved[name])
+    assert json.loads(saved["config.json"].read_text())["train"]["dropout"] == 0.2
+    history, weights = tmp_path / "cli-history.csv", tmp_path / "cli-weights.json"
+    assert cli_main(["run", "--config", str(saved["config.json"]), "--steps", "100",
+                     "--out-history", str(history), "--out-weights", str(weights)]) == 0
+    assert saved["history.csv"].read_text() == history.read_text()
+    assert saved["weights.json"].read_text() == weights.read_text()

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from symbreak import Config, Trainer
-from symbreak.cli import main
+from symbreak.cli import build_parser, config_from_args, main
 from symbreak.config import ACTIVATIONS, FLAT_FIELDS, OPTIMIZERS, PRESETS, ConfigError, preset
 
 
@@ -130,6 +130,19 @@ def test_cli_weights_and_history_files_round_trip(capsys, tmp_path: Path) -> Non
     assert trainer.weights_json() == weights.read_text()
 
 
+def test_cli_config_file_is_the_base_and_flags_go_over_it(capsys, tmp_path: Path) -> None:
+    saved = preset("constant-dropout").with_flat(hidden="5", seed="9", steps="30")
+    path = tmp_path / "config.json"
+    path.write_text(saved.to_json())
+    args = build_parser().parse_args(["run", "--config", str(path), "--lr", "0.5"])
+    assert config_from_args(args) == saved.with_flat(lr="0.5")
+    code, out, _ = run_cli(["run", "--config", str(path)], capsys)
+    assert code == 0 and json.loads(out)["steps"] == 30 and json.loads(out)["distinct_neurons"] == [5]
+    path.write_text("{not json")
+    code, _, err = run_cli(["run", "--config", str(path)], capsys)
+    assert code == 2 and "config JSON: not valid JSON" in err and err.count("\n") == 1
+
+
 def test_cli_trains_on_a_csv(capsys, tmp_path: Path) -> None:
     csv = tmp_path / "d.csv"
     csv.write_text("a,b,label\n" + "\n".join(f"{i},{i % 3},{'yes' if i % 2 else 'no'}" for i in range(30)))
@@ -144,6 +157,8 @@ def test_cli_trains_on_a_csv(capsys, tmp_path: Path) -> None:
     (["run", "--steps", "ten"], "invalid int value: 'ten'"),
     (["run", "--data", "/nonexistent.csv"], "nonexistent.csv"),
     (["run", "--init-weights", "/nonexistent.json"], "init_weights: cannot read"),
+    (["run", "--config", "/nonexistent.json"], "config: cannot read"),
+    (["run", "--preset", "random", "--config", "c.json"], "not allowed with argument"),
     (["run", "--preset", "tied-221", "--hidden", "4"], "layer 0 weight must be [4×2]"),
     (["fly"], "invalid choice: 'fly'"),
 ])
