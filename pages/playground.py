@@ -5,7 +5,8 @@ main area is a fragment: the controls (a row on top), Step, Reset, the
 look-back slider and the tabs rerun only it. Inside it, the headline, the
 live chart (trajectories and symmetry meter: one plotly figure) and the loss
 chart are a smaller fragment, the only part Play reruns: one run per batch
-of frames. `?present=1` shows only the views and Play/Step.
+of frames. A long Step N runs the same way, a slice of training per frame,
+under a progress bar with Stop. `?present=1` shows only the views and Play/Step.
 """
 
 from __future__ import annotations
@@ -29,10 +30,22 @@ LOSS_HEIGHT = 300
 # While playing, the chart asks for each next frame itself; this timer only restarts a loop whose request was lost.
 WATCHDOG_SECONDS = 2.0
 DEFAULT_N = 100
+# A Step N that takes longer than this is trained in slices this long, each drawn as a frame of the live chart
+# (the way Play draws), under a progress bar with Stop.
+STEP_SLICE_SECONDS = 0.4
 MAX_N = 1000
 DEFAULT_PER_FRAME = 5
 MAX_PER_FRAME = 500
 TABS = ("Weight space", "Distances", "Gradients", "Network", "Input plane")
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A Step N in progress: of the run with this version, `done` of `n` steps made so far."""
+
+    version: int
+    done: int
+    n: int
 
 
 @dataclass(frozen=True)
@@ -61,12 +74,19 @@ def _said() -> None:
 
 
 def _step(n_key: str | None) -> None:
+    """Ask for n steps: the main area trains them (see `_train_pending`)."""
     n = int(st.session_state.get(n_key, DEFAULT_N)) if n_key else 1
     _said()
-    cm.RunSlot(SLOT).trainer.step(n)
+    st.session_state[_key("pending")] = Pending(cm.RunSlot(SLOT).version, 0, n)
+
+
+def _stop() -> None:
+    """Stop a long Step N: the steps made so far are kept."""
+    st.session_state.pop(_key("pending"), None)
 
 
 def _reset() -> None:
+    _stop()
     cm.RunSlot(SLOT).trainer.reset()
 
 
@@ -76,23 +96,28 @@ def _new_seed() -> None:
 
 
 def _set_playing(playing: bool) -> None:
-    """Play or pause; idempotent, so a click delivered twice cannot undo itself."""
+    """Play or pause; idempotent, so a click delivered twice cannot undo itself. Play ends a long Step N."""
+    _stop()
     st.session_state[_key("playing")] = playing and not cm.RunSlot(SLOT).trainer.all_diverged
     _said()
     st.session_state.pop(_key("batch"), None)
 
 
 # ------------------------------------------------------------------ pieces of the main area
-def _controls(trainer: Trainer, present: bool, playing: bool) -> None:
-    """Step 1, Step N, Play/Pause, steps per frame, Reset, New random seed and the look-back slider, in one row."""
+def _controls(trainer: Trainer, present: bool, playing: bool, busy: bool) -> None:
+    """Step 1, Step N, Play/Pause, steps per frame, Reset, New random seed and the look-back slider, in one row.
+
+    While a long Step N is being trained (`busy`), the step buttons wait for it.
+    """
     diverged = trainer.all_diverged
     with st.container(horizontal=True, vertical_alignment="bottom", gap="small"):
-        st.button("Step 1", key=_key("step1"), on_click=_step, args=(None,), disabled=diverged or playing,
+        st.button("Step 1", key=_key("step1"), on_click=_step, args=(None,), disabled=diverged or playing or busy,
                   help="One update of every weight.")
         n = st.number_input("N", min_value=1, max_value=MAX_N, value=DEFAULT_N, step=10, key=_key("n"), width=110,
                             help=f"How many updates 'Step N' makes (1 to {MAX_N:,}).")
         st.button(f"Step {int(n)}", key=_key("stepn"), on_click=_step, args=(_key("n"),),
-                  disabled=diverged or playing, help="Make N updates, then redraw.")
+                  disabled=diverged or playing or busy,
+                  help="Make N updates, then redraw (a long one shows its progress and can be stopped).")
         st.button("Pause" if playing else "Play", key=_key("play"), on_click=_set_playing, args=(not playing,), type="primary",
                   disabled=diverged and not playing,
                   help="Train continuously and redraw the chart after every few steps, as fast as this browser "
@@ -104,11 +129,45 @@ def _controls(trainer: Trainer, present: bool, playing: bool) -> None:
                       help="Back to step 0 with the same starting weights (same seed).")
             st.button("New random seed", key=_key("seed"), on_click=_new_seed,
                       help="A new run with a fresh seed: new data, new random starting weights and dropout masks.")
-        if not (present or playing):  # while playing, the views follow the newest step
+        if not (present or playing or busy):  # while playing or stepping, the views follow the newest step
             st.slider("Look back at step", 0, max(trainer.step_count, 1), key=_key("view_step"),
                       disabled=trainer.step_count == 0, width="stretch",
                       help="Drag back to see any recorded step; every view follows. Drag to the right end to "
                            "follow training again.")
+
+
+def _pending(version: int) -> Pending | None:
+    """The Step N still being trained for the run of this version, if any."""
+    pending = st.session_state.get(_key("pending"))
+    return pending if pending is not None and pending.version == version else None
+
+
+def _train_pending(trainer: Trainer, version: int) -> Pending | None:
+    """Train the steps a Step click asked for, for at most one slice; what is left to do, or None when done.
+
+    A Step N that takes longer than a slice is trained over several runs of
+    the live area, paced by the chart as Play is, each drawing the live charts
+    and a progress bar: the charts move while it trains and Stop stays clickable.
+    """
+    key = _key("pending")
+    pending = _pending(version)
+    st.session_state.pop(key, None)
+    if pending is None:
+        return None
+    seconds = st.session_state.get(_key("slice_seconds"), STEP_SLICE_SECONDS)  # the tests' seam
+    done = pending.done + trainer.step(pending.n - pending.done, seconds=seconds)
+    if done >= pending.n or trainer.all_diverged:
+        return None
+    st.session_state[key] = left = Pending(version, done, pending.n)
+    return left
+
+
+def _progress(pending: Pending) -> None:
+    """The bar of a long Step N, with its Stop button."""
+    with st.container(horizontal=True, vertical_alignment="center", gap="small"):
+        st.progress(pending.done / pending.n, text=f"Training: step {pending.done:,} of {pending.n:,}")
+        st.button("Stop", key=_key("stop"), on_click=_stop, icon=":material/stop_circle:",
+                  help="Stop here: the steps made so far are kept.")
 
 
 def _row_shown(trainer: Trainer, present: bool, playing: bool) -> int:
@@ -178,8 +237,9 @@ def _loss_view(trainer: Trainer, row: int) -> go.Figure:
     return F.loss_figure(trainer.history, row=row, task=trainer.task, height=LOSS_HEIGHT)
 
 
-def _secondary(trainer: Trainer, layer: int, row: int, playing: bool) -> None:
-    """The other views, in tabs; only the open tab is computed, and not while playing (to keep Play fast)."""
+def _secondary(trainer: Trainer, layer: int, row: int, playing: bool, busy: bool) -> None:
+    """The other views, in tabs; only the open tab is computed, and not while playing or training a long Step N
+    (to keep them fast)."""
     history, tol = trainer.history, trainer.config.tol
     names = list(trainer.dataset.feature_names)
     tabs = [t for t in TABS if t != "Input plane" or trainer.dataset.n_features <= 2]
@@ -192,6 +252,9 @@ def _secondary(trainer: Trainer, layer: int, row: int, playing: bool) -> None:
         if playing:
             st.info("This view is drawn when you pause: while playing, only the chart above is redrawn.",
                     icon=":material/pause_circle:")
+        elif busy:
+            st.info("This view is drawn when the steps are done: while they train, only the charts above are "
+                    "redrawn.", icon=":material/hourglass_top:")
         elif name == "Weight space":
             cm.show_figure(F.weight_space_figure(history, layer, row=row, tol=tol, names=names,
                                                  max_points=F.point_budget(*history.neuron_vectors(layer).shape[1:])),
@@ -218,16 +281,23 @@ def _secondary(trainer: Trainer, layer: int, row: int, playing: bool) -> None:
 
 def _next_batch(trainer: Trainer, layer: int) -> Batch:
     """Train FRAMES_PER_BATCH frames of 'steps per frame' steps each; the figure after each is one frame."""
-    state = st.session_state
-    per_frame = int(state.get(_key("per_frame"), DEFAULT_PER_FRAME))
+    per_frame = int(st.session_state.get(_key("per_frame"), DEFAULT_PER_FRAME))
     figures = []
     for _ in range(FRAMES_PER_BATCH):
         trainer.step(per_frame)
         if trainer.all_diverged:
             break
         figures.append(_live_figure(trainer, layer, trainer.history.count - 1).to_json())
-    number = state[_key("batch_number")] = state.get(_key("batch_number"), 0) + 1
+    return _batch(trainer, layer, figures)
+
+
+def _batch(trainer: Trainer, layer: int, figures: list[str] | None = None) -> Batch:
+    """The next batch of frames (by default one: the newest step), with the headline and loss chart at its end."""
+    state = st.session_state
     last = trainer.history.count - 1
+    if figures is None:
+        figures = [_live_figure(trainer, layer, last).to_json()]
+    number = state[_key("batch_number")] = state.get(_key("batch_number"), 0) + 1
     return Batch(number, layer, figures, _summary(trainer, layer, last), _loss_view(trainer, last).to_json(),
                  time.monotonic())
 
@@ -250,8 +320,13 @@ def _on_drawn() -> None:
     st.session_state[_key("asked")] = charts.drawn_batch(_key("live"))
 
 
-def _live_area(version: int, playing: bool, layer: int, row: int, view: View | None) -> None:
-    """Headline and live chart: a fragment of its own, the only part a Play frame reruns.
+def _live_area(version: int, playing: bool, busy: bool, layer: int, row: int, view: View | None) -> None:
+    """Headline and live chart: a fragment of its own, the only part a Play frame or a slice of a long Step N
+    reruns.
+
+    While a long Step N trains (`busy`), batches work the same way with one
+    frame each: the newest step after a slice of training, under a progress
+    bar. The run that finishes it (or a click on Stop) reruns the whole page.
 
     While playing, a run trains and sends a batch of frames. The chart draws
     them in turn and, starting on the first, asks for the next batch (see
@@ -260,10 +335,10 @@ def _live_area(version: int, playing: bool, layer: int, row: int, view: View | N
     stalled; so exactly one batch is ever being made.
     """
     slot, state = cm.RunSlot(SLOT), st.session_state
-    if slot.version != version or state.get(_key("playing"), False) != playing:
-        st.rerun()  # the run or Play/Pause changed: the controls and the sidebar must follow
+    if slot.version != version or state.get(_key("playing"), False) != playing or (busy and not _pending(version)):
+        st.rerun()  # the run, Play/Pause or a long Step N changed: the controls and the sidebar must follow
     trainer = slot.trainer
-    if not playing:
+    if not (playing or busy):
         view = view or _view(trainer, layer, row)
         _headline(trainer, view.summary, layer)
         cm.show_figure([view.live], key=_key("live"))
@@ -272,11 +347,20 @@ def _live_area(version: int, playing: bool, layer: int, row: int, view: View | N
     batch: Batch | None = state.get(_key("batch"))
     asked = state.pop(_key("asked"), None)
     stalled = batch is not None and time.monotonic() - batch.made > WATCHDOG_SECONDS
-    if batch is None or batch.layer != layer or asked == batch.number or stalled:
-        batch = state[_key("batch")] = _next_batch(trainer, layer)
-        if trainer.all_diverged:
-            state[_key("playing")] = False
-            st.rerun()
+    if state.pop(_key("inline"), False):  # the main area trained the first slice of a long Step N in this run
+        batch = state[_key("batch")] = _batch(trainer, layer)
+    elif batch is None or batch.layer != layer or asked == batch.number or stalled:
+        if busy:
+            if _train_pending(trainer, version) is None:
+                st.rerun()  # done: the controls, the slider and the tabs follow
+            batch = state[_key("batch")] = _batch(trainer, layer)
+        else:
+            batch = state[_key("batch")] = _next_batch(trainer, layer)
+            if trainer.all_diverged:
+                state[_key("playing")] = False
+                st.rerun()
+    if busy:
+        _progress(_pending(version))
     _headline(trainer, batch.summary, layer)
     cm.show_figure(batch.figures, key=_key("live"), batch=batch.number, on_drawn=_on_drawn)
     cm.show_figure([batch.loss], key=_key("loss"))
@@ -288,17 +372,20 @@ def _main_area(version: int, playing: bool, present: bool) -> None:
     if slot.version != version or st.session_state.get(_key("playing"), False) != playing:
         st.rerun()  # the run or Play/Pause changed: the sidebar must follow
     trainer = slot.trainer
+    busy = not playing and _train_pending(trainer, version) is not None
     row = _row_shown(trainer, present, playing)
     layer = 0 if present else _layer_shown(trainer)
     # Computed before anything is drawn, so the page's updates reach the browser together (one render, not three).
-    view = None if playing else _view(trainer, layer, row)
+    view = None if playing or busy else _view(trainer, layer, row)
     cm.show_errors(slot)  # here, so that the first Step, which reruns only this fragment, can take them away
     cm.divergence_banner(trainer)
-    _controls(trainer, present, playing)
+    _controls(trainer, present, playing, busy)
     if not present:
         _layer_choice(trainer)
-    st.fragment(_live_area, run_every=WATCHDOG_SECONDS if playing else None)(version, playing, layer, row, view)
-    _secondary(trainer, layer, row, playing)
+    st.session_state[_key("inline")] = busy  # this run's live area draws the slice just trained here
+    st.fragment(_live_area, run_every=WATCHDOG_SECONDS if playing or busy else None)(
+        version, playing, busy, layer, row, view)
+    _secondary(trainer, layer, row, playing, busy)
 
 
 def main() -> None:

@@ -10,7 +10,8 @@ the same numbers as K separate runs.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -26,7 +27,6 @@ MOMENTUM = 0.9
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPS = 1e-8
 TRAIN_SEED_OFFSET = 1
-PROGRESS_EVERY = 50
 # Elements per layer activation when recorded rows are evaluated on the test set together.
 TEST_CHUNK_ELEMENTS = 1 << 21
 
@@ -245,21 +245,24 @@ class Trainer:
             v_hat = self.second / (1 - beta2**t)
             self.theta.sub_(m_hat / (torch.sqrt(v_hat) + ADAM_EPS) * self.lr)
 
-    def step(self, n: int = 1, progress: Callable[[int, int], None] | None = None) -> int:
+    def step(self, n: int = 1, seconds: float | None = None) -> int:
         """Advance exactly n optimizer updates (fewer only if every run diverged); returns how many.
 
-        `progress(done, n)` is called every PROGRESS_EVERY steps, for a progress bar.
+        With `seconds`, stop early after the first update that ends past that
+        time budget (at least one is made), so a page can train a long request
+        in slices and redraw in between.
         """
         if n < 0:
             raise ValueError("step: n must be 0 or more")
         start = self.step_count
+        deadline = None if seconds is None else time.monotonic() + seconds
         with torch.inference_mode():
-            for i in range(n):
+            for _ in range(n):
                 if self.all_diverged:
                     break
                 self._one_step()
-                if progress is not None and (i + 1) % PROGRESS_EVERY == 0:
-                    progress(i + 1, n)
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
             if self.history.step_index[self.history.count - 1] != self.step_count and not self.all_diverged:
                 self._record(on_stride=False)
             self._score_test_set()

@@ -154,6 +154,28 @@ def test_play_advances_and_pause_stops(page, app_url, artifacts):
     screenshot(page, artifacts, "after-play")
 
 
+# A network whose steps take long enough (about 0.2 s each here) for Step 100 to need a progress bar.
+SLOW_NETWORK = "hidden=64,64,64&dataset=spiral&n_samples=20000"
+
+
+def test_a_long_step_shows_its_progress_moves_the_chart_and_stops(page, app_url, artifacts):
+    open_app(page, f"{app_url}/?{SLOW_NETWORK}")
+    progress = page.get_by_test_id("stProgress")
+    live = chart_hashes(page)[0]
+    button(page, "Step 100").click()
+    expect(progress).to_be_visible(timeout=30_000)
+    expect(progress).to_contain_text("Training: step")
+    expect(button(page, "Step 1")).to_be_disabled()
+    wait_first_chart_changed(page, live, timeout=30_000)  # the live chart follows the training
+    screenshot(page, artifacts, "long-step")
+    button(page, "Stop").click()
+    expect(progress).to_have_count(0, timeout=30_000)
+    page.wait_for_selector(APP_IDLE)
+    assert_no_exception(page)
+    expect(button(page, "Step 1")).to_be_enabled()
+    assert 0 < playground_step(page) < 100, "Stop ends the Step N and keeps the steps made so far"
+
+
 def test_random_init_starts_new_run_carried_by_the_url(page, app_url):
     open_app(page, app_url)
     click_and_wait(page, button(page, "Step 100"))

@@ -133,6 +133,28 @@ def test_step_one_and_step_n():
     assert at.metric[0].value == "1 of 8"
 
 
+def test_a_long_step_n_trains_in_slices_under_a_progress_bar_and_stops():
+    at = open_app()
+    at.session_state["playground.slice_seconds"] = 0.0  # every slice is one step: each run trains one
+    at.number_input(key="playground.n").set_value(4).run()
+    click(at, "stepn")
+    assert step_count(at) == 1
+    assert at.get("progress")[0].proto.text == "Training: step 1 of 4"
+    assert at.button(key="playground.stepn").disabled and at.button(key="playground.step1").disabled
+    assert len(charts(at)) == 2, "the open tab waits for the steps: only the live chart and the loss are drawn"
+    at.run()  # the next slice (in the browser the chart asks for it as it draws this one)
+    assert step_count(at) == 2 and at.get("progress")[0].proto.text == "Training: step 2 of 4"
+    click(at, "stop")
+    assert step_count(at) == 2 and not at.get("progress"), "Stop keeps the steps made so far"
+    assert not at.button(key="playground.stepn").disabled and len(charts(at)) == 3
+    assert at.slider(key="playground.view_step").value == 2
+    click(at, "stepn")
+    for _ in range(3):
+        at.run()
+    assert step_count(at) == 6 and not at.get("progress"), "the last slice ends the Step N"
+    assert at.slider(key="playground.view_step").value == 6
+
+
 def test_reset_keeps_the_starting_weights():
     at = open_app(init="xavier_uniform")
     start = state(at, "trainer").history.params[0].clone()

@@ -28,6 +28,18 @@ def test_step_advances_exactly_n_updates_in_chunks() -> None:
     assert torch.equal(whole.theta, chunked.theta)
 
 
+def test_a_time_budget_stops_early_and_slices_add_up_to_the_whole_run() -> None:
+    config = Config.from_flat({"init": "xavier_uniform", "dropout": "0.2", "batch_size": "50"})
+    sliced, whole = Trainer(config), Trainer(config)
+    assert sliced.step(40, seconds=0.0) == 1, "past the budget after the first update"
+    assert sliced.history.steps[-1] == 1 and np.isfinite(sliced.history.metric("test_loss")).all()
+    while sliced.step_count < 40:
+        sliced.step(40 - sliced.step_count, seconds=0.0)
+    assert whole.step(40, seconds=60.0) == 40
+    assert torch.equal(sliced.theta, whole.theta)
+    assert sliced.history.to_frame().query("step == 40").equals(whole.history.to_frame().query("step == 40"))
+
+
 def test_reset_returns_to_the_same_start_and_replays_the_same_run() -> None:
     trainer = Trainer(Config.from_flat({"init": "he_normal", "dropout": "0.3", "batch_size": "64"}))
     start = trainer.theta.clone()
