@@ -5,6 +5,7 @@ Colours, fonts and the exact-zero floor follow `figures` so the lessons look lik
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 
 import numpy as np
@@ -85,17 +86,14 @@ def twins_figure(series: pd.DataFrame, names: Sequence[str], title: str, y_title
 
 
 # ---------------------------------------------------------------------------------- lesson 2
-def _two_lines(label: str, width: int = 18) -> str:
-    """Break a label at the space nearest its middle when it is longer than `width` characters."""
-    if len(label) <= width or " " not in label:
-        return label
-    spaces = [i for i, ch in enumerate(label) if ch == " "]
-    cut = min(spaces, key=lambda i: abs(i - len(label) / 2))
-    return label[:cut] + "<br>" + label[cut + 1:]
+def _wrapped(label: str, width: int = 14) -> str:
+    """A panel label broken into lines of about `width` characters, so that neighbouring panels' labels stay
+    apart even in a window 1,000 pixels wide (a classroom projector at 1024×768)."""
+    return "<br>".join(textwrap.wrap(label, width)) or label
 
 
 def breaker_figure(table: pd.DataFrame, series: Sequence[np.ndarray], series_steps: Sequence[np.ndarray],
-                   cols: int = 7, height: int = 460) -> go.Figure:
+                   cols: int = 5, height: int = 560) -> go.Figure:
     """Small multiples: each intervention's spread over steps on a log axis; exact zero sits on a floor labelled 0."""
     everything = np.concatenate([np.asarray(s) for s in series])
     floor = symmetry_floor(everything, 32)
@@ -105,9 +103,9 @@ def breaker_figure(table: pd.DataFrame, series: Sequence[np.ndarray], series_ste
     labels = ["0", *(f"1e{int(d)}" if d else "1" for d in decades)]
     n = len(series)
     rows = -(-n // cols)
-    fig = _figure("Spread over steps, log scale (blue: exactly 0 all the way)", height,
-                  showlegend=False, margin=dict(l=60, r=10, t=105, b=20))
-    gap, vgap = 0.015, 0.24
+    fig = _figure("Spread over steps (log scale; blue: exactly 0)", height,
+                  showlegend=False, margin=dict(l=60, r=10, t=125, b=20))
+    gap, vgap = 0.02, 0.22
     width, tall = (1 - gap * (cols - 1)) / cols, (1 - vgap * (rows - 1)) / rows
     for i in range(n):
         r, c = divmod(i, cols)
@@ -123,7 +121,7 @@ def breaker_figure(table: pd.DataFrame, series: Sequence[np.ndarray], series_ste
         zero = values == 0
         tied = bool(zero.all())
         label = str(table["intervention"].iloc[i])
-        fig.add_annotation(text=_two_lines(label), x=x0 + width / 2, y=y1, xref="paper", yref="paper",
+        fig.add_annotation(text=_wrapped(label), x=x0 + width / 2, y=y1, xref="paper", yref="paper", xanchor="center",
                            yanchor="bottom", showarrow=False, font=dict(size=FONT_SIZE - 3))
         fig.add_trace(go.Scatter(
             x=series_steps[i], y=np.where(zero, floor, values), mode="lines", xaxis=xa, yaxis=ya,

@@ -166,6 +166,10 @@ def test_breaker_figure_has_one_panel_per_intervention(matrix: lessons.BreakerMa
     assert len(fig.data) == 14
     assert all(np.all(np.asarray(trace.y) > 0) for trace in fig.data)  # zero drawn on the floor of the log axis
     assert fig.layout.yaxis.ticktext[0] == "0"
+    labels = fig.layout.annotations
+    assert len(labels) == 14 and all(a.xanchor == "center" for a in labels), "each label centred over its panel"
+    # Short lines, so neighbouring labels stay apart at a projector's 1024-pixel width.
+    assert max(len(line) for a in labels for line in a.text.split("<br>")) <= 14
 
 
 # ------------------------------------------------------------------ lesson 3: no hidden layer
