@@ -298,11 +298,16 @@ def show_errors(slot: RunSlot) -> None:
 
 
 def divergence_banner(trainer: Trainer, run: int = 0) -> bool:
-    """Show the trainer's divergence message, if any; True when the run has diverged."""
+    """Show the trainer's divergence message, or its warning that the loss blew up while staying finite;
+    True when the run has diverged."""
     message = trainer.divergence_message(run)
     if message:
         st.error(message[0].upper() + message[1:], icon=":material/warning:")
-    return bool(message)
+        return True
+    warning = trainer.overshoot_message(run)
+    if warning:
+        st.warning(warning[0].upper() + warning[1:], icon=":material/trending_up:")
+    return False
 
 
 def download_buttons(trainer: Trainer, run: int = 0, prefix: str = "symbreak") -> None:

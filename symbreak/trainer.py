@@ -27,6 +27,10 @@ MOMENTUM = 0.9
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPS = 1e-8
 TRAIN_SEED_OFFSET = 1
+# A finite loss that blows up still means the learning rate is too high: a train loss this many times its
+# start, or ending this many times above it, gets a warning (a loss that spikes 30x and recovers does not).
+OVERSHOOT_PEAK = 1e3
+OVERSHOOT_END = 10.0
 # Elements per layer activation when recorded rows are evaluated on the test set together.
 TEST_CHUNK_ELEMENTS = 1 << 21
 
@@ -375,6 +379,24 @@ class Trainer:
         lr = self.configs[run].train.lr
         return (f"training diverged at step {self.diverged_at[run]}: {self.diverged_reason[run]}. "
                 f"Lower the learning rate (now {lr:g}); the history before it is kept.")
+
+    def overshoot_message(self, run: int = 0) -> str:
+        """A warning when the loss blew up but stayed finite (a learning rate too high); empty otherwise."""
+        history = self.history
+        if self.diverged_at[run] is not None or history.count < 2:
+            return ""
+        loss = history.metric("train_loss", run)
+        start, peak = loss[0], int(np.argmax(loss))
+        if not start > 0:
+            return ""
+        if loss[peak] >= OVERSHOOT_PEAK * start:
+            what = f"the loss jumped to {loss[peak]:.3g} at step {int(history.steps[peak]):,} (it started at {start:.3g})"
+        elif loss[-1] >= OVERSHOOT_END * start:
+            what = f"the loss is {loss[-1]:.3g} now, far above where it started ({start:.3g})"
+        else:
+            return ""
+        return (f"{what}: the learning rate (now {self.configs[run].train.lr:g}) overshoots. "
+                "Lower it to watch the neurons learn.")
 
     def parameters(self, run: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
         """Current (weight [out, in], bias [out]) per layer as float64 arrays."""

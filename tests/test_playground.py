@@ -372,6 +372,18 @@ def test_divergence_shows_the_banner_and_keeps_the_history():
     assert at.markdown[1].value.startswith(":gray[Step 2 ·")
 
 
+def test_a_loss_that_blows_up_gets_a_warning_and_training_goes_on():
+    at = open_app(init="xavier_uniform", lr="100", activation="relu")
+    assert not at.warning
+    click(at, "stepn")
+    warning = at.warning[0].value
+    assert warning.startswith("The loss jumped to") and "learning rate (now 100) overshoots" in warning
+    assert not errors(at) and not at.button(key="playground.stepn").disabled
+    at.number_input(key="playground.w.lr").set_value(0.5).run()
+    assert_clean(at)
+    assert not at.warning, "a new run with a sensible learning rate has nothing to warn about"
+
+
 def test_present_mode_hides_the_sidebar_controls():
     at = open_app(present="1", dropout="0.2")
     assert len(at.sidebar.children) == 0

@@ -118,6 +118,26 @@ def test_divergence_stops_keeps_history_and_says_what_to_change() -> None:
     assert not trainer.diverged
 
 
+@pytest.mark.parametrize("flat, warned", [
+    ({"init": "xavier_uniform", "lr": "100", "activation": "relu"}, "jumped to"),  # peaks at about 1e15
+    ({"init": "xavier_uniform", "lr": "100", "activation": "tanh", "optimizer": "adam"}, "far above"),
+    ({"dataset": "sine", "lr": "0.5", "init": "xavier_uniform"}, ""),  # spikes about 30x, then learns
+    ({"init": "xavier_uniform", "lr": "1"}, ""),
+    (DIVERGING, ""),  # diverged: the error says it, not this warning
+])
+def test_a_loss_that_blows_up_but_stays_finite_gets_a_warning(flat: dict, warned: str) -> None:
+    trainer = Trainer(Config.from_flat(flat))
+    trainer.step(300)
+    message = trainer.overshoot_message()
+    loss = trainer.history.metric("train_loss")
+    if not warned:
+        assert message == ""
+        return
+    assert warned in message and f"learning rate (now {flat['lr']})" in message
+    assert loss.max() >= 1e3 * loss[0] or loss[-1] >= 10 * loss[0]
+    assert not trainer.diverged and np.isfinite(loss).all()
+
+
 def test_one_diverging_run_does_not_stop_the_others() -> None:
     configs = [Config.from_flat(DIVERGING), Config.from_flat({**DIVERGING, "lr": "0.01"})]
     trainer = Trainer(configs)
