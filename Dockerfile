@@ -48,6 +48,11 @@ RUN pip install ${PIP_EXTRA} -r requirements.txt \
  && rm -rf "$SITE/pandas/tests" "$SITE/pyarrow/tests" \
  && python -c "import sys, torch; sys.exit('CUDA torch got installed: ' + torch.__version__ if torch.version.cuda else 0)"
 
+# The command line as well, from any directory:
+#   docker run --rm --entrypoint symbreak symbreak run --preset constant --steps 500
+ENV PYTHONPATH=/app
+RUN printf '#!/bin/sh\nexec python -m symbreak "$@"\n' > /opt/venv/bin/symbreak && chmod 755 /opt/venv/bin/symbreak
+
 # 3) the code, last: editing it reuses every layer above (no torch reinstall).
 #    Files stay root-owned, so the app user cannot modify them.
 COPY . .

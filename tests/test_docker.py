@@ -359,6 +359,17 @@ def test_code_change_keeps_torch_layer(built):
         subprocess.run(["podman", "rmi", tag], capture_output=True)
 
 
+def test_image_has_the_command_line(built):
+    """`docker run --entrypoint symbreak IMAGE run ...` trains and prints the summary, from any directory."""
+    with ImageRootfs(built["tag"]) as fs:
+        done = fs.run(["/bin/sh", "-c", "cd / && symbreak run --preset constant --steps 20"])
+        assert done.returncode == 0, done.stderr[-2000:]
+        summary = json.loads(done.stdout)
+        assert summary["steps"] == 20 and summary["distinct_neurons"] == [1] and summary["hidden_spread"] == [0.0]
+        bad = fs.run(["symbreak", "run", "--dropout", "2"])
+        assert bad.returncode == 2 and bad.stderr.startswith("symbreak: error: dropout")
+
+
 def _config_keys(cfg: dict, prefix: str = "") -> list[str]:
     keys = []
     for k, v in cfg.items():
