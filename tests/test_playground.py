@@ -203,6 +203,14 @@ def test_play_and_pause():
     assert step_count(at) == 60
 
 
+def test_steps_per_frame_set_how_far_each_play_frame_goes():
+    at = open_app()
+    at.number_input(key="playground.per_frame").set_value(2).run()
+    click(at, "play")
+    steps_drawn = [json.loads(f)["layout"]["shapes"][0]["x0"] for f in live_chart(at)["figures"]]
+    assert steps_drawn == [2, 4, 6, 8, 10, 12] and step_count(at) == 12
+
+
 def test_look_back_slider_shows_an_earlier_step():
     at = open_app(dropout="0.2")
     click(at, "stepn")
