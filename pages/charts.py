@@ -54,6 +54,17 @@ function loadPlotly(src) {
 
 const sleep = ms => new Promise(resolve => setTimeout(resolve, ms));
 
+// A chart narrower than its figure's minimum width (a 1024-pixel projector with the sidebar open) is drawn at
+// that width and scaled down as a whole, so its panel titles and ticks shrink instead of running into each other.
+function fit(box, height) {
+  const min = box.__minWidth, width = box.clientWidth, plot = box.__plot;
+  const scale = min && width && width < min ? width / min : 1;
+  plot.style.width = scale < 1 ? min + "px" : "100%%";
+  plot.style.transform = scale < 1 ? "scale(" + scale + ")" : "";
+  box.style.height = Math.ceil(height * scale) + "px";
+  return scale;
+}
+
 // Draws the queued figures one after another, at most MAX_FPS a second. The first frame of a batch asks for
 // the next batch as it starts, so the server trains and builds it while this one is on screen.
 async function drawQueue(box) {
@@ -72,11 +83,13 @@ async function drawQueue(box) {
       }
       // Animation frames are drawn static (no hover layers to rebuild): cheaper, and nobody hovers a moving line.
       const config = item.batch === null ? box.__config : Object.assign({}, box.__config, {staticPlot: true});
-      await Plotly.react(box, item.figure.data, item.figure.layout, config);
+      box.__height = item.figure.layout.height || 450;
+      fit(box, box.__height);
+      await Plotly.react(box.__plot, item.figure.data, item.figure.layout, config);
       box.dataset.draws = String(Number(box.dataset.draws || 0) + 1);
     }
   } catch (error) {
-    box.textContent = "This chart could not be drawn: " + error.message;
+    box.__plot.textContent = "This chart could not be drawn: " + error.message;
   } finally {
     box.__busy = false;
   }
@@ -88,16 +101,24 @@ export default function ({ parentElement, data, setTriggerValue }) {
     box = document.createElement("div");
     box.className = "%(cls)s";
     box.style.width = "100%%";
+    box.style.overflow = "hidden";
     box.__queue = [];
+    box.__plot = document.createElement("div");
+    box.__plot.style.transformOrigin = "top left";
+    box.appendChild(box.__plot);
     parentElement.appendChild(box);
     // Follow the column's width (window resized, sidebar opened or closed): this replaces plotly's "responsive".
     let width = 0;
     new ResizeObserver(entries => {
       const now = Math.round(entries[0].contentRect.width);
-      if (now !== width && width && window.Plotly && box.layout) window.Plotly.Plots.resize(box);
+      if (now !== width && width && window.Plotly && box.__plot.layout) {
+        fit(box, box.__height);
+        window.Plotly.Plots.resize(box.__plot);
+      }
       width = now;
     }).observe(box);
   }
+  box.__minWidth = data.min_width || 0;
   box.__src = data.src;
   box.__config = data.config;
   box.__report = setTriggerValue;
@@ -109,7 +130,7 @@ export default function ({ parentElement, data, setTriggerValue }) {
     delete figure.layout.width;
     return {figure, batch, first: i === 0};
   });
-  box.style.height = (frames[0].figure.layout.height || 450) + "px";  // the room is kept while plotly.js loads
+  if (!box.__plot.layout) box.style.height = (frames[0].figure.layout.height || 450) + "px";  // room kept while plotly.js loads
   if (batch === null) {
     box.__batch = null;
     box.__queue = frames;  // a plain update replaces whatever was still queued
@@ -131,8 +152,10 @@ def plotly_src() -> str:
 
 
 def show(figures: go.Figure | Sequence[go.Figure | str], key: str, config: Mapping[str, Any] | None = None,
-         batch: int | None = None, on_drawn: Callable[[], None] | None = None) -> None:
+         batch: int | None = None, on_drawn: Callable[[], None] | None = None, min_width: int = 0) -> None:
     """Draw a figure (or, for an animation, a batch of frames) full width; the same key updates the same chart.
+
+    In a column narrower than `min_width` pixels the figure is drawn that wide and scaled down to fit.
 
     Frames may be given as figures or as their JSON text (`fig.to_json()`), so
     a batch that is sent again is not serialised again.
@@ -148,7 +171,7 @@ def show(figures: go.Figure | Sequence[go.Figure | str], key: str, config: Mappi
         _component = st.components.v2.component(COMPONENT, js=_JS, isolate_styles=False)
     figures = [figures] if isinstance(figures, go.Figure) else list(figures)
     data = {"figures": [f if isinstance(f, str) else f.to_json() for f in figures], "config": dict(config or {}),
-            "src": plotly_src(), "batch": batch}
+            "src": plotly_src(), "batch": batch, "min_width": min_width}
     _component(key=key, data=data, on_drawn_change=on_drawn or _ignore)
 
 

@@ -27,6 +27,10 @@ SLOT = "playground"
 # Play frames made per run: a rerun costs the browser about as much as drawing a frame, so it is shared.
 FRAMES_PER_BATCH = 6
 LOSS_HEIGHT = 300
+# Narrower than this (a 1024-pixel projector with the sidebar open), the live and loss charts are scaled down
+# whole: their side-by-side panels would otherwise run into each other.
+LIVE_MIN_WIDTH = 820
+LOSS_MIN_WIDTH = 600
 # While playing, the chart asks for each next frame itself; this timer only restarts a loop whose request was lost.
 WATCHDOG_SECONDS = 2.0
 DEFAULT_N = 100
@@ -204,7 +208,9 @@ def _headline(trainer: Trainer, summary: F.Summary, layer: int) -> None:
     """The lesson at a glance: how many neurons are distinct, in large coloured type, and what this run is."""
     where = F.layer_title(trainer.history, layer)
     colour = "blue" if summary.spread == 0 else "orange" if summary.distinct < summary.neurons else "green"
-    left, right = st.columns([5, 1], vertical_alignment="center")
+    # A row whose right part is as wide as the count needs: in a narrow window the headline wraps, never the count.
+    row = st.container(horizontal=True, vertical_alignment="center", wrap=False, gap="medium")
+    left = row.container()
     left.markdown(f"## :{colour}[{summary.text}]")
     note = "no hidden layer, so these are the output units" if not trainer.config.model.hidden else where
     line = f"Step {summary.step:,} · {note} · {cm.config_summary(trainer.config)}"
@@ -216,7 +222,7 @@ def _headline(trainer: Trainer, summary: F.Summary, layer: int) -> None:
         text = new_run.replace("[", "(").replace("]", ")")  # brackets would end the badge
         badge = f":orange-badge[:material/restart_alt: {text}] "
     left.markdown(f"{badge}:gray[{line}]")
-    right.metric("Distinct neurons", f"{summary.distinct} of {summary.neurons}",
+    row.metric("Distinct neurons", f"{summary.distinct} of {summary.neurons}", width="content",
                  help=f"In the {where}: groups of neurons whose weights and bias are equal (within the tolerance; "
                       "to the last bit when it is 0).")
 
@@ -341,8 +347,8 @@ def _live_area(version: int, playing: bool, busy: bool, layer: int, row: int, vi
     if not (playing or busy):
         view = view or _view(trainer, layer, row)
         _headline(trainer, view.summary, layer)
-        cm.show_figure([view.live], key=_key("live"))
-        cm.show_figure([view.loss], key=_key("loss"))
+        cm.show_figure([view.live], key=_key("live"), min_width=LIVE_MIN_WIDTH)
+        cm.show_figure([view.loss], key=_key("loss"), min_width=LOSS_MIN_WIDTH)
         return
     batch: Batch | None = state.get(_key("batch"))
     asked = state.pop(_key("asked"), None)
@@ -362,8 +368,8 @@ def _live_area(version: int, playing: bool, busy: bool, layer: int, row: int, vi
     if busy:
         _progress(_pending(version))
     _headline(trainer, batch.summary, layer)
-    cm.show_figure(batch.figures, key=_key("live"), batch=batch.number, on_drawn=_on_drawn)
-    cm.show_figure([batch.loss], key=_key("loss"))
+    cm.show_figure(batch.figures, key=_key("live"), batch=batch.number, on_drawn=_on_drawn, min_width=LIVE_MIN_WIDTH)
+    cm.show_figure([batch.loss], key=_key("loss"), min_width=LOSS_MIN_WIDTH)
 
 
 def _main_area(version: int, playing: bool, present: bool) -> None:

@@ -253,6 +253,23 @@ def test_charts_follow_the_window_width(page, app_url):
         && Math.abs(svg - box) < 2)""", timeout=10_000)
 
 
+def test_a_projector_width_scales_the_live_chart_and_keeps_the_count_whole(page, app_url, artifacts):
+    """At 1024×768 with the sidebar open the live chart is drawn at its minimum width and scaled to fit (its
+    panels would overlap), and the 'Distinct neurons' count is not cut off."""
+    page.set_viewport_size({"width": 1024, "height": 768})
+    open_app(page, app_url)
+    live = page.locator(CHART).first
+    svg_width = live.locator(".main-svg").first.evaluate("svg => svg.getBoundingClientRect().width")
+    assert abs(svg_width - live.bounding_box()["width"]) < 2, "the scaled chart fills its column exactly"
+    assert "scale(" in live.locator("div").first.evaluate("plot => plot.style.transform")
+    assert live.locator(".main-svg").first.evaluate("svg => svg.width.baseVal.value") >= 800, "drawn wide"
+    count = page.get_by_test_id("stMetricValue").first
+    whole = "el => [el, ...el.querySelectorAll('*')].every(part => part.scrollWidth <= part.clientWidth)"
+    assert count.evaluate(whole), "the count is cut off (an ellipsis in place of its end)"
+    assert distinct(page) == (1, NEURONS)
+    screenshot(page, artifacts, "projector-1024")
+
+
 def test_downloads_are_the_command_lines_files(page, app_url, tmp_path):
     """The three downloads after Step 100: `symbreak run --config` on the config file trains the same run and
     writes the same history and weights files, byte for byte (dropout included: the seed fixes its masks)."""
