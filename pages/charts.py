@@ -130,7 +130,8 @@ export default function ({ parentElement, data, setTriggerValue }) {
     delete figure.layout.width;
     return {figure, batch, first: i === 0};
   });
-  if (!box.__plot.layout) box.style.height = (frames[0].figure.layout.height || 450) + "px";  // room kept while plotly.js loads
+  // The room is kept while plotly.js loads.
+  if (!box.__plot.layout) box.style.height = (frames[0].figure.layout.height || 450) + "px";
   if (batch === null) {
     box.__batch = null;
     box.__queue = frames;  // a plain update replaces whatever was still queued

@@ -34,6 +34,9 @@ from symbreak.trainer import Trainer, load_dataset
 from streamlit.runtime.pages_manager import PagesManager
 
 MAX_UPLOAD_MB = 5
+# A chart in one of two or more columns is drawn at least this wide, scaled down in a narrower column (a
+# 1024-pixel projector with the sidebar open), so its title and ticks shrink instead of being cut off.
+COLUMN_MIN_WIDTH = 400
 MAX_TABLE_NEURONS = 16
 MAX_TABLE_INPUTS = 16
 PRESENT_KEY = "present"

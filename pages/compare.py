@@ -72,15 +72,16 @@ except (ConfigError, DataError, ValueError) as error:
     st.error(f"These configurations cannot run on {dataset}: {error}")
     st.stop()
 
-buttons = st.columns([1, 1, 1, 1, 4], vertical_alignment="center")
-for column, (label, n) in zip(buttons, (("Step", 1), ("Step 10", 10), ("Step 100", 100))):
-    if column.button(label, type="primary" if n == 100 else "secondary", width="stretch", key=f"{KEY}_step{n}"):
-        with st.spinner(f"Training {n} steps…"):
-            comparison.step(n)
-if buttons[3].button("Reset", width="stretch", key=f"{KEY}_reset"):
-    comparison.reset()
-together = "as one batched run" if comparison.batches == 1 else f"in {comparison.batches} batched groups"
-buttons[4].markdown(f"**Step {comparison.step_count}** · {len(chosen)} configurations trained {together}")
+with st.container(horizontal=True, vertical_alignment="center"):  # buttons as wide as their labels
+    for label, n in (("Step", 1), ("Step 10", 10), ("Step 100", 100)):
+        if st.button(label, type="primary" if n == 100 else "secondary", key=f"{KEY}_step{n}"):
+            with st.spinner(f"Training {n} steps…"):
+                comparison.step(n)
+    if st.button("Reset", key=f"{KEY}_reset"):
+        comparison.reset()
+    together = "as one batched run" if comparison.batches == 1 else f"in {comparison.batches} batched groups"
+    st.markdown(f"**Step {comparison.step_count}** · {len(chosen)} configurations trained {together}",
+                width="content")
 
 views = st.multiselect("Views", list(VIEWS), default=list(DEFAULT_VIEWS), max_selections=3, key=f"{KEY}_views")
 runs = list(zip(comparison.names, comparison.configs, comparison.placement))
@@ -97,7 +98,7 @@ for column, (name, config, (trainer, run)) in zip(st.columns(len(runs)), runs):
             st.markdown(f"**{F.symmetry_summary(trainer.history, run=run, tol=config.tol).text}**")
         for view in views:
             if (name, view) in figures:
-                cm.show_figure(figures[name, view], key=f"{KEY}_{name}_{view}")
+                cm.show_figure(figures[name, view], key=f"{KEY}_{name}_{view}", min_width=cm.COLUMN_MIN_WIDTH)
             else:
                 st.info(f"{view}: this network has no hidden layer.")
         lc.playground_link(config, f"Open {name} in the Playground")

@@ -138,9 +138,11 @@ else:
 left, right = st.columns(2)
 with left:
     cm.show_figure(twins_figure(lessons.param_series_221(trainer), lessons.WEIGHTS_221,
-                                "Weights (neuron 2 dashed)", "weight"), key=f"{KEY}_weights")
+                                "Weights (neuron 2 dashed)", "weight"), key=f"{KEY}_weights",
+                   min_width=cm.COLUMN_MIN_WIDTH)
 with right:
     cm.show_figure(twins_figure(lessons.gradient_series_221(trainer), lessons.WEIGHTS_221,
-                                "Gradients (neuron 2 dashed)", "dJ/dw"), key=f"{KEY}_gradients")
+                                "Gradients (neuron 2 dashed)", "dJ/dw"), key=f"{KEY}_gradients",
+                   min_width=cm.COLUMN_MIN_WIDTH)
 
 lc.playground_link(config, "Open this network in the Playground")

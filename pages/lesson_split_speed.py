@@ -37,9 +37,9 @@ with st.spinner("Training eight networks…"):
 
 left, right = st.columns(2)
 with left:
-    cm.show_figure(split_curves_figure(result), key=f"{KEY}_curves")
+    cm.show_figure(split_curves_figure(result), key=f"{KEY}_curves", min_width=cm.COLUMN_MIN_WIDTH)
 with right:
-    cm.show_figure(split_time_figure(result), key=f"{KEY}_times")
+    cm.show_figure(split_time_figure(result), key=f"{KEY}_times", min_width=cm.COLUMN_MIN_WIDTH)
 
 rate = float(np.nanmedian(result.rates)) if np.isfinite(result.rates).any() else math.nan
 split = np.isfinite(result.split_steps)
