@@ -353,8 +353,8 @@ def _live_area(version: int, playing: bool, busy: bool, layer: int, row: int, vi
     batch: Batch | None = state.get(_key("batch"))
     asked = state.pop(_key("asked"), None)
     stalled = batch is not None and time.monotonic() - batch.made > WATCHDOG_SECONDS
-    if state.pop(_key("inline"), False):  # the main area trained the first slice of a long Step N in this run
-        batch = state[_key("batch")] = _batch(trainer, layer)
+    if busy and (batch is None or batch.summary.step != trainer.step_count):
+        batch = state[_key("batch")] = _batch(trainer, layer)  # the main area just trained a slice: draw it
     elif batch is None or batch.layer != layer or asked == batch.number or stalled:
         if busy:
             if _train_pending(trainer, version) is None:
@@ -388,7 +388,6 @@ def _main_area(version: int, playing: bool, present: bool) -> None:
     _controls(trainer, present, playing, busy)
     if not present:
         _layer_choice(trainer)
-    st.session_state[_key("inline")] = busy  # this run's live area draws the slice just trained here
     st.fragment(_live_area, run_every=WATCHDOG_SECONDS if playing or busy else None)(
         version, playing, busy, layer, row, view)
     _secondary(trainer, layer, row, playing, busy)
