@@ -62,7 +62,6 @@ function fit(box, height) {
   plot.style.width = scale < 1 ? min + "px" : "100%%";
   plot.style.transform = scale < 1 ? "scale(" + scale + ")" : "";
   box.style.height = Math.ceil(height * scale) + "px";
-  return scale;
 }
 
 // Draws the queued figures one after another, at most MAX_FPS a second. The first frame of a batch asks for

@@ -306,12 +306,17 @@ def divergence_banner(trainer: Trainer, run: int = 0) -> bool:
     True when the run has diverged."""
     message = trainer.divergence_message(run)
     if message:
-        st.error(message[0].upper() + message[1:], icon=":material/warning:")
+        st.error(_sentence(message), icon=":material/warning:")
         return True
     warning = trainer.overshoot_message(run)
     if warning:
-        st.warning(warning[0].upper() + warning[1:], icon=":material/trending_up:")
+        st.warning(_sentence(warning), icon=":material/trending_up:")
     return False
+
+
+def _sentence(text: str) -> str:
+    """The trainer's lower-case message as a sentence on its own."""
+    return text[0].upper() + text[1:]
 
 
 def download_buttons(trainer: Trainer, run: int = 0, prefix: str = "symbreak") -> None:

@@ -67,9 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_args(args: argparse.Namespace) -> Config:
     """The config the flags describe, over the preset or the config file (or the defaults)."""
-    base = preset(args.preset) if args.preset else Config()
     if args.config:
         base = Config.from_json(_read(args.config, "config"))
+    else:
+        base = preset(args.preset) if args.preset else Config()
     flat: dict[str, object] = {}
     for key in (k for k in FLAT_FIELDS if k not in FILE_FIELDS):
         value = getattr(args, key)

@@ -390,7 +390,8 @@ class Trainer:
         if not start > 0:
             return ""
         if loss[peak] >= OVERSHOOT_PEAK * start:
-            what = f"the loss jumped to {loss[peak]:.3g} at step {int(history.steps[peak]):,} (it started at {start:.3g})"
+            what = (f"the loss jumped to {loss[peak]:.3g} at step {int(history.steps[peak]):,} "
+                    f"(it started at {start:.3g})")
         elif loss[-1] >= OVERSHOOT_END * start:
             what = f"the loss is {loss[-1]:.3g} now, far above where it started ({start:.3g})"
         else:
