@@ -1,18 +1,45 @@
 # The two set-up commands of the README: `make run` and `make test`.
-PYTHON ?= python
-APT_PACKAGES = chromium podman debootstrap
+#
+# Python: an activated virtualenv or conda environment is used as it is. Anywhere else (a stock
+# Debian or Ubuntu, whose system Python refuses pip installs, PEP 668) the project makes .venv with
+# the system's python3 and uses that. No command assumes a `python` on PATH.
+ACTIVE_ENV := $(or $(VIRTUAL_ENV),$(CONDA_PREFIX))
+ifneq ($(ACTIVE_ENV),)
+PYTHON ?= $(ACTIVE_ENV)/bin/python
+else
+PYTHON ?= .venv/bin/python
+endif
+SYSTEM_PYTHON ?= python3
+APT_PACKAGES = chromium podman debootstrap nginx
+# Installed requirements are remembered by this stamp: a second `make run` reinstalls nothing.
+STAMP = $(dir $(PYTHON)).symbreak-deps
 
 .PHONY: run test deps test-deps bench
 
-deps:
+# The virtualenv, made once. Debian splits venv into its own package: name it, or install it for tests.
+.venv/bin/python:
+	@$(SYSTEM_PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { \
+	  if [ -n "$(APT_VENV)" ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; \
+	  else echo "symbreak: $(SYSTEM_PYTHON) has no venv module: install it first (Debian/Ubuntu: apt-get install python3-venv)" >&2; exit 1; fi; }
+	$(SYSTEM_PYTHON) -m venv .venv
+
+$(STAMP): requirements.txt pyproject.toml | $(PYTHON)
 	$(PYTHON) -m pip install -q -r requirements.txt
 	$(PYTHON) -m pip install -q --no-deps -e .
+	@touch $@
+
+$(STAMP)-dev: requirements-dev.txt $(STAMP)
+	$(PYTHON) -m pip install -q -r requirements-dev.txt
+	@touch $@
+
+deps: $(STAMP)
 
 run: deps
 	$(PYTHON) -m streamlit run app.py --server.port 8501
 
-test-deps: deps
-	$(PYTHON) -m pip install -q -r requirements-dev.txt
+test-deps: APT_VENV = 1
+test-deps: $(STAMP)-dev
 	@for p in $(APT_PACKAGES); do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 
