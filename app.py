@@ -19,8 +19,15 @@ LESSONS = (
     ("pages/compare.py", "Compare"),
 )
 
+# The tab's icon, drawn here rather than fetched: a Material icon as page_icon is loaded from a font host on the
+# internet, which an offline classroom cannot reach. Two tied hidden neurons feeding one output.
+ICON = ("<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 24 24'><g stroke='#0072B2' stroke-width='1.6'>"
+        "<line x1='6' y1='7' x2='12' y2='18'/><line x1='18' y1='7' x2='12' y2='18'/></g>"
+        "<circle cx='6' cy='6' r='4' fill='#0072B2'/><circle cx='18' cy='6' r='4' fill='#0072B2'/>"
+        "<circle cx='12' cy='19' r='3.5' fill='#E69F00'/></svg>")
+
 present = str(st.query_params.get("present", "")).strip().lower() in ("1", "true", "yes", "on")
-st.set_page_config(page_title="symbreak: symmetry breaking", page_icon=":material/hub:", layout="wide",
+st.set_page_config(page_title="symbreak: symmetry breaking", page_icon=ICON, layout="wide",
                    initial_sidebar_state="collapsed" if present else "expanded")
 # Just enough space above the first line (the controls) to clear the top bar: the views matter more.
 st.html("<style>[data-testid='stMainBlockContainer'] {padding-top: 4.5rem;}</style>")
