@@ -22,10 +22,24 @@ INIT_SCHEMES = (
     "he_uniform", "he_normal", "torch_default",
 )
 SCHEMES_WITH_PARAM = {"constant": 0.5, "normal": 0.1, "uniform": 0.1}
-MAX_HIDDEN_LAYERS = 3
+MAX_HIDDEN_LAYERS = 8
 MAX_WIDTH = 64
 MAX_DROPOUT = 0.9
 MAX_STEPS = 1_000_000
+# Bounds on values from outside (a link, a file, the command line); the sidebar's widgets use the same.
+MAX_INIT_PARAM = 100.0  # |parameter| of the constant, normal and uniform schemes
+MIN_LR, MAX_LR = 1e-6, 100.0
+MAX_WEIGHT_DECAY = 10.0
+MAX_PERTURB = 10.0
+MAX_SEED = 2**31 - 1
+# Largest |value| of an explicit starting weight: far past any useful start, far below a float32 overflow.
+MAX_EXPLICIT_WEIGHT = 1e4
+MAX_VALUE_CHARS = 4096  # longest setting value accepted from outside, except init_weights
+# Longest init_weights text. The largest valid network (64 inputs, 3 hidden layers of 64, 64 classes)
+# has 4 x (64 x 64 + 64) = 16,640 values; written compactly each takes at most 25 characters (the longest
+# float repr, '-2.2250738585072014e-308', and a comma), 416,000 in all, plus under 1,000 of brackets and
+# keys. 2**19 leaves room for a space after every comma.
+MAX_EXPLICIT_CHARS = 2**19
 BUILTIN_DATASETS = (
     "coffee", "demand", "xor", "circles", "moons", "spiral", "gaussians", "blobs3", "sine",
 )
