@@ -9,8 +9,13 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any
+import reprlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
+from typing import Any, get_type_hints
+
+from .data import MAX_ROWS, MIN_SAMPLES, MAX_TEST_FRACTION
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "linear")
 OPTIMIZERS = ("sgd", "momentum", "adam")
@@ -22,7 +27,7 @@ INIT_SCHEMES = (
     "he_uniform", "he_normal", "torch_default",
 )
 SCHEMES_WITH_PARAM = {"constant": 0.5, "normal": 0.1, "uniform": 0.1}
-MAX_HIDDEN_LAYERS = 8
+MAX_HIDDEN_LAYERS = 3
 MAX_WIDTH = 64
 MAX_DROPOUT = 0.9
 MAX_STEPS = 1_000_000
@@ -40,46 +45,107 @@ MAX_VALUE_CHARS = 4096  # longest setting value accepted from outside, except in
 # float repr, '-2.2250738585072014e-308', and a comma), 416,000 in all, plus under 1,000 of brackets and
 # keys. 2**19 leaves room for a space after every comma.
 MAX_EXPLICIT_CHARS = 2**19
+MAX_NOISE = 1.0
+MAX_TOL = 1.0
 BUILTIN_DATASETS = (
     "coffee", "demand", "xor", "circles", "moons", "spiral", "gaussians", "blobs3", "sine",
 )
+
+
+QUOTE_CHARS = 60  # how much of a user's value a message shows
 
 
 class ConfigError(ValueError):
     """A config value the user must change; the message names the field."""
 
 
+class _Quoter(reprlib.Repr):
+    """reprlib, bounded in depth and length, that also shows integers too long to print."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel, self.maxlist, self.maxtuple, self.maxdict = 3, 8, 8, 8
+        self.maxstring = self.maxlong = self.maxother = QUOTE_CHARS
+
+    def repr_int(self, value: int, level: int) -> str:
+        digits = int(value.bit_length() * math.log10(2)) + 1
+        return super().repr_int(value, level) if digits <= QUOTE_CHARS else f"<integer of about {digits} digits>"
+
+
+_QUOTER = _Quoter()
+
+
+def quote(value: Any) -> str:
+    """A user's value for a message: repr-like, on one line, cut to about QUOTE_CHARS with an ellipsis."""
+    text = repr(value[: QUOTE_CHARS + 1]) if isinstance(value, str) else _QUOTER.repr(value)
+    text = text.replace("\n", " ").replace("\r", " ")
+    return text if len(text) <= QUOTE_CHARS else text[: QUOTE_CHARS - 1] + "…"
+
+
+def _reason(exc: BaseException) -> str:
+    """A short, one-line account of an unexpected exception, for a message that names the field."""
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    if isinstance(exc, OverflowError):
+        return "a number too large"
+    detail = str(exc).splitlines()[0][:QUOTE_CHARS] if str(exc) else ""
+    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+
+
+@contextmanager
+def _naming(name: str, value: Any) -> Iterator[None]:
+    """Turn any exception but a ConfigError into a ConfigError that names the field and quotes the value."""
+    try:
+        yield
+    except ConfigError:
+        raise
+    except Exception as exc:
+        raise ConfigError(f"{name}: cannot use {quote(value)} ({_reason(exc)})") from None
+
+
 def parse_scheme(text: str, field_name: str = "init") -> tuple[str, float | None]:
     """Split 'SCHEME[:PARAM]' into its name and parameter, validating both."""
-    name, _, param = str(text).strip().partition(":")
+    with _naming(field_name, text):
+        return _parse_scheme(str(text), field_name)
+
+
+def _parse_scheme(text: str, field_name: str) -> tuple[str, float | None]:
+    name, _, param = text.strip().partition(":")
     name = name.strip().lower().replace("-", "_")
     if name not in INIT_SCHEMES:
-        raise ConfigError(f"{field_name}: unknown scheme '{text}'; choose one of {', '.join(INIT_SCHEMES)}")
+        raise ConfigError(f"{field_name}: unknown scheme {quote(text)}; choose one of {', '.join(INIT_SCHEMES)}")
     if name not in SCHEMES_WITH_PARAM:
         if param.strip():
-            raise ConfigError(f"{field_name}: scheme '{name}' takes no parameter (got '{text}')")
+            raise ConfigError(f"{field_name}: scheme '{name}' takes no parameter (got {quote(text)})")
         return name, None
     if not param.strip():
         return name, SCHEMES_WITH_PARAM[name]
     try:
         value = float(param)
     except ValueError:
-        raise ConfigError(f"{field_name}: parameter of '{name}' must be a number (got '{param}')") from None
+        raise ConfigError(f"{field_name}: parameter of '{name}' must be a number (got {quote(param)})") from None
     if not math.isfinite(value):
-        raise ConfigError(f"{field_name}: parameter of '{name}' must be finite (got '{param}')")
+        raise ConfigError(f"{field_name}: parameter of '{name}' must be finite (got {quote(param)})")
     if name in ("normal", "uniform") and value < 0:
-        raise ConfigError(f"{field_name}: the spread of '{name}' must be ≥ 0 (got {value})")
+        raise ConfigError(f"{field_name}: the spread of '{name}' must be ≥ 0 (got {value:g})")
+    if abs(value) > MAX_INIT_PARAM:
+        raise ConfigError(f"{field_name}: parameter of '{name}' must be between {-MAX_INIT_PARAM:g} and "
+                          f"{MAX_INIT_PARAM:g} (got {value:g})")
     return name, value
 
 
 def _check_range(name: str, value: float, low: float, high: float) -> None:
-    if not (math.isfinite(value) and low <= value <= high):
-        raise ConfigError(f"{name}: must be between {low:g} and {high:g} (got {value})")
+    """Refuse a value outside [low, high]; NaN and integers too large for a float fail the comparison."""
+    with _naming(name, value):
+        if not low <= value <= high:
+            raise ConfigError(f"{name}: must be between {low:g} and {high if isinstance(high, int) else f'{high:g}'} "
+                              f"(got {quote(value)})")
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ConfigError(f"{name}: '{value}' is not one of {', '.join(choices)}")
+    with _naming(name, value):
+        if value not in choices:
+            raise ConfigError(f"{name}: {quote(value)} is not one of {', '.join(choices)}")
 
 
 @dataclass(frozen=True)
@@ -98,12 +164,12 @@ class DataConfig:
     def __post_init__(self) -> None:
         if self.dataset != "csv" and self.dataset not in BUILTIN_DATASETS:
             raise ConfigError(
-                f"dataset: unknown dataset '{self.dataset}'; choose one of {', '.join(BUILTIN_DATASETS)} or csv"
+                f"dataset: unknown dataset {quote(self.dataset)}; choose one of {', '.join(BUILTIN_DATASETS)} or csv"
             )
         _check_choice("task", self.task, TASK_CHOICES)
-        _check_range("n_samples", self.n_samples, 10, 100_000)
-        _check_range("noise", self.noise, 0.0, 1.0)
-        _check_range("test_fraction", self.test_fraction, 0.0, 0.5)
+        _check_range("n_samples", self.n_samples, MIN_SAMPLES, MAX_ROWS)
+        _check_range("noise", self.noise, 0.0, MAX_NOISE)
+        _check_range("test_fraction", self.test_fraction, 0.0, MAX_TEST_FRACTION)
 
 
 @dataclass(frozen=True)
@@ -114,7 +180,8 @@ class ModelConfig:
     activation: str = "sigmoid"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        with _naming("hidden", self.hidden):
+            object.__setattr__(self, "hidden", _widths(self.hidden))
         if len(self.hidden) > MAX_HIDDEN_LAYERS:
             raise ConfigError(f"hidden: at most {MAX_HIDDEN_LAYERS} hidden layers (got {len(self.hidden)})")
         for width in self.hidden:
@@ -135,7 +202,7 @@ class InitConfig:
     def __post_init__(self) -> None:
         parse_scheme(self.weight, "init")
         parse_scheme(self.bias, "bias_init")
-        _check_range("perturb", self.perturb, 0.0, 10.0)
+        _check_range("perturb", self.perturb, 0.0, MAX_PERTURB)
         if self.explicit:
             parse_explicit(self.explicit)
 
@@ -155,10 +222,12 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        if not (math.isfinite(self.lr) and 0 < self.lr <= 100):
-            raise ConfigError(f"lr: the learning rate must be above 0 and at most 100 (got {self.lr})")
-        _check_range("weight_decay", self.weight_decay, 0.0, 10.0)
-        _check_range("batch_size", self.batch_size, 0, 100_000)
+        with _naming("lr", self.lr):
+            if not MIN_LR <= self.lr <= MAX_LR:
+                raise ConfigError(f"lr: the learning rate must be above 0 (at least {MIN_LR:g}) and at most "
+                                  f"{MAX_LR:g} (got {quote(self.lr)})")
+        _check_range("weight_decay", self.weight_decay, 0.0, MAX_WEIGHT_DECAY)
+        _check_range("batch_size", self.batch_size, 0, MAX_ROWS)
         _check_range("dropout", self.dropout, 0.0, MAX_DROPOUT)
         _check_range("steps", self.steps, 0, MAX_STEPS)
         _check_choice("dtype", self.dtype, DTYPES)
@@ -177,8 +246,8 @@ class Config:
     tol: float = 1e-6
 
     def __post_init__(self) -> None:
-        _check_range("seed", self.seed, 0, 2**31 - 1)
-        _check_range("tol", self.tol, 0.0, 1.0)
+        _check_range("seed", self.seed, 0, MAX_SEED)
+        _check_range("tol", self.tol, 0.0, MAX_TOL)
 
     def to_flat(self) -> dict[str, str]:
         """Every field as a string under its flat name (the CLI flag and URL key)."""
@@ -196,11 +265,15 @@ class Config:
         for key, raw in flat.items():
             if key not in FLAT_FIELDS:
                 if strict:
-                    raise ConfigError(f"unknown setting '{key}'; known settings: {', '.join(FLAT_FIELDS)}")
+                    raise ConfigError(f"unknown setting {quote(key)}; known settings: {', '.join(FLAT_FIELDS)}")
                 continue
+            limit = MAX_EXPLICIT_CHARS if key == "init_weights" else MAX_VALUE_CHARS
+            if isinstance(raw, str) and len(raw) > limit:
+                raise ConfigError(f"{key}: the value has {len(raw):,} characters; at most {limit:,} are accepted")
             section, attr = FLAT_FIELDS[key]
             template = getattr(getattr(base, section), attr) if section else getattr(base, attr)
-            sections[section][attr] = _parse(key, raw, template)
+            with _naming(key, raw):
+                sections[section][attr] = _parse(key, raw, template)
         return replace(
             base,
             data=replace(base.data, **sections["data"]),
@@ -216,18 +289,17 @@ class Config:
 
     @classmethod
     def from_json(cls, text: str) -> Config:
-        """Read a config written by `to_json` (missing fields take their defaults)."""
-        try:
-            raw = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"config JSON: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        """Read a config written by `to_json`: missing fields take their defaults; unknown keys and wrong types fail.
+
+        The schema is the dataclasses' own fields and types, so a key is
+        refused by its dotted name (model.hidden) before any value is used.
+        """
+        raw = _load_json(text, "config JSON")
         if not isinstance(raw, dict):
-            raise ConfigError("config JSON: expected an object with data, model, init, train, seed")
+            raise ConfigError(f"config JSON: expected an object with {', '.join(_field_types(cls))} (got {quote(raw)})")
         flat: dict[str, Any] = {}
-        for key, (section, attr) in FLAT_FIELDS.items():
-            holder = raw.get(section, {}) if section else raw
-            if isinstance(holder, dict) and attr in holder:
-                flat[key] = holder[attr]
+        for key, value in _checked(cls, raw, ""):
+            flat[key] = value
         return cls.from_flat(flat)
 
     def with_flat(self, **changes: Any) -> Config:
@@ -248,6 +320,9 @@ FLAT_FIELDS: dict[str, tuple[str, str]] = {
 }
 
 
+_FLAT_NAMES = {place: key for key, place in FLAT_FIELDS.items()}
+
+
 def _format(value: Any) -> str:
     if isinstance(value, bool):
         return "1" if value else "0"
@@ -258,49 +333,143 @@ def _format(value: Any) -> str:
     return str(value)
 
 
+_KINDS = {bool: "true or false", tuple: "widths like 8 or 8,8 (0 for none)", int: "a whole number",
+          float: "a number", str: "text"}
+
+
 def _parse(key: str, raw: Any, template: Any) -> Any:
     """Parse one flat value to the type of its field, with a message naming the field."""
-    if not isinstance(raw, str):
-        if isinstance(template, tuple) and isinstance(raw, (list, tuple)):
-            return tuple(raw)
-        if isinstance(template, bool) or not isinstance(raw, (int, float)) or isinstance(raw, bool):
-            raw = _format(raw) if not isinstance(raw, str) else raw
-        else:
-            return float(raw) if isinstance(template, float) else _to_int(key, raw)
-    text = raw.strip()
     try:
-        if isinstance(template, bool):
-            if text.lower() in ("1", "true", "yes", "on"):
-                return True
-            if text.lower() in ("0", "false", "no", "off", ""):
-                return False
-            raise ValueError
-        if isinstance(template, tuple):
-            widths = tuple(int(p) for p in text.replace(" ", "").split(",") if p)
-            return () if widths in ((), (0,)) else widths
-        if isinstance(template, int):
+        return _convert(key, raw, template)
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(f"{key}: expected {_KINDS[type(template)]} (got {quote(raw)})") from None
+
+
+def _convert(key: str, raw: Any, template: Any) -> Any:
+    if isinstance(template, tuple) and isinstance(raw, (list, tuple)):
+        return _widths(raw)
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool) and not isinstance(template, (bool, tuple)):
+        return _number(raw) if isinstance(template, float) else _to_int(key, raw)
+    text = raw.strip() if isinstance(raw, str) else _format(raw)
+    if isinstance(template, bool):
+        if text.lower() in ("1", "true", "yes", "on"):
+            return True
+        if text.lower() in ("0", "false", "no", "off", ""):
+            return False
+        raise ValueError(text)
+    if isinstance(template, tuple):
+        widths = tuple(int(p) for p in text.replace(" ", "").split(",") if p)
+        return () if widths in ((), (0,)) else widths
+    if isinstance(template, int):
+        try:
+            return int(text)
+        except ValueError:
             return _to_int(key, float(text))
-        if isinstance(template, float):
-            return float(text)
-    except ValueError:
-        kind = {bool: "true or false", tuple: "widths like 8 or 8,8 (0 for none)", int: "a whole number",
-                float: "a number"}[type(template)]
-        raise ConfigError(f"{key}: expected {kind} (got '{raw}')") from None
+    if isinstance(template, float):
+        return float(text)
     return text
 
 
-def _to_int(key: str, value: float) -> int:
-    if not math.isfinite(value) or value != int(value):
-        raise ConfigError(f"{key}: expected a whole number (got {value})")
+def _number(value: int | float) -> int | float:
+    """A float, except an integer too large for one stays exact: the field's range check then refuses it."""
+    try:
+        return float(value)
+    except OverflowError:
+        return value
+
+
+def _to_int(key: str, value: int | float) -> int:
+    """An int, or a ValueError for a fraction, NaN or infinity (the caller's message quotes the raw value)."""
+    if isinstance(value, int):
+        return value
+    if not value.is_integer():
+        raise ValueError(f"{key}: not a whole number")
     return int(value)
 
 
-def parse_explicit(text: str) -> list[dict[str, list]]:
-    """Parse explicit parameters JSON: {"layers": [{"weight": [[..]], "bias": [..]}, ...]}."""
+def _widths(values: Any) -> tuple[int, ...]:
+    """Hidden widths as ints; truth values, text and fractions are refused (True is not a width of 1)."""
+    widths = []
+    for value in values:
+        if isinstance(value, bool) or not (isinstance(value, int) or isinstance(value, float) and value.is_integer()):
+            raise ConfigError(f"hidden: expected {_KINDS[tuple]} (got {quote(values)})")
+        widths.append(int(value))
+    return tuple(widths)
+
+
+def _load_json(text: str, what: str) -> Any:
+    """json.loads with every failure as a one-line ConfigError (bad syntax, deep nesting, endless digits)."""
     try:
-        raw = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"init_weights: not valid JSON ({exc.msg})") from None
+        raise ConfigError(f"{what}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except RecursionError:
+        raise ConfigError(f"{what}: nested too deeply to be a setting") from None
+    except ValueError:
+        raise ConfigError(f"{what}: holds a number with thousands of digits; no setting takes one") from None
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    """A dataclass's fields and their types: the schema a JSON config must follow."""
+    hints = get_type_hints(cls)
+    return {f.name: hints[f.name] for f in fields(cls)}
+
+
+def _accepts(kind: Any, value: Any) -> bool:
+    """Whether a JSON value has the type of a field (a float field takes a whole number, nothing takes a bool
+    but a bool field)."""
+    if kind is bool:
+        return isinstance(value, bool)
+    if isinstance(value, bool):
+        return False
+    if kind is int:
+        return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    if kind is float:
+        return isinstance(value, (int, float))
+    if kind is str:
+        return isinstance(value, str)
+    return isinstance(value, list) and all(_accepts(int, v) for v in value)  # tuple[int, ...]
+
+
+_JSON_KIND = {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}
+
+
+def _checked(cls: type, raw: dict, prefix: str) -> Iterator[tuple[str, Any]]:
+    """(flat key, value) for every field set in a JSON object of dataclass `cls`; unknown keys and types fail."""
+    types = _field_types(cls)
+    for name, value in raw.items():
+        where = f"{prefix}{name}"
+        if name not in types:
+            raise ConfigError(f"config JSON: unknown key {quote(where)}; {prefix[:-1] or 'the top level'} "
+                              f"takes {', '.join(types)}")
+        kind = types[name]
+        if is_dataclass(kind):
+            if not isinstance(value, dict):
+                raise ConfigError(f"config JSON: {where} must be an object with {', '.join(_field_types(kind))} "
+                                  f"(got {quote(value)})")
+            yield from _checked(kind, value, f"{where}.")
+            continue
+        if not _accepts(kind, value):
+            expected = _JSON_KIND.get(kind, "a list of widths like [8, 8]")
+            raise ConfigError(f"config JSON: {where} must be {expected} (got {quote(value)})")
+        yield _FLAT_NAMES[prefix[:-1], name], value
+
+
+def parse_explicit(text: str) -> list[dict[str, list]]:
+    """Parse explicit parameters JSON: {"layers": [{"weight": [[..]], "bias": [..]}, ...]}.
+
+    Any failure, however odd the text, is a ConfigError naming init_weights.
+    """
+    with _naming("init_weights", text):
+        if len(text) > MAX_EXPLICIT_CHARS:
+            raise ConfigError(f"init_weights: the value has {len(text):,} characters; at most "
+                              f"{MAX_EXPLICIT_CHARS:,} are accepted")
+        return _explicit_layers(_load_json(text, "init_weights"))
+
+
+def _explicit_layers(raw: Any) -> list[dict[str, list]]:
     layers = raw.get("layers") if isinstance(raw, dict) else None
     if not isinstance(layers, list) or not layers:
         raise ConfigError('init_weights: expected {"layers": [{"weight": [[...]], "bias": [...]}, ...]}')
@@ -314,9 +483,12 @@ def parse_explicit(text: str) -> list[dict[str, list]]:
             raise ConfigError(f"init_weights: layer {i} 'weight' rows have different lengths")
         if not isinstance(bias, list) or len(bias) != len(weight):
             raise ConfigError(f"init_weights: layer {i} 'bias' must have one value per row of 'weight' ({len(weight)})")
-        values = [v for r in weight for v in r] + list(bias)
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values):
-            raise ConfigError(f"init_weights: layer {i} holds a value that is not a finite number")
+        for value in [v for r in weight for v in r] + bias:
+            if isinstance(value, bool) or not (isinstance(value, int) or isinstance(value, float) and math.isfinite(value)):
+                raise ConfigError(f"init_weights: layer {i} holds {quote(value)}, which is not a finite number")
+            if not abs(value) <= MAX_EXPLICIT_WEIGHT:
+                raise ConfigError(f"init_weights: layer {i} holds {quote(value)}; starting weights must be between "
+                                  f"{-MAX_EXPLICIT_WEIGHT:g} and {MAX_EXPLICIT_WEIGHT:g}")
     return layers
 
 
