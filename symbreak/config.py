@@ -27,7 +27,7 @@ INIT_SCHEMES = (
     "he_uniform", "he_normal", "torch_default",
 )
 SCHEMES_WITH_PARAM = {"constant": 0.5, "normal": 0.1, "uniform": 0.1}
-MAX_HIDDEN_LAYERS = 3
+MAX_HIDDEN_LAYERS = 8
 MAX_WIDTH = 64
 MAX_DROPOUT = 0.9
 MAX_STEPS = 1_000_000
