@@ -4,7 +4,10 @@ A page keeps its configuration and trainer in a `RunSlot` (one per page and
 session, in `st.session_state`; never `st.cache_resource`, which every student
 would share). Datasets are cached with `st.cache_data` by the config's data
 fields and seed. Everything that can go wrong with user input becomes a message
-shown with `st.error`; a bad change keeps the old run going.
+shown with `st.error`; a bad change keeps the old run going. A value from outside
+(a link, an upload, a file name) is data: any failure to read it becomes a
+message naming the field, and every message is escaped before it is shown, so
+it can never draw a link, an image or formatting of its own.
 
 Import from a page as `from pages import common` (the app's folder is on the
 path when Streamlit runs `app.py`).
@@ -12,7 +15,9 @@ path when Streamlit runs `app.py`).
 
 from __future__ import annotations
 
+import logging
 import random
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import astuple, fields, replace
 from typing import Any
@@ -43,6 +48,19 @@ PRESENT_KEY = "present"
 PRESET_KEY = "preset"
 CUSTOM = "custom"
 TRUE_WORDS = ("1", "true", "yes", "on")
+# Link values longer than this are refused unread (initial weights get more room: a 3-layer net's JSON); the
+# whole query is bounded too, so a link can never make the page parse or echo megabytes.
+MAX_LINK_VALUE_CHARS = 4_096
+MAX_LINK_WEIGHTS_CHARS = 65_536
+MAX_LINK_CHARS = 131_072
+# A user's value quoted in a message is cut to this many characters; a whole message to MAX_MESSAGE_CHARS.
+QUOTE_CHARS = 60
+MAX_MESSAGE_CHARS = 400
+FRESH_LABEL = "Start fresh"
+# Every ASCII punctuation character: CommonMark lets a backslash make any of them a plain character.
+_MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+_LOG = logging.getLogger(__name__)
 PLOTLY_CONFIG = {"displayModeBar": False, "scrollZoom": False}
 DEFAULT_FLAT = Config().to_flat()
 
@@ -101,6 +119,39 @@ def new_seed() -> int:
     return random.randrange(1, 2**31 - 1)
 
 
+# ------------------------------------------------------------------ messages: a user's value is data
+def quote(value: object) -> str:
+    """A user's value for a message: on one line, in quotes, cut to QUOTE_CHARS characters."""
+    text = _CONTROL.sub(" ", str(value))
+    return "'" + (text if len(text) <= QUOTE_CHARS else text[:QUOTE_CHARS - 1] + "…") + "'"
+
+
+def plain(text: str) -> str:
+    """Text that Markdown shows as written: one line, at most MAX_MESSAGE_CHARS, every punctuation escaped.
+
+    What a Markdown element (st.error, st.markdown, a badge) draws from it is
+    the characters themselves: never a link, an image, an icon, a colour or emphasis.
+    """
+    text = _CONTROL.sub(" ", text)
+    if len(text) > MAX_MESSAGE_CHARS:
+        text = text[:MAX_MESSAGE_CHARS - 1] + "…"
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", text)
+
+
+def failure(field: str, value: str, exc: BaseException) -> str:
+    """The one-line message for a value that could not be used: the field, the value quoted short, why."""
+    if isinstance(exc, (ConfigError, DataError)):
+        reason = str(exc).replace(value, quote(value)[1:-1]) if value else str(exc)
+    elif isinstance(exc, RecursionError):
+        reason = f"{field}: nested too deeply to read"
+    elif isinstance(exc, (OverflowError, MemoryError)):
+        reason = f"{field}: holds a number or a size too large to use"
+    else:
+        _LOG.warning("unexpected failure reading %s", field, exc_info=exc)
+        reason = f"{field}: cannot be read ({type(exc).__name__})"
+    return reason if len(reason) <= MAX_MESSAGE_CHARS else reason[:MAX_MESSAGE_CHARS - 1] + "…"
+
+
 # ------------------------------------------------------------------ data and trainers
 _DATA_FIELDS = tuple(f.name for f in fields(DataConfig))
 
@@ -124,7 +175,8 @@ def build_trainer(config: Config, upload: bytes | None = None) -> Trainer:
 
 
 def describe_change(old: Config | None, new: Config) -> str:
-    """'New run: learning rate 1.0 → 0.5, dropout 0.0 → 0.2' (the fields that changed)."""
+    """'New run: learning rate 1.0 → 0.5, dropout 0.0 → 0.2' (the fields that changed), Markdown-escaped: a file
+    or column name shows as typed."""
     if old is None:
         return "New run"
     a, b = old.to_flat(), new.to_flat()
@@ -135,9 +187,13 @@ def describe_change(old: Config | None, new: Config) -> str:
         if key == "init_weights":
             parts.append("initial weights typed in" if b[key] else "typed-in initial weights cleared")
         else:
-            parts.append(f"{FIELD_LABELS.get(key, key)} {a[key] or '–'} → {b[key] or '–'}")
+            parts.append(f"{FIELD_LABELS.get(key, key)} {_short(a[key]) or '–'} → {_short(b[key]) or '–'}")
     text = ", ".join(parts) if parts else "same settings"
-    return "New run: " + (text if len(text) <= 160 else text[:157] + "…")
+    return plain("New run: " + (text if len(text) <= 160 else text[:157] + "…"))
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= QUOTE_CHARS else text[:QUOTE_CHARS - 1] + "…"
 
 
 class RunSlot:
@@ -192,8 +248,8 @@ class RunSlot:
         upload = upload if upload is not None else self.upload
         try:
             trainer = build_trainer(config, upload[1] if upload else None)
-        except (ConfigError, DataError) as exc:
-            return str(exc)
+        except Exception as exc:  # anything the data or the weights make fail is a message; the run stays
+            return failure("settings", upload[0] if upload else "", exc)
         old = self.config
         st.session_state[self.key("config")] = config
         st.session_state[self.key("trainer")] = trainer
@@ -217,8 +273,9 @@ class RunSlot:
         """Start a new run with flat-named changes over the current config; on error record it and keep the run."""
         try:
             config = changes if isinstance(changes, Config) else self.config.with_flat(**changes)
-        except ConfigError as exc:
-            self.set_errors([str(exc)])
+        except Exception as exc:  # a value typed or pasted in is data: its failure is a message
+            field = ", ".join(changes) if isinstance(changes, Mapping) else "settings"
+            self.set_errors([failure(field, "", exc)])
             return False
         if config == self.config:
             self.set_errors([])
@@ -238,27 +295,45 @@ def query_for_config(config: Config) -> dict[str, str]:
     return {k: v for k, v in config.to_flat().items() if v != DEFAULT_FLAT[k]}
 
 
-def config_from_query(params: Mapping[str, str]) -> tuple[Config, list[str]]:
-    """A config from URL parameters (over `?preset=NAME` if given); every bad parameter is skipped and reported."""
+def _link_limit(key: str) -> int:
+    return MAX_LINK_WEIGHTS_CHARS if key == "init_weights" else MAX_LINK_VALUE_CHARS
+
+
+def config_from_query(params: Mapping[str, str]) -> tuple[Config | None, list[str]]:
+    """A config from URL parameters (over `?preset=NAME` if given); every bad parameter is skipped and reported.
+
+    Nothing a link holds can raise: a value over its length limit is refused
+    unread, and any failure to parse or validate one becomes a message naming
+    it. The config is None when no parameter could be used.
+    """
+    size = sum(len(str(k)) + len(str(v)) for k, v in params.items())
+    if size > MAX_LINK_CHARS:
+        return None, [f"Link ignored: its settings hold {size:,} characters, more than the {MAX_LINK_CHARS:,} "
+                          "a link can carry. Use the controls, or start fresh"]
     errors: list[str] = []
-    config = Config()
-    name = params.get(PRESET_KEY)
-    if name:
+    config, used = Config(), False
+    for key in [k for k in (PRESET_KEY, *FLAT_FIELDS) if k in params]:
+        value = str(params[key])
+        if key == PRESET_KEY and not value:
+            continue
+        if len(value) > _link_limit(key):
+            errors.append(f"Link setting {key} ignored: {len(value):,} characters, more than the "
+                          f"{_link_limit(key):,} it may have")
+            continue
         try:
-            config = preset(name)
-        except ConfigError as exc:
-            errors.append(f"Link: {exc}")
-    for key in FLAT_FIELDS:
-        if key in params:
-            try:
-                config = Config.from_flat({key: params[key]}, base=config, strict=False)
-            except ConfigError as exc:
-                errors.append(f"Link setting {key}={params[key]!r} ignored: {exc}")
-    return config, errors
+            config = preset(value) if key == PRESET_KEY else Config.from_flat({key: value}, base=config, strict=False)
+            used = True
+        except Exception as exc:  # a link is data: whatever it makes fail is a message, never a traceback
+            errors.append(f"Link setting {key}={quote(value)} ignored: {failure(key, value, exc)}")
+    return (config if used else None), errors
 
 
 def _config_params() -> dict[str, str]:
-    return {k: st.query_params[k] for k in st.query_params if k in FLAT_FIELDS or k == PRESET_KEY}
+    """The URL's config parameters; one dict of every key when the query is over MAX_LINK_CHARS (then refused)."""
+    every = {k: st.query_params[k] for k in st.query_params}
+    if sum(len(k) + len(v) for k, v in every.items()) > MAX_LINK_CHARS:
+        return every
+    return {k: v for k, v in every.items() if k in FLAT_FIELDS or k == PRESET_KEY}
 
 
 def adopt_query(slot: RunSlot) -> None:
@@ -266,15 +341,19 @@ def adopt_query(slot: RunSlot) -> None:
 
     The URL the app last wrote is remembered, so only a link or an edited
     address starts a run; an empty URL keeps the session's run (coming back
-    from another page). Bad parameters are skipped with a message; if the
-    config cannot start at all, the defaults run and the message stays.
+    from another page), and so does a link of which nothing can be used. Bad
+    parameters are skipped with a message; if the config cannot start at all,
+    the session's run (or, on a first visit, the defaults) goes on and the message stays.
     """
     params = _config_params()
     current = slot.config
     if current is not None and (not params or params == st.session_state.get(slot.key("url"))):
         return
     config, errors = config_from_query(params)
-    if current is None or config != current:
+    if config is None:  # nothing in the link could be used
+        if current is None:
+            slot.start(slot.default, announce=False)
+    elif current is None or config != current:
         message = slot.start(config, announce=current is not None)
         if message:
             errors.append(f"Link settings could not start: {message}")
@@ -295,10 +374,24 @@ def sync_query(slot: RunSlot) -> None:
 
 
 # ------------------------------------------------------------------ banners and downloads
+def _start_fresh(slot_name: str, default: Config) -> None:
+    """Leave a bad link or upload: an empty URL, no uploaded file, the page's default run."""
+    st.query_params.clear()
+    slot = RunSlot(slot_name, default)
+    st.session_state.pop(slot.key("upload"), None)
+    st.session_state.pop(slot.key("url"), None)
+    slot.start(default)
+
+
 def show_errors(slot: RunSlot) -> None:
-    """The slot's pending error messages, each in a red box."""
+    """The slot's pending error messages, each in a red box (escaped: a user's value shows as typed), and a
+    'Start fresh' button that leaves a bad link in one click."""
+    if not slot.errors:
+        return
     for message in slot.errors:
-        st.error(message, icon=":material/error:")
+        st.error(plain(message), icon=":material/error:")
+    st.button(FRESH_LABEL, key=slot.key("fresh"), on_click=_start_fresh, args=(slot.name, slot.default),
+              icon=":material/restart_alt:", help="Clear the settings in the address and start the default run.")
 
 
 def divergence_banner(trainer: Trainer, run: int = 0) -> bool:
@@ -306,11 +399,11 @@ def divergence_banner(trainer: Trainer, run: int = 0) -> bool:
     True when the run has diverged."""
     message = trainer.divergence_message(run)
     if message:
-        st.error(_sentence(message), icon=":material/warning:")
+        st.error(plain(_sentence(message)), icon=":material/warning:")
         return True
     warning = trainer.overshoot_message(run)
     if warning:
-        st.warning(_sentence(warning), icon=":material/trending_up:")
+        st.warning(plain(_sentence(warning)), icon=":material/trending_up:")
     return False
 
 
@@ -467,8 +560,8 @@ def _on_control(slot_name: str, control: str) -> None:
     values = {name: st.session_state.get(slot.key(f"w.{name}")) for name in widget_values(slot.config)}
     try:
         changes, note = _changes(control, values, slot.config, slot.upload[0] if slot.upload else None)
-    except ConfigError as exc:
-        slot.set_errors([str(exc)])
+    except Exception as exc:  # a control's value is data too
+        slot.set_errors([failure(control, "", exc)])
         return
     slot.propose(changes, note)
 
@@ -487,7 +580,7 @@ def _seed_widgets(slot: RunSlot) -> None:
 def read_upload(name: str, data: bytes) -> tuple[str, bytes]:
     """Check an uploaded CSV's size; returns (name, bytes) or raises DataError."""
     if len(data) > MAX_UPLOAD_MB * 2**20:
-        raise DataError(f"{name} is {len(data) / 2**20:.1f} MB, over the {MAX_UPLOAD_MB} MB limit: "
+        raise DataError(f"{quote(name)} is {len(data) / 2**20:.1f} MB, over the {MAX_UPLOAD_MB} MB limit: "
                         "upload a sample of the rows")
     return name, bytes(data)
 
@@ -497,8 +590,8 @@ def start_upload(slot: RunSlot, name: str, data: bytes) -> bool:
     try:
         upload = read_upload(name, data)
         config = slot.config.with_flat(dataset="csv", path=name, target="", task="auto", init_weights="")
-    except (ConfigError, DataError) as exc:
-        slot.set_errors([str(exc)])
+    except Exception as exc:  # an upload is data: whatever it makes fail is a message naming the file
+        slot.set_errors([failure("upload", name, exc)])
         return False
     message = slot.start(config, upload=upload)
     if message:
@@ -639,7 +732,7 @@ def config_sidebar(slot: RunSlot) -> None:
         sb.caption("Your own settings (changed from a preset).")
     datasets = list(BUILTINS) + (["csv"] if config.data.dataset == "csv" or slot.upload else [])
     csv_name = config.data.path if config.data.dataset == "csv" else (slot.upload[0] if slot.upload else "")
-    sb.selectbox("Dataset", datasets, format_func=lambda d: f"csv: {csv_name}" if d == "csv" else d,
+    sb.selectbox("Dataset", datasets, format_func=lambda d: f"csv: {_short(csv_name)}" if d == "csv" else d,
                  **_control(slot, "dataset"))
     with sb.expander("Data details", **section_args(slot.key("x.data"))) as section:
         if section.open:
@@ -685,13 +778,14 @@ def config_sidebar(slot: RunSlot) -> None:
 
 
 def config_summary(config: Config) -> str:
-    """A one-line description of the run: the preset's caption, or the settings that matter most here."""
+    """A one-line description of the run: the preset's caption, or the settings that matter most here (a CSV's
+    file name escaped for Markdown)."""
     name = _preset_of(config)
     if name != CUSTOM:
         return PRESETS[name][0]
     hidden = "-".join(str(h) for h in config.model.hidden) or "no hidden layer"
     init = "typed-in weights" if config.init.explicit else f"init {config.init.weight}"
-    parts = [config.data.dataset if config.data.dataset != "csv" else config.data.path, f"hidden {hidden}",
+    parts = [config.data.dataset if config.data.dataset != "csv" else plain(_short(config.data.path)), f"hidden {hidden}",
              config.model.activation, init]
     if config.init.perturb:
         parts.append(f"ε {config.init.perturb:g}")

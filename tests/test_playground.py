@@ -61,10 +61,15 @@ def headline(at: AppTest) -> str:
     return at.markdown[0].value
 
 
+def shown(markdown: str) -> str:
+    """The text Markdown draws for an escaped message: its backslash escapes undone."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown)
+
+
 def new_run_note(at: AppTest) -> str:
     """The notice of what the last change did ('New run: …'), shown in the line under the headline."""
-    found = re.search(r":orange-badge\[:material/restart_alt: ([^\]]*)\]", at.markdown[1].value)
-    return found.group(1) if found else ""
+    found = re.search(r":orange-badge\[:material/restart_alt: ((?:\\.|[^\]])*)\]", at.markdown[1].value)
+    return shown(found.group(1)) if found else ""
 
 
 def buttons(at: AppTest) -> list[str]:
@@ -83,7 +88,7 @@ def charts(at: AppTest) -> list:
 
 
 def errors(at: AppTest) -> list[str]:
-    return [e.value for e in at.error]
+    return [shown(e.value) for e in at.error]
 
 
 # ------------------------------------------------------------------ first screen and controls
@@ -384,7 +389,7 @@ def test_a_loss_that_blows_up_gets_a_warning_and_training_goes_on():
     at = open_app(init="xavier_uniform", lr="100", activation="relu")
     assert not at.warning
     click(at, "stepn")
-    warning = at.warning[0].value
+    warning = shown(at.warning[0].value)
     assert warning.startswith("The loss jumped to") and "learning rate (now 100) overshoots" in warning
     assert not errors(at) and not at.button(key="playground.stepn").disabled
     at.number_input(key="playground.w.lr").set_value(0.5).run()
