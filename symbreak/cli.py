@@ -1,23 +1,44 @@
-"""The `symbreak` command: train one configuration and print a JSON summary."""
+"""The `symbreak` command: train one configuration and print a JSON summary.
+
+Exit codes: 0 for a finished run (a diverged one too: the summary says so),
+2 for bad input, with one line on stderr that names the setting or file.
+"""
 
 from __future__ import annotations
 
 import argparse
+import codecs
+import importlib
+import importlib.util
 import json
+import math
 import sys
 from pathlib import Path
-from typing import NoReturn
+from types import ModuleType
+from typing import Any, NoReturn
+
+import torch
 
 from .config import (
-    ACTIVATIONS, ARITHMETIC, DTYPES, FLAT_FIELDS, OPTIMIZERS, PRESETS, TASK_CHOICES, Config, ConfigError, preset,
+    ACTIVATIONS, ARITHMETIC, DTYPES, FLAT_FIELDS, MAX_DROPOUT, MAX_EXPLICIT_CHARS, MAX_EXPLICIT_WEIGHT,
+    MAX_HIDDEN_LAYERS, MAX_INIT_PARAM, MAX_LR, MAX_NOISE, MAX_PERTURB, MAX_SEED, MAX_STEPS, MAX_TOL, MAX_VALUE_CHARS,
+    MAX_WEIGHT_DECAY, MAX_WIDTH, MIN_LR, OPTIMIZERS, PRESETS, TASK_CHOICES, Config, ConfigError, preset, quote,
 )
-from .data import DataError
+from .data import MAX_ROWS, MAX_TEST_FRACTION, MIN_SAMPLES, DataError
+from .export import csv_text
 from .metrics import distinct, spread
 from .trainer import Trainer
+from . import DEFAULT_THREADS
 
 EXIT_USAGE = 2
 # Config fields whose flag (--data, --init-weights) names a file rather than holding the value.
 FILE_FIELDS = ("path", "init_weights")
+MAX_THREADS = 256
+# A config file holds one init_weights text and one value for each other setting (indenting and the
+# escaped quotes of init_weights add far less than a value's limit).
+MAX_CONFIG_BYTES = MAX_EXPLICIT_CHARS + len(FLAT_FIELDS) * MAX_VALUE_CHARS
+WIDE_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+SERVE_MODULE = "symbreak.serve"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -27,7 +48,13 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"symbreak: error: {message}\n")
 
 
+def _serve() -> ModuleType | None:
+    """The `serve` subcommand's module, or None where it is not installed (the command line works without)."""
+    return importlib.import_module(SERVE_MODULE) if importlib.util.find_spec(SERVE_MODULE) else None
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """The command line's flags: one per config field, plus the files to read and write."""
     parser = _Parser(prog="symbreak", description="Watch hidden neurons stay identical or split apart.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = commands.add_parser("run", help="train one configuration and print a JSON summary")
@@ -40,35 +67,48 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--target", help="the CSV's target column (default: the last)")
     run.add_argument("--standardize", action="store_true", default=None, help="standardize CSV features")
     run.add_argument("--task", choices=TASK_CHOICES, help="override the inferred task")
-    run.add_argument("--n-samples", type=int, help="size of a built-in dataset")
-    run.add_argument("--noise", type=float, help="noise of a built-in dataset")
-    run.add_argument("--test-fraction", type=float, help="share of the data held out for testing")
-    run.add_argument("--hidden", help="hidden widths: 8, or 8,8; 0 for no hidden layer")
+    run.add_argument("--n-samples", type=int, help=f"size of a built-in dataset ({MIN_SAMPLES}–{MAX_ROWS:,})")
+    run.add_argument("--noise", type=float, help=f"noise of a built-in dataset (0–{MAX_NOISE:g})")
+    run.add_argument("--test-fraction", type=float,
+                     help=f"share of the data held out for testing (0–{MAX_TEST_FRACTION:g})")
+    run.add_argument("--hidden", help=f"hidden widths: 8, or 8,8; 0 for no hidden layer (at most {MAX_HIDDEN_LAYERS} "
+                                      f"layers of 1–{MAX_WIDTH})")
     run.add_argument("--activation", choices=ACTIVATIONS)
-    run.add_argument("--init", metavar="SCHEME[:PARAM]", help="weight init, e.g. zeros, constant:0.5, normal:0.1")
+    run.add_argument("--init", metavar="SCHEME[:PARAM]",
+                     help=f"weight init, e.g. zeros, constant:0.5, normal:0.1 (|PARAM| ≤ {MAX_INIT_PARAM:g})")
     run.add_argument("--bias-init", metavar="SCHEME[:PARAM]", help="bias init, same schemes")
-    run.add_argument("--perturb", type=float, metavar="EPS", help="add N(0, EPS²) noise to every weight")
-    run.add_argument("--init-weights", metavar="FILE.json", help="explicit initial parameters")
-    run.add_argument("--dropout", type=float, help="dropout rate after each hidden layer (0–0.9)")
+    run.add_argument("--perturb", type=float, metavar="EPS",
+                     help=f"add N(0, EPS²) noise to every weight (0–{MAX_PERTURB:g})")
+    run.add_argument("--init-weights", metavar="FILE.json",
+                     help=f"explicit initial parameters, each within ±{MAX_EXPLICIT_WEIGHT:g}")
+    run.add_argument("--dropout", type=float, help=f"dropout rate after each hidden layer (0–{MAX_DROPOUT:g})")
     run.add_argument("--optimizer", choices=OPTIMIZERS)
-    run.add_argument("--lr", type=float, help="learning rate")
-    run.add_argument("--weight-decay", type=float)
+    run.add_argument("--lr", type=float, help=f"learning rate ({MIN_LR:g}–{MAX_LR:g})")
+    run.add_argument("--weight-decay", type=float, help=f"L2 weight decay (0–{MAX_WEIGHT_DECAY:g})")
     run.add_argument("--batch-size", type=int, help="0 = full batch")
-    run.add_argument("--steps", type=int, help="number of optimizer updates")
-    run.add_argument("--seed", type=int)
+    run.add_argument("--steps", type=int, help=f"number of optimizer updates (0–{MAX_STEPS:,})")
+    run.add_argument("--seed", type=int, help=f"one seed for data, init, dropout and shuffling (0–{MAX_SEED})")
     run.add_argument("--dtype", choices=DTYPES)
     run.add_argument("--arithmetic", choices=ARITHMETIC, help="exact (default) or plain BLAS matmuls")
-    run.add_argument("--tol", type=float, help="tolerance for counting neurons as equal (0 = bitwise)")
+    run.add_argument("--tol", type=float, help=f"tolerance for counting neurons as equal (0 = bitwise, at most "
+                                               f"{MAX_TOL:g})")
+    run.add_argument("--threads", type=int, metavar="N",
+                     help=f"torch threads (default {DEFAULT_THREADS}; more help on large data or wide layers; at most {MAX_THREADS})")
     run.add_argument("--out-weights", metavar="FILE.json", help="write the final parameters here")
-    run.add_argument("--out-history", metavar="FILE.csv", help="write the recorded history here")
+    run.add_argument("--out-history", metavar="FILE.csv", help="write the recorded parameters and gradients here")
+    run.add_argument("--out-metrics", metavar="FILE.csv",
+                     help="write the loss and accuracy of every recorded step here")
     commands.add_parser("presets", help="list the presets")
+    serve = _serve()
+    if serve is not None:
+        serve.add_parser(commands)
     return parser
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
     """The config the flags describe, over the preset or the config file (or the defaults)."""
     if args.config:
-        base = Config.from_json(_read(args.config, "config"))
+        base = Config.from_json(_read(args.config, "config", MAX_CONFIG_BYTES))
     else:
         base = preset(args.preset) if args.preset else Config()
     flat: dict[str, object] = {}
@@ -79,37 +119,84 @@ def config_from_args(args: argparse.Namespace) -> Config:
     if args.data:
         flat["dataset"], flat["path"] = "csv", args.data
     if args.init_weights:
-        flat["init_weights"] = _read(args.init_weights, "init_weights")
+        flat["init_weights"] = _read(args.init_weights, "init_weights", MAX_EXPLICIT_CHARS)
     return Config.from_flat(flat, base=base)
 
 
-def _read(path: str, what: str) -> str:
-    """A file's text, or a ConfigError naming the flag's setting and why the file cannot be read."""
+def _read(path: str, what: str, limit: int) -> str:
+    """A UTF-8 text file of at most `limit` bytes, or a ConfigError naming the setting and what is wrong."""
     try:
-        return Path(path).read_text()
-    except OSError as exc:
-        raise ConfigError(f"{what}: cannot read {path} ({exc.strerror})") from None
+        with open(path, "rb") as file:
+            data = file.read(limit + 1)
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(f"{what}: cannot read {quote(path)} ({reason})") from None
+    if len(data) > limit:
+        raise ConfigError(f"{what}: {quote(path)} is over {limit:,} bytes, larger than any valid {what} file")
+    if not data.strip():
+        raise ConfigError(f"{what}: {quote(path)} is empty")
+    if data.startswith(WIDE_BOMS) or b"\0" in data:
+        raise ConfigError(f"{what}: {quote(path)} is not UTF-8 text (UTF-16, or binary): save it as UTF-8")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{what}: {quote(path)} is not UTF-8 text (byte {exc.start} cannot be read): "
+                          "save it as UTF-8") from None
+
+
+def _set_threads(threads: int | None) -> None:
+    """Use `threads` torch threads; None keeps the library's default of one."""
+    if threads is None:
+        return
+    if not 1 <= threads <= MAX_THREADS:
+        raise ConfigError(f"threads: must be between 1 and {MAX_THREADS} (got {threads})")
+    torch.set_num_threads(threads)
+
+
+def _write(path: str, text: str) -> None:
+    """Write a result file exactly as given (no newline translation)."""
+    Path(path).write_text(text, encoding="utf-8", newline="")
+
+
+def _strict(value: Any) -> Any:
+    """The value with NaN and infinity replaced by None, so the summary is strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_strict(v) for v in value]
+    return value
 
 
 def run(args: argparse.Namespace) -> dict:
+    """Train the configuration the flags describe, write the files asked for, and return the summary."""
+    _set_threads(args.threads)
     config = config_from_args(args)
     trainer = Trainer(config)
     trainer.step(config.train.steps)
+    history = trainer.history
     spreads, counts = [], []
     for layer in range(len(config.model.hidden)):
-        vectors = trainer.history.neuron_vectors(layer)[-1]
+        vectors = history.neuron_vectors(layer)[-1]
         spreads.append(float(spread(vectors)))
         counts.append(int(distinct(vectors, config.tol)))
     if args.out_weights:
-        Path(args.out_weights).write_text(trainer.weights_json())
+        _write(args.out_weights, trainer.weights_json())
     if args.out_history:
-        trainer.history.to_frame(input_names=list(trainer.dataset.feature_names)).to_csv(args.out_history, index=False)
+        _write(args.out_history, csv_text(history.to_frame(input_names=list(trainer.dataset.feature_names))))
+    if args.out_metrics:
+        _write(args.out_metrics, csv_text(history.metrics_frame()))
+    names = ["train_loss", "test_loss"]
+    if trainer.task != "regression":
+        names += ["train_accuracy", "test_accuracy"]
     summary = {
         "steps": trainer.step_count,
         "final_loss": trainer.final_loss[0],
         "diverged": trainer.diverged,
         "hidden_spread": spreads,
         "distinct_neurons": counts,
+        **{name: float(history.metric(name)[-1]) for name in names},
     }
     if trainer.diverged:
         summary["diverged_at"] = trainer.diverged_at[0]
@@ -117,19 +204,26 @@ def run(args: argparse.Namespace) -> dict:
     return summary
 
 
+def _fail(message: str) -> int:
+    """Report bad input as the one line the exit code promises."""
+    print(f"symbreak: error: {' '.join(message.splitlines())}", file=sys.stderr)
+    return EXIT_USAGE
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code (0, or 2 for bad input with one line on stderr)."""
     args = build_parser().parse_args(argv)
     if args.command == "presets":
         for name, (description, _) in PRESETS.items():
             print(f"{name:18} {description}")
         return 0
+    if args.command == "serve":
+        return _serve().main(args)
     try:
         summary = run(args)
     except (ConfigError, DataError) as exc:
-        print(f"symbreak: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return _fail(str(exc))
     except OSError as exc:
-        print(f"symbreak: error: {exc.strerror}: {exc.filename}", file=sys.stderr)
-        return EXIT_USAGE
-    print(json.dumps(summary))
+        return _fail(f"{exc.strerror or exc}: {quote(exc.filename)}")
+    print(json.dumps(_strict(summary), allow_nan=False))
     return 0

@@ -27,7 +27,7 @@ INIT_SCHEMES = (
     "he_uniform", "he_normal", "torch_default",
 )
 SCHEMES_WITH_PARAM = {"constant": 0.5, "normal": 0.1, "uniform": 0.1}
-MAX_HIDDEN_LAYERS = 8
+MAX_HIDDEN_LAYERS = 3
 MAX_WIDTH = 64
 MAX_DROPOUT = 0.9
 MAX_STEPS = 1_000_000
@@ -166,6 +166,8 @@ class DataConfig:
             raise ConfigError(
                 f"dataset: unknown dataset {quote(self.dataset)}; choose one of {', '.join(BUILTIN_DATASETS)} or csv"
             )
+        if "\0" in self.path:
+            raise ConfigError(f"path: a file name cannot hold a NUL character (got {quote(self.path)})")
         _check_choice("task", self.task, TASK_CHOICES)
         _check_range("n_samples", self.n_samples, MIN_SAMPLES, MAX_ROWS)
         _check_range("noise", self.noise, 0.0, MAX_NOISE)
