@@ -3,28 +3,31 @@
 # Python: an activated virtualenv or conda environment is used as it is. Anywhere else (a stock
 # Debian or Ubuntu, whose system Python refuses pip installs, PEP 668) the project makes .venv with
 # the system's python3 and uses that. No command assumes a `python` on PATH.
+# A PYTHON exported for other tools (node-gyp reads one) is not ours: only `make PYTHON=...` counts.
 ACTIVE_ENV := $(or $(VIRTUAL_ENV),$(CONDA_PREFIX))
-ifneq ($(ACTIVE_ENV),)
-PYTHON ?= $(ACTIVE_ENV)/bin/python
-else
-PYTHON ?= .venv/bin/python
+ifneq ($(origin PYTHON),command line)
+PYTHON := $(if $(ACTIVE_ENV),$(ACTIVE_ENV)/bin/python,.venv/bin/python)
 endif
 SYSTEM_PYTHON ?= python3
+# Streamlit's own variable moves the server, as it does for `streamlit run` and the Docker image.
+PORT ?= $(or $(STREAMLIT_SERVER_PORT),8501)
 APT_PACKAGES = chromium podman debootstrap nginx
 # Installed requirements are remembered by this stamp: a second `make run` reinstalls nothing.
 STAMP = $(dir $(PYTHON)).symbreak-deps
 
 .PHONY: run test deps test-deps bench
 
-# The virtualenv, made once. Debian splits venv into its own package: name it, or install it for tests.
+# The virtualenv, made once. Debian splits venv into its own package (python3-venv): `make run`
+# names it in one line (make's $(error), expanded only when .venv is to be made); `make test`
+# installs it with apt.
+HAS_VENV = $(shell $(SYSTEM_PYTHON) -c 'import ensurepip, venv' 2>/dev/null && echo yes)
 .venv/bin/python:
+	$(if $(HAS_VENV)$(APT_VENV),,$(error $(SYSTEM_PYTHON) has no venv module: install it first (Debian/Ubuntu: sudo apt-get install python3-venv)))
 	@$(SYSTEM_PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { \
-	  if [ -n "$(APT_VENV)" ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; \
-	  else echo "symbreak: $(SYSTEM_PYTHON) has no venv module: install it first (Debian/Ubuntu: apt-get install python3-venv)" >&2; exit 1; fi; }
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; }
 	$(SYSTEM_PYTHON) -m venv .venv
 
-$(STAMP): requirements.txt pyproject.toml | $(PYTHON)
+$(STAMP): requirements.txt pyproject.toml | $(filter .venv/bin/python,$(PYTHON))
 	$(PYTHON) -m pip install -q -r requirements.txt
 	$(PYTHON) -m pip install -q --no-deps -e .
 	@touch $@
@@ -36,7 +39,7 @@ $(STAMP)-dev: requirements-dev.txt $(STAMP)
 deps: $(STAMP)
 
 run: deps
-	$(PYTHON) -m streamlit run app.py --server.port 8501
+	$(PYTHON) -m streamlit run app.py --server.port $(PORT)
 
 test-deps: APT_VENV = 1
 test-deps: $(STAMP)-dev
