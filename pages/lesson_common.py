@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from urllib.parse import urlencode
 
 import streamlit as st
@@ -11,6 +12,8 @@ from pages import common as cm
 from symbreak.config import Config
 
 PLAYGROUND = "pages/playground.py"
+PREDICT_KEY = "predict"  # ?predict=0 opens every lesson on its answer, without the question
+SHOW_ME = "Show me"
 
 
 def playground_link(config: Config, label: str = "Open this in the Playground") -> None:
@@ -27,3 +30,45 @@ def playground_link(config: Config, label: str = "Open this in the Playground") 
         st.page_link(PLAYGROUND, label=label, icon=":material/science:", query_params=params)
     except StreamlitPageNotFoundError:
         st.markdown(f":material/science: [{label}](/?{urlencode(params)})")
+
+
+def predict_enabled() -> bool:
+    """Whether lessons open with their question (a teacher turns it off with `?predict=0`)."""
+    return str(st.query_params.get(PREDICT_KEY, "1")).strip().lower() in cm.TRUE_WORDS
+
+
+def predict(key: str, question: str, choices: Sequence[str]) -> str | None:
+    """Ask before showing: the student's choice ('' after "Show me" or with `?predict=0`), None until then.
+
+    Once answered the page stays revealed for this session, so changing a control does not ask again.
+    """
+    if not predict_enabled():
+        return ""
+    shown = f"{key}_revealed"
+    big = cm.present_mode()
+    st.markdown(f"## {question}" if big else f"#### {question}")
+    choice = st.radio(question, list(choices), index=None, key=f"{key}_guess", label_visibility="collapsed",
+                      horizontal=not big)
+    if st.button(SHOW_ME, key=f"{key}_show"):
+        st.session_state[shown] = True
+    if choice is None and not st.session_state.get(shown):
+        return None
+    st.session_state[shown] = True
+    return choice or ""
+
+
+def reveal(guess: str | None, answer: str, right: str) -> None:
+    """The measured answer after a prediction (large with `?present=1`), saying whether the guess matched."""
+    if guess is None or not predict_enabled():
+        return
+    if guess:
+        verdict = "Your prediction matches the run." if guess == right else f"The run says: {right}."
+        text = f"You predicted: {guess}. {verdict} {answer}"
+    else:
+        text = f"The run says: {right}. {answer}"
+    if cm.present_mode():
+        st.markdown(f"### {text}")
+    elif guess and guess != right:
+        st.warning(text)
+    else:
+        st.success(text)

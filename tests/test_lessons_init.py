@@ -1,0 +1,211 @@
+"""The three lessons about the starting weights, engine level: deep nets, the published init variances,
+and that each lesson's measured outcome is what it claims (no streamlit)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from symbreak import Config, Trainer
+from symbreak import lessons_init as li
+from symbreak.config import ACTIVATIONS, MAX_HIDDEN_LAYERS, MAX_WIDTH, ConfigError
+from symbreak.history import DEFAULT_BUDGET_BYTES
+from symbreak.lesson_init_figures import (
+    boundaries_figure, curves_figure, data_figure, histograms_figure, layer_std_figure, sweep_figure,
+)
+from symbreak.metrics import spread
+from symbreak.model import Layout, init_params
+
+torch.set_num_threads(1)
+SMALL = {"n_samples": "60", "test_fraction": "0.2"}
+
+
+# ------------------------------------------------------------------ engine: up to 8 hidden layers
+def test_eight_hidden_layers_are_accepted_and_nine_refused_by_name() -> None:
+    assert MAX_HIDDEN_LAYERS == 8
+    Config.from_flat({"hidden": ",".join(["64"] * 8)})
+    with pytest.raises(ConfigError, match=r"^hidden: at most 8 hidden layers \(got 9\)"):
+        Config.from_flat({"hidden": ",".join(["4"] * 9)})
+
+
+deep_tied = st.fixed_dictionaries({
+    "hidden": st.lists(st.sampled_from([1, 2, 3, 7, 16, 33, 64]), min_size=4, max_size=MAX_HIDDEN_LAYERS)
+    .map(lambda ws: ",".join(map(str, ws))),
+    "activation": st.sampled_from(ACTIVATIONS),
+    "init": st.sampled_from(["zeros", "constant:0.3", "constant:-0.2", "constant:0.05"]),
+    "bias_init": st.sampled_from(["zeros", "constant:0.1"]),
+    "optimizer": st.sampled_from(["sgd", "adam"]),
+    "lr": st.sampled_from(["0.01", "0.3"]),
+    "batch_size": st.sampled_from(["0", "7"]),
+    "dataset": st.sampled_from(["coffee", "blobs3", "sine"]),
+})
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(flat=deep_tied, steps=st.integers(1, 8))
+def test_deep_symmetric_starts_stay_bitwise_identical_in_every_layer(flat: dict, steps: int) -> None:
+    trainer = Trainer(Config.from_flat({**SMALL, **flat}), max_rows=8)
+    trainer.step(steps)
+    for layer in range(len(trainer.config.model.hidden)):
+        assert np.all(spread(trainer.history.neuron_vectors(layer)) == 0.0), f"layer {layer + 1} split"
+
+
+def test_deepest_widest_history_stays_within_its_memory_budget() -> None:
+    config = Config.from_flat({**SMALL, "hidden": ",".join([str(MAX_WIDTH)] * MAX_HIDDEN_LAYERS)})
+    trainer = Trainer([config, config.with_flat(seed=1)])
+    assert trainer.history.nbytes <= DEFAULT_BUDGET_BYTES * 1.01
+    trainer.step(trainer.history.capacity + 5)  # past the capacity: the history thins instead of growing
+    assert trainer.history.count <= trainer.history.capacity and trainer.history.stride == 2
+
+
+# ------------------------------------------------------------------ Xavier and He against their papers
+@pytest.mark.parametrize("scheme", ["xavier_normal", "xavier_uniform", "he_normal", "he_uniform"])
+def test_init_variances_follow_the_published_rules(scheme: str) -> None:
+    """Glorot & Bengio (2010): Var = 2 / (fan_in + fan_out); He et al. (2015): Var = 2 / fan_in.
+
+    Drawn by the engine, measured by NumPy's own variance; 64 × 48 layers give 3,072 weights each,
+    eight layers 24,576 weights, so the relative standard error of the pooled estimate is about 1 %.
+    """
+    sizes = (48, 64, 48, 64, 48, 64, 48, 64, 48)
+    layout = Layout(sizes)
+    flat = init_params(Config.from_flat({"init": scheme}), layout, torch.Generator().manual_seed(7)).numpy()
+    ratios = []
+    for w_offset, _, fan_out, fan_in in layout.slices:
+        weights = flat[w_offset: w_offset + fan_out * fan_in]
+        expected = 2.0 / (fan_in + fan_out) if scheme.startswith("xavier") else 2.0 / fan_in
+        assert abs(np.mean(weights)) < 5 * math.sqrt(expected / weights.size)
+        ratios.append(np.var(weights) / expected)
+        assert li.variance_rule(scheme, fan_in, fan_out) == expected
+    assert abs(np.mean(ratios) - 1.0) < 0.05, ratios
+    assert all(abs(r - 1.0) < 0.15 for r in ratios), ratios
+
+
+# ------------------------------------------------------------------ lesson 6: why a tie wastes the network
+@pytest.fixture(scope="module")
+def wasted() -> li.Wasted:
+    return li.wasted("circles", width=16, steps=300)
+
+
+def test_tied_layer_is_one_neuron_and_no_better_than_one(wasted: li.Wasted) -> None:
+    t = wasted.table.set_index("network")
+    assert t.loc[li.TIED, "neurons"] == 16 and t.loc[li.TIED, "effective width"] == 1
+    assert t.loc[li.ONE, "effective width"] == 1
+    assert t.loc[li.RANDOM, "effective width"] == 16 and t.loc[li.TIED_DROPOUT, "effective width"] == 16
+    assert t.loc[li.TIED, "test accuracy"] <= t.loc[li.ONE, "test accuracy"] + 0.05
+    assert t.loc[li.RANDOM, "test accuracy"] >= t.loc[li.ONE, "test accuracy"] + 0.2
+    assert set(wasted.boundaries) == {li.ONE, li.TIED, li.TIED_DROPOUT, li.RANDOM}
+    assert wasted.boundaries[li.TIED].prob.shape == (li.GRID, li.GRID)
+
+
+def test_width_sweep_tied_stays_flat_and_random_rises(wasted: li.Wasted) -> None:
+    sweep = wasted.sweep
+    assert list(sweep["width"]) == list(li.SWEEP_WIDTHS)
+    assert (sweep[f"{li.TIED} distinct"] == 1).all()
+    assert list(sweep[f"{li.RANDOM} distinct"]) == list(li.SWEEP_WIDTHS)
+    assert sweep[f"{li.TIED} test"].max() - sweep[f"{li.TIED} test"].min() < 0.15
+    assert sweep[f"{li.RANDOM} test"].iloc[-1] - sweep[f"{li.RANDOM} test"].iloc[0] > 0.2
+
+
+def test_wasted_sentences_carry_the_measured_numbers(wasted: li.Wasted) -> None:
+    sentences = li.wasted_sentences(wasted)
+    t = wasted.table.set_index("network")
+    assert len(sentences) == 5
+    assert f"{t.loc[li.ONE, 'test accuracy']:.0%}" in sentences[0]
+    assert "16 tied neurons** end as 1 distinct neuron:" in sentences[1]
+    assert f"{t.loc[li.RANDOM, 'test accuracy']:.0%}" in sentences[3]
+
+
+def test_wasted_refuses_a_width_outside_the_engine() -> None:
+    with pytest.raises(ValueError, match="width: must be between 2 and 64"):
+        li.wasted_arms("circles", width=65)
+
+
+# ------------------------------------------------------------------ lesson 7: how big a random start
+@pytest.fixture(scope="module")
+def scale() -> li.InitScale:
+    return li.init_scale("tanh", sigma=li.SCALE_SIGMA, depth=6, steps=200)
+
+
+def test_layer_stds_match_an_independent_numpy_forward_pass(scale: li.InitScale) -> None:
+    """Step 0's per-layer activation std, recomputed from the drawn weights by NumPy, layer by layer."""
+    trainer = Trainer(list(scale.configs.values()))
+    for run in range(trainer.k):
+        h = trainer.dataset.x_train
+        for layer, (w, b) in enumerate(trainer.parameters(run)[:-1]):
+            h = np.tanh(h @ w.T + b)
+            assert scale.act_std[run, 0, layer] == pytest.approx(h.std(), rel=1e-4, abs=1e-12)
+
+
+def test_small_start_fades_and_sits_on_a_plateau_while_he_trains(scale: li.InitScale) -> None:
+    zero, normal, he = (scale.labels.index(n) for n in (li.ZERO, li.NORMAL, li.HE))
+    assert np.all(scale.act_std[zero] == 0.0) and np.all(scale.spread[zero] == 0.0)
+    assert li.sigma_label(li.SCALE_SIGMA) == "too small"
+    assert li.signal_verdict(scale, normal) == li.FADES
+    assert li.signal_verdict(scale, he) == li.HOLDS
+    # The small start is nearly tied: its first layer's neurons start closer together than He's.
+    assert 0 < scale.spread[normal, 0] < scale.spread[he, 0]
+    assert li.leaves_plateau(scale.steps, scale.loss[he]) < li.leaves_plateau(scale.steps, scale.loss[normal])
+    assert scale.grad_std.shape == (4, len(scale.steps), 7)
+    assert scale.grad_std[normal, 0, 0] < scale.grad_std[he, 0, 0]
+
+
+def test_too_large_relu_start_blows_up() -> None:
+    result = li.init_scale("relu", sigma=3.0, depth=6, steps=2)
+    assert li.sigma_label(3.0) == "too large"
+    assert li.signal_verdict(result, result.labels.index(li.NORMAL)) == li.GROWS
+
+
+def test_scale_sentences_name_each_start(scale: li.InitScale) -> None:
+    sentences = li.scale_sentences(scale)
+    assert [s.split(":**")[0] for s in sentences] == [f"**{n}" for n in scale.labels]
+    assert "exactly 0" in sentences[0]
+
+
+# ------------------------------------------------------------------ lesson 8: the course's experiment
+def test_course_data_is_two_noisy_circles() -> None:
+    data = li.course_dataset()
+    assert data.x_train.shape == (300, 2) and data.x_test.shape == (100, 2)
+    radius = np.hypot(*data.x_train.T)
+    outer, inner = radius[data.y_train == 0], radius[data.y_train == 1]
+    assert abs(outer.mean() - 1.0) < 0.02 and abs(inner.mean() - li.COURSE_FACTOR) < 0.02
+    assert 0.03 < outer.std() < 0.07
+
+
+def test_course_configs_are_the_exercise() -> None:
+    configs = li.course_configs()
+    assert [c.init.weight for c in configs.values()] == ["zeros", "normal:10", "he_normal"]
+    for c in configs.values():
+        assert c.model.hidden == (10, 5) and c.model.activation == "relu"
+        assert (c.train.optimizer, c.train.lr, c.train.batch_size, c.train.steps) == ("sgd", 0.01, 0, 15_000)
+
+
+def test_course_experiment_short_run_reports_progress_and_measures_each_start() -> None:
+    seen: list[float] = []
+    result = li.course_experiment(steps=1200, progress=seen.append)
+    assert seen == [500 / 1200, 1000 / 1200, 1.0]
+    t = result.table.set_index("start")
+    assert t.loc["zeros", "final loss"] == pytest.approx(math.log(2), abs=1e-3)  # nothing but the bias moves
+    assert t.loc["zeros", "train accuracy"] == 0.5
+    assert t.loc["He", "final loss"] < t.loc["zeros", "final loss"]
+    assert result.loss[1, 0] > 1.0  # ten times too large starts far off
+    assert "does best on the test set" in li.course_sentences(result)[-1]
+
+
+# ------------------------------------------------------------------ figures
+def test_figures_draw_from_arrays(wasted: li.Wasted, scale: li.InitScale) -> None:
+    data = li.course_dataset()
+    assert len(data_figure(data.x_train, data.y_train, data.classes, "t").data) == 2
+    fig = boundaries_figure(wasted.boundaries, list(wasted.boundaries), ("0", "1"))
+    assert sum(tr.type == "heatmap" for tr in fig.data) == 4
+    assert len(sweep_figure(wasted.sweep, 0.6).data) == 2
+    std = layer_std_figure(scale.act_std[:, 0], scale.grad_std[:, 0], scale.labels, 0)
+    zeros = [tr for tr in std.data if tr.name == li.ZERO]
+    assert all(np.isnan(np.asarray(tr.y, dtype=float)).all() for tr in zeros)  # exact zeros left off the log axis
+    assert std.layout.yaxis.type == "log"
+    assert len(histograms_figure([a[1] for a in scale.first], "t").data) == 6
+    assert len(curves_figure(scale.steps, scale.loss, scale.labels, "t", "loss").data) == 4
