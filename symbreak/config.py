@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from typing import Any, get_type_hints
 
-from .data import MAX_ROWS, MIN_SAMPLES, MAX_TEST_FRACTION
+from .data import MAX_CLASSES, MAX_COLUMNS, MAX_ROWS, MAX_TEST_FRACTION, MIN_SAMPLES
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "linear")
 OPTIMIZERS = ("sgd", "momentum", "adam")
@@ -27,7 +27,7 @@ INIT_SCHEMES = (
     "he_uniform", "he_normal", "torch_default",
 )
 SCHEMES_WITH_PARAM = {"constant": 0.5, "normal": 0.1, "uniform": 0.1}
-MAX_HIDDEN_LAYERS = 3
+MAX_HIDDEN_LAYERS = 8
 MAX_WIDTH = 64
 MAX_DROPOUT = 0.9
 MAX_STEPS = 1_000_000
@@ -40,11 +40,13 @@ MAX_SEED = 2**31 - 1
 # Largest |value| of an explicit starting weight: far past any useful start, far below a float32 overflow.
 MAX_EXPLICIT_WEIGHT = 1e4
 MAX_VALUE_CHARS = 4096  # longest setting value accepted from outside, except init_weights
-# Longest init_weights text. The largest valid network (64 inputs, 3 hidden layers of 64, 64 classes)
-# has 4 x (64 x 64 + 64) = 16,640 values; written compactly each takes at most 25 characters (the longest
-# float repr, '-2.2250738585072014e-308', and a comma), 416,000 in all, plus under 1,000 of brackets and
-# keys. 2**19 leaves room for a space after every comma.
-MAX_EXPLICIT_CHARS = 2**19
+# Longest init_weights text: the largest valid network (MAX_COLUMNS inputs, MAX_HIDDEN_LAYERS layers of
+# MAX_WIDTH, MAX_CLASSES outputs) written compactly. A value takes at most 25 characters (the longest float
+# repr, '-2.2250738585072014e-308', and a comma); one more allows a space after each comma, and a sixteenth
+# more the brackets and keys. With 8 layers of 64: 37,440 values, 1,034,280 characters.
+_LARGEST_NET_VALUES = ((MAX_COLUMNS + 1) * MAX_WIDTH + (MAX_HIDDEN_LAYERS - 1) * (MAX_WIDTH + 1) * MAX_WIDTH
+                       + (MAX_WIDTH + 1) * MAX_CLASSES)
+MAX_EXPLICIT_CHARS = _LARGEST_NET_VALUES * 26 * 17 // 16
 MAX_NOISE = 1.0
 MAX_TOL = 1.0
 BUILTIN_DATASETS = (

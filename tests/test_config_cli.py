@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from symbreak import Config, Trainer
+from symbreak import Config, Trainer, load_dataset
 from symbreak.cli import build_parser, config_from_args, main
-from symbreak.config import ACTIVATIONS, FLAT_FIELDS, OPTIMIZERS, PRESETS, ConfigError, preset
+from symbreak.config import (
+    ACTIVATIONS, FLAT_FIELDS, MAX_DROPOUT, MAX_EXPLICIT_WEIGHT, MAX_HIDDEN_LAYERS, MAX_INIT_PARAM, MAX_LR,
+    MAX_PERTURB, MAX_SEED, MAX_WEIGHT_DECAY, MIN_LR, OPTIMIZERS, PRESETS, ConfigError, preset,
+)
 
 
 @pytest.mark.parametrize("name", list(PRESETS))
@@ -49,7 +55,7 @@ def test_any_valid_config_round_trips(hidden, activation, optimizer, lr, dropout
     ({"lr": "-1"}, "lr: the learning rate must be above 0"),
     ({"lr": "abc"}, "lr: expected a number"),
     ({"dropout": "0.95"}, "dropout: must be between 0 and 0.9"),
-    ({"hidden": "8,8,8,8"}, "hidden: at most 3 hidden layers"),
+    ({"hidden": ",".join(["8"] * (MAX_HIDDEN_LAYERS + 1))}, f"hidden: at most {MAX_HIDDEN_LAYERS} hidden layers"),
     ({"hidden": "65"}, "hidden: each layer's width must be between 1 and 64"),
     ({"hidden": "8,x"}, "hidden: expected widths"),
     ({"activation": "softsign"}, "activation: 'softsign' is not one of"),
@@ -191,3 +197,127 @@ def test_presets_command_and_module_entry_point() -> None:
     assert all(name in done.stdout for name in PRESETS)
     bad = subprocess.run([sys.executable, "-m", "symbreak", "run", "--dropout", "2"], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.strip().startswith("symbreak: error: dropout")
+
+
+def strict_json(text: str) -> dict:
+    """json.loads that refuses NaN and Infinity, which strict JSON has no words for."""
+    def refuse(name: str) -> None:
+        raise ValueError(f"not strict JSON: {name}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def numpy_accuracy(layers: list[dict], x: np.ndarray, y: np.ndarray, task: str) -> float:
+    """Share of correct predictions of an MLP with sigmoid hidden layers, its forward pass written in NumPy."""
+    h = np.asarray(x, dtype=np.float64)
+    for i, layer in enumerate(layers):
+        h = h @ np.asarray(layer["weight"]).T + np.asarray(layer["bias"])
+        if i < len(layers) - 1:
+            h = 1.0 / (1.0 + np.exp(-h))
+    predicted = h.argmax(axis=1) if task == "multiclass" else (h[:, 0] > 0).astype(float)
+    return float(np.mean(predicted == y))
+
+
+@pytest.mark.parametrize("args", [
+    ["--preset", "softmax-zero", "--steps", "40"],
+    ["--preset", "random", "--dataset", "moons", "--steps", "20"],
+])
+def test_cli_summary_accuracy_matches_numpy_on_the_final_weights(args: list[str], capsys, tmp_path: Path) -> None:
+    weights = tmp_path / "w.json"
+    code, out, _ = run_cli(["run", *args, "--out-weights", str(weights)], capsys)
+    assert code == 0
+    summary = strict_json(out)
+    layers = json.loads(weights.read_text())["layers"]
+    config = config_from_args(build_parser().parse_args(["run", *args]))
+    data = load_dataset(config)
+    for split, x, y in (("train", data.x_train, data.y_train), ("test", data.x_test, data.y_test)):
+        assert summary[f"{split}_accuracy"] == pytest.approx(numpy_accuracy(layers, x, y, data.task), abs=1e-6)
+    assert 0.5 < summary["train_accuracy"] < 1.0
+    assert summary["final_loss"] == summary["train_loss"] and summary["test_loss"] > 0
+
+
+def test_cli_summary_of_a_regression_has_losses_and_no_accuracy(capsys) -> None:
+    code, out, _ = run_cli(["run", "--dataset", "sine", "--steps", "3"], capsys)
+    summary = strict_json(out)
+    assert code == 0 and {"train_loss", "test_loss"} <= set(summary)
+    assert not {"train_accuracy", "test_accuracy"} & set(summary)
+
+
+def test_cli_summary_is_strict_json_when_the_run_diverges(capsys, tmp_path: Path) -> None:
+    csv = tmp_path / "huge.csv"
+    csv.write_text("a,y\n" + "\n".join(f"1e30,{i}" for i in range(30)))
+    code, out, _ = run_cli(["run", "--data", str(csv), "--task", "regression", "--activation", "linear",
+                            "--init", "constant:100", "--steps", "5"], capsys)
+    summary = strict_json(out)
+    assert code == 0 and summary["diverged"] is True
+    assert summary["final_loss"] is None and summary["train_loss"] is None
+
+
+def test_cli_summary_test_loss_is_null_without_a_test_set(capsys) -> None:
+    code, out, _ = run_cli(["run", "--dataset", "sine", "--test-fraction", "0", "--steps", "2"], capsys)
+    assert code == 0 and strict_json(out)["test_loss"] is None
+
+
+def test_cli_out_metrics_is_the_history_metrics_frame(capsys, tmp_path: Path) -> None:
+    metrics = tmp_path / "m.csv"
+    args = ["--preset", "softmax-zero", "--steps", "25"]
+    code, _, _ = run_cli(["run", *args, "--out-metrics", str(metrics)], capsys)
+    assert code == 0
+    trainer = Trainer(config_from_args(build_parser().parse_args(["run", *args])))
+    trainer.step(25)
+    expected = trainer.history.metrics_frame()
+    written = pd.read_csv(metrics)
+    assert list(written.columns) == ["step", "train_loss", "test_loss", "train_accuracy", "test_accuracy"]
+    assert written["step"].tolist() == list(range(26))
+    pd.testing.assert_frame_equal(written, expected, check_dtype=False, rtol=0, atol=0)
+
+
+def test_one_torch_thread_by_default_unless_omp_num_threads_says(tmp_path: Path) -> None:
+    code = "import symbreak, torch; print(torch.get_num_threads())"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert done.stdout.strip() == "1"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          env={**env, "OMP_NUM_THREADS": "2"})
+    assert done.stdout.strip() == "2"
+
+
+def test_cli_threads_flag_sets_torch_threads(capsys) -> None:
+    before = torch.get_num_threads()
+    try:
+        code, _, _ = run_cli(["run", "--threads", "3", "--steps", "1"], capsys)
+        assert code == 0 and torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)
+    code, _, err = run_cli(["run", "--threads", "0", "--steps", "1"], capsys)
+    assert code == 2 and "threads: must be between 1" in err and torch.get_num_threads() == before
+
+
+def test_cli_help_takes_its_bounds_from_the_config(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for bound in (f"0–{MAX_DROPOUT:g}", f"{MIN_LR:g}–{MAX_LR:g}", f"≤ {MAX_INIT_PARAM:g}", f"0–{MAX_SEED}",
+                  f"0–{MAX_PERTURB:g}", f"0–{MAX_WEIGHT_DECAY:g}", f"±{MAX_EXPLICIT_WEIGHT:g}"):
+        assert bound in text, bound
+
+
+def test_cli_history_of_a_formula_named_column_is_neutralised_and_training_unchanged(capsys, tmp_path: Path) -> None:
+    evil = "=cmd|' /C calc'!A0"
+    rows = [f"{i % 5 - 2},{(i * 7) % 3},{i % 2}" for i in range(40)]
+    hostile, plain = tmp_path / "hostile.csv", tmp_path / "plain.csv"
+    hostile.write_text(f'"{evil}",b,y\n' + "\n".join(rows))
+    plain.write_text("a,b,y\n" + "\n".join(rows))
+    outputs = {}
+    for name, data in (("hostile", hostile), ("plain", plain)):
+        out = tmp_path / f"{name}-history.csv"
+        code, summary, _ = run_cli(["run", "--data", str(data), "--init", "normal:0.5", "--steps", "6",
+                                    "--out-history", str(out)], capsys)
+        assert code == 0
+        outputs[name] = (pd.read_csv(out), strict_json(summary))
+    history, summary = outputs["hostile"]
+    assert set(history.loc[history["layer"] == 1, "source"]) == {"'" + evil, "b", "bias"}
+    assert (history["value"] < 0).any()
+    reference, reference_summary = outputs["plain"]
+    pd.testing.assert_frame_equal(history.drop(columns="source"), reference.drop(columns="source"))
+    assert summary == reference_summary
