@@ -13,6 +13,9 @@ from typing import IO, Callable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pa_compute
+import pyarrow.csv as pa_csv
 
 TASKS = ("binary", "multiclass", "regression")
 MAX_ROWS = 100_000
@@ -21,6 +24,9 @@ MAX_CLASSES = 64  # most classes a multiclass target may have (one output unit e
 MAX_INFERRED_CLASSES = 10  # most distinct labels for which "auto" still guesses multiclass
 MIN_SAMPLES = 10
 MAX_TEST_FRACTION = 0.5
+MAX_NAME_LENGTH = 100  # longest column name or class label: each is drawn in every chart's legend and axes
+
+_HEADER_PREFIX = 4096  # characters of a file first searched for its header line
 
 # Cells (compared lower-cased, after stripping) that count as missing values.
 _MISSING = frozenset({"", "nan", "na", "n/a", "null"})
@@ -65,7 +71,7 @@ def _check_split_args(test_fraction: float, seed: int) -> None:
     if not 0.0 <= test_fraction <= MAX_TEST_FRACTION:
         raise DataError(f"test_fraction must be between 0 and {MAX_TEST_FRACTION}, got {test_fraction}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise DataError(f"seed must be a non-negative integer, got {seed!r}")
+        raise DataError(f"seed must be a non-negative integer, got {_quote(seed)}")
 
 
 def _split(
@@ -89,7 +95,14 @@ def _split(
 
 
 def _standardize(x_train: np.ndarray, x_test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Scale both splits with the train mean/std (std 1 for a constant column) so no test info leaks."""
+    """Scale both splits with the train mean/std (std 1 for a constant column) so no test info leaks.
+
+    Each column is first scaled by a power of two that brings its largest train value below 1: exact, and it
+    leaves the result unchanged, but a column of values near the float64 limit (1e308) no longer overflows.
+    """
+    _, exponent = np.frexp(np.abs(x_train).max(axis=0))
+    power = np.ldexp(1.0, -exponent)
+    x_train, x_test = x_train * power, x_test * power
     mean = x_train.mean(axis=0)
     # Test constancy exactly: a constant column's float std can come out as ~1e-17 rather than 0.
     std = np.where(np.ptp(x_train, axis=0) == 0, 1.0, x_train.std(axis=0))
@@ -325,11 +338,11 @@ def make_builtin(
     (or cluster spread) for the geometric sets and the sine targets.
     """
     if name not in _SPECS:
-        raise DataError(f"unknown dataset {name!r}: choose one of {', '.join(_SPECS)}")
+        raise DataError(f"unknown dataset {_quote(name)}: choose one of {', '.join(_SPECS)}")
     if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or not (
         MIN_SAMPLES <= n_samples <= MAX_ROWS
     ):
-        raise DataError(f"n_samples must be an integer from {MIN_SAMPLES} to {MAX_ROWS:,}, got {n_samples!r}")
+        raise DataError(f"n_samples must be an integer from {MIN_SAMPLES} to {MAX_ROWS:,}, got {_quote(n_samples)}")
     if not 0.0 <= noise <= 1.0:
         raise DataError(f"noise must be between 0 and 1, got {noise}")
     _check_split_args(test_fraction, seed)
@@ -407,9 +420,26 @@ def _read_text(source: str | Path | bytes | IO[bytes] | IO[str], name: str) -> s
 
 
 def _delimiter(text: str) -> str:
-    """The most frequent of comma, semicolon and tab in the header line (comma on a tie)."""
-    header = next(line for line in text.splitlines() if line.strip())
-    return max([",", ";", "\t"], key=header.count)
+    """The most frequent of comma, semicolon and tab in the first non-blank line (comma on a tie).
+
+    The text is split into lines a growing prefix at a time, not whole: the last line of a prefix may be cut
+    short, so only the lines before it count until the prefix is the whole text.
+    """
+    size = _HEADER_PREFIX
+    while True:
+        lines = text[:size].splitlines()
+        whole = size >= len(text)
+        header = next((line for line in (lines if whole else lines[:-1]) if line.strip()), None)
+        if header is not None:
+            return max([",", ";", "\t"], key=header.count)
+        size *= 4
+
+
+def _quote(value: object) -> str:
+    """A user's value for a message, escaped and cut short (config's `quote`; config imports this module)."""
+    from .config import quote
+
+    return quote(value)
 
 
 def _one_line(message: object) -> str:
@@ -430,14 +460,14 @@ def _feature_column(cells: pd.Series, column: str) -> np.ndarray:
     if not_number.any():
         row = int(np.argmax(not_number))
         raise DataError(
-            f"column {column!r} must be numeric but data row {row + 1} holds {cells.iloc[row]!r}:"
+            f"column {_quote(column)} must be numeric but data row {row + 1} holds {_quote(cells.iloc[row])}:"
             " fix the value, drop the column, or make it the target"
         )
     bad = missing | ~np.isfinite(values)
     if bad.any():
         row = int(np.argmax(bad))
         raise DataError(
-            f"column {column!r} has a missing or infinite value (first in data row {row + 1}):"
+            f"column {_quote(column)} has a missing or infinite value (first in data row {row + 1}):"
             " fill in or remove those rows"
         )
     return values
@@ -450,12 +480,12 @@ def _format_label(value: object) -> str:
     return str(value)
 
 
-def _header(frame: pd.DataFrame, name: str) -> list[str]:
-    """Validate the first row as column names: at least 2 and at most MAX_COLUMNS, named and unique.
+def _header(cells: list[str], name: str) -> list[str]:
+    """Validate the first row as column names: at least 2 and at most MAX_COLUMNS, named, short and unique.
 
     Whitespace inside a name (even a quoted newline) collapses to single spaces, so names fit on one line.
     """
-    columns = [_one_line(c) for c in frame.iloc[0]] if len(frame) else []
+    columns = [_one_line(c) for c in cells]
     if len(columns) < 2:
         raise DataError(
             f"{name} has only one column: need at least one feature column and a target column"
@@ -469,11 +499,139 @@ def _header(frame: pd.DataFrame, name: str) -> list[str]:
                 f"column {position} has no name in the header row: name every column"
                 " (an unnamed first column is often a saved index, so drop it)"
             )
+        if len(column) > MAX_NAME_LENGTH:
+            raise DataError(
+                f"column {position}'s name has {len(column):,} characters, more than the limit of {MAX_NAME_LENGTH}:"
+                f" shorten {_quote(column)}"
+            )
         if columns.count(column) > 1:
-            raise DataError(f"column name {column!r} appears more than once in the header row: make names unique")
+            raise DataError(f"column name {_quote(column)} appears more than once in the header row: make names unique")
     if not pd.to_numeric(pd.Series(columns), errors="coerce").isna().any():
         raise DataError(f"the first row of {name} holds numbers, not column names: add a header row")
     return columns
+
+
+def _check_row_count(n_rows: int, name: str) -> None:
+    """Refuse fewer than 2 data rows or more than MAX_ROWS."""
+    if n_rows > MAX_ROWS:
+        raise DataError(f"{name} has more than {MAX_ROWS:,} data rows: use a sample of the data")
+    if n_rows < 2:
+        raise DataError(f"{name} has {n_rows} data row(s): need at least 2")
+
+
+def _target_name(target: str, columns: list[str]) -> str:
+    """The chosen target column (default: the last one), which must exist."""
+    target_name = target.strip() or columns[-1]
+    if target_name not in columns:
+        raise DataError(f"unknown target column {_quote(target_name)}: choose one of {', '.join(columns)}")
+    return target_name
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """A parsed CSV as the rest of `load_csv` needs it: finite features and the target's values per row."""
+
+    feature_names: tuple[str, ...]
+    target_name: str
+    x: np.ndarray  # [rows, features], float64, all finite
+    numbers: np.ndarray  # the target parsed as floats (NaN where not a number)
+    missing: np.ndarray  # target cells that count as missing
+    not_number: np.ndarray  # target cells that are text
+    cells: pd.Series | None  # the target's stripped text; None when every cell is a number
+
+
+def _read_careful(text: str, sep: str, name: str, target: str) -> _Columns:
+    """Read every cell as text with pandas' C engine, then convert column by column, naming the first bad cell.
+
+    Slow (about 10 s for the largest allowed file), so `_read_fast` goes first; this path decides every message.
+    """
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text),
+            sep=sep,
+            header=None,
+            dtype=str,
+            na_filter=False,
+            skipinitialspace=True,
+            nrows=MAX_ROWS + 2,  # header + one row past the limit, so an oversized file is detected cheaply
+        )
+    except Exception as exc:  # pandas raises many exception types on bad input; all mean "not a usable CSV"
+        raise DataError(f"cannot parse {name} as CSV: {_one_line(exc)}") from exc
+    columns = _header(list(frame.iloc[0]) if len(frame) else [], name)
+    rows = frame.iloc[1:].apply(lambda col: col.str.strip())
+    rows.columns = columns
+    _check_row_count(len(rows), name)
+    target_name = _target_name(target, columns)
+    feature_names = tuple(c for c in columns if c != target_name)
+    x = np.column_stack([_feature_column(rows[c], c) for c in feature_names])
+    cells = rows[target_name]
+    return _Columns(feature_names, target_name, x, *_parse_numbers(cells), cells)
+
+
+# pyarrow's CSV reader keeps every cell: no value stands for a missing one, so the careful path judges those.
+_FAST_CONVERT = pa_csv.ConvertOptions(null_values=[], strings_can_be_null=False, quoted_strings_can_be_null=False)
+
+
+def _fast_numbers(column: pa.ChunkedArray) -> np.ndarray | None:
+    """A column pyarrow read as numbers, as float64 exactly as `_parse_numbers` reads it; None if it may differ.
+
+    pandas reads an all-integer column as integers, where '-0' is 0.0; pyarrow reads one with an integer past
+    int64 as floats, where '-0' is -0.0. An integral float column holding -0.0 is left to the careful path.
+    """
+    if column.type == pa.int64():
+        return column.to_numpy().astype(np.float64)
+    if column.type != pa.float64():
+        return None
+    values = column.to_numpy()
+    if not np.isfinite(values).all():
+        return None
+    negative_zero = np.signbit(values) & (values == 0)
+    if negative_zero.any() and (values == np.round(values)).all():
+        return None
+    return values
+
+
+def _read_fast(text: str, sep: str, name: str, target: str) -> _Columns | None:
+    """Read a clean file with pyarrow's multithreaded CSV reader; None for any file the careful path must judge.
+
+    Only a file that the careful path would read into the same numbers and labels gets through: numeric
+    features, a numeric or text target with no missing cell, and no quote left in a name or label (pandas skips
+    spaces before an opening quote, pyarrow keeps them and the quotes as text).
+    """
+    try:
+        table = pa_csv.read_csv(
+            io.BytesIO(text.encode()),
+            parse_options=pa_csv.ParseOptions(delimiter=sep, newlines_in_values=True),
+            convert_options=_FAST_CONVERT,
+        )
+        columns = _header(table.column_names, name)
+        _check_row_count(table.num_rows, name)
+        target_name = _target_name(target, columns)
+    except (pa.ArrowException, DataError):
+        return None
+    if any('"' in c for c in table.column_names):
+        return None
+    features = []
+    for column, values in zip(columns, table.columns):
+        if column != target_name:
+            features.append(_fast_numbers(values))
+            if features[-1] is None:
+                return None
+    x = np.empty((table.num_rows, len(features)))
+    for j, values in enumerate(features):
+        x[:, j] = values
+    raw = table.column(columns.index(target_name))
+    numbers = _fast_numbers(raw)
+    if numbers is not None:
+        no = np.zeros(len(numbers), dtype=bool)
+        return _Columns(tuple(c for c in columns if c != target_name), target_name, x, numbers, no, no, None)
+    if raw.type != pa.string() or pa_compute.any(pa_compute.match_substring(raw, '"')).as_py():
+        return None
+    cells = pd.Series(raw.to_numpy(zero_copy_only=False), dtype=str).str.strip()
+    numbers, missing, not_number = _parse_numbers(cells)
+    if missing.any():
+        return None
+    return _Columns(tuple(c for c in columns if c != target_name), target_name, x, numbers, missing, not_number, cells)
 
 
 def load_csv(
@@ -490,54 +648,31 @@ def load_csv(
 
     The task is inferred by `infer_task` unless given; features are used as given unless standardize
     (then scaled with the train split's mean/std). Any problem raises a one-line DataError.
+    A clean file is read by pyarrow; any other goes through the careful path that names what is wrong.
     """
     if task != "auto" and task not in TASKS:
-        raise DataError(f"unknown task {task!r}: choose auto, {', '.join(TASKS)}")
+        raise DataError(f"unknown task {_quote(task)}: choose auto, {', '.join(TASKS)}")
     _check_split_args(test_fraction, seed)
     text = _read_text(source, name)
-    if not text.strip():
+    if not text or text.isspace():
         raise DataError(f"{name} is empty: upload a CSV with a header row and data rows")
-    try:
-        frame = pd.read_csv(
-            io.StringIO(text),
-            sep=_delimiter(text),
-            header=None,
-            dtype=str,
-            na_filter=False,
-            skipinitialspace=True,
-            nrows=MAX_ROWS + 2,  # header + one row past the limit, so an oversized file is detected cheaply
-        )
-    except Exception as exc:  # pandas raises many exception types on bad input; all mean "not a usable CSV"
-        raise DataError(f"cannot parse {name} as CSV: {_one_line(exc)}") from exc
-    columns = _header(frame, name)
-    rows = frame.iloc[1:].apply(lambda col: col.str.strip())
-    rows.columns = columns
-    if len(rows) > MAX_ROWS:
-        raise DataError(f"{name} has more than {MAX_ROWS:,} data rows: use a sample of the data")
-    if len(rows) < 2:
-        raise DataError(f"{name} has {len(rows)} data row(s): need at least 2")
-
-    target_name = target.strip() or columns[-1]
-    if target_name not in columns:
-        raise DataError(f"unknown target column {target_name!r}: choose one of {', '.join(columns)}")
-    feature_names = tuple(c for c in columns if c != target_name)
-    x = np.column_stack([_feature_column(rows[c], c) for c in feature_names])
-
-    cells = rows[target_name]
-    numbers, missing, not_number = _parse_numbers(cells)
+    sep = _delimiter(text)
+    parsed = _read_fast(text, sep, name, target) or _read_careful(text, sep, name, target)
+    feature_names, target_name, x = parsed.feature_names, parsed.target_name, parsed.x
+    numbers, missing, not_number, cells = parsed.numbers, parsed.missing, parsed.not_number, parsed.cells
     numeric = not not_number.any()
     bad = missing | (numeric & ~np.isfinite(numbers))
     if bad.any():
         row = int(np.argmax(bad))
         raise DataError(
-            f"target column {target_name!r} has a missing{' or infinite' if numeric else ''} value"
+            f"target column {_quote(target_name)} has a missing{' or infinite' if numeric else ''} value"
             f" (first in data row {row + 1}): fill in or remove those rows"
         )
     raw_y = numbers if numeric else cells.to_numpy(dtype=object)
     values, codes = np.unique(raw_y, return_inverse=True)
     if len(values) < 2:
         raise DataError(
-            f"target column {target_name!r} has a single value ({_format_label(values[0])!r}):"
+            f"target column {_quote(target_name)} has a single value ({_quote(_format_label(values[0]))}):"
             " need at least two classes or varying values"
         )
 
@@ -546,21 +681,29 @@ def load_csv(
         if not numeric:
             example = cells.iloc[int(np.argmax(not_number))]
             raise DataError(
-                f"task 'regression' needs a numeric target, but column {target_name!r} holds text such as {example!r}"
+                f"task 'regression' needs a numeric target, but column {_quote(target_name)}"
+                f" holds text such as {_quote(example)}"
             )
         y, classes = numbers, ()
     else:
         if chosen == "binary" and len(values) != 2:
             raise DataError(
-                f"task 'binary' needs exactly 2 classes, but target {target_name!r} has {len(values)}:"
+                f"task 'binary' needs exactly 2 classes, but target {_quote(target_name)} has {len(values)}:"
                 " choose multiclass or regression"
             )
         if len(values) > MAX_CLASSES:
             raise DataError(
-                f"target {target_name!r} has {len(values)} classes, more than the limit of {MAX_CLASSES}:"
+                f"target {_quote(target_name)} has {len(values)} classes, more than the limit of {MAX_CLASSES}:"
                 " choose regression or merge classes"
             )
-        y, classes = codes.astype(np.float64), tuple(_format_label(v) for v in values)
+        classes = tuple(_format_label(v) for v in values)
+        longest = max(classes, key=len)
+        if len(longest) > MAX_NAME_LENGTH:
+            raise DataError(
+                f"target {_quote(target_name)} has a class label of {len(longest):,} characters, more than the limit"
+                f" of {MAX_NAME_LENGTH}: shorten labels such as {_quote(longest)}"
+            )
+        y = codes.astype(np.float64)
 
     return _build(
         name=name,
@@ -570,7 +713,8 @@ def load_csv(
         x=x,
         y=y,
         classes=classes,
-        description=f"{name}: {len(rows)} rows, {len(feature_names)} features, predicting {target_name!r} ({chosen}).",
+        description=f"{name}: {len(numbers)} rows, {len(feature_names)} features, predicting {target_name!r}"
+        f" ({chosen}).",
         rng=np.random.default_rng(seed),
         test_fraction=test_fraction,
         standardize=standardize,

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import io
+import math
+from fractions import Fraction
+from unittest import mock
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from symbreak import data
 from symbreak.data import (
     BUILTINS,
     MAX_COLUMNS,
+    MAX_NAME_LENGTH,
     MAX_ROWS,
     TASKS,
     DataError,
@@ -523,3 +528,195 @@ def test_error_bad_arguments_and_sources(tmp_path):
 
 def test_tasks_constant():
     assert TASKS == ("binary", "multiclass", "regression")
+
+
+# ---------------------------------------------------------------------------------------------
+# Fast path: pyarrow reads clean files, the careful path decides everything else, and both agree
+
+
+def careful(source: bytes, **kwargs) -> Dataset:
+    """load_csv with the fast path switched off: the careful path alone (the loader before the fast path)."""
+    with mock.patch.object(data, "_read_fast", return_value=None):
+        return load_csv(source, **kwargs)
+
+
+def fast_only(source: bytes, **kwargs) -> Dataset:
+    """load_csv that fails if the fast path leaves the file to the careful path."""
+    with mock.patch.object(data, "_read_careful", side_effect=AssertionError("fell back to the careful path")):
+        return load_csv(source, **kwargs)
+
+
+def outcome(load, source: bytes, **kwargs) -> tuple:
+    """Everything a load gives the app: the error message, or the dataset's names, task and exact bytes."""
+    try:
+        ds = load(source, **kwargs)
+    except DataError as exc:
+        return ("error", str(exc))
+    arrays = tuple((a.dtype.str, a.shape, a.tobytes()) for a in (getattr(ds, f) for f in ARRAYS))
+    return (ds.feature_names, ds.target_name, ds.task, ds.classes, ds.description, arrays)
+
+
+CLEAN = [
+    BINARY,
+    csv("height,weight,species\n1.0,3,dog\n2.0,4,cat\n3.0,5,bird\n4.0,6,cat\n5.0,7,dog"),
+    "a;b;y\r\n1,5;2;x\r\n3;4;z\r\n".replace("1,5", "1.5").encode(),
+    b"a\tb\ty\n1\t2\t0\n3\t4\t1\n",
+    b'"a","b c",y\n"1",2, 3 \n4,"5",6\n',
+    b'a,"b\nc",y\n1,2,0\n3,4,1\n',
+    b"a,b,y\n-0.0,1e-320,0\n1.5e300,-7,1\n2.5,+3,0\n",
+    b"\n\na,y\n1, cat \n2,dog\n",
+    "t,caf\u00e9\n1,\u00e9\n2,\u00fc\n".encode("latin-1"),
+]
+
+
+@pytest.mark.parametrize("source", CLEAN)
+def test_fast_path_reads_clean_files_as_the_careful_path_does(source):
+    assert outcome(fast_only, source, test_fraction=0.0) == outcome(careful, source, test_fraction=0.0)
+
+
+def test_fast_path_reads_the_largest_allowed_file():
+    block = np.random.default_rng(5).normal(0, 1, (1_000, MAX_COLUMNS - 1))
+    body = io.StringIO()
+    np.savetxt(body, np.column_stack([block, block[:, 0] > 0]), fmt="%.17g", delimiter=",")
+    text = ",".join(f"c{j}" for j in range(MAX_COLUMNS)) + "\n" + body.getvalue() * (MAX_ROWS // len(block))
+    ds = fast_only(text.encode(), test_fraction=0.0)
+    assert ds.x_train.shape == (MAX_ROWS, MAX_COLUMNS - 1) and ds.task == "binary"
+    x = np.tile(block, (MAX_ROWS // len(block), 1))
+    assert np.array_equal(np.sort(ds.x_train, axis=0), np.sort(x, axis=0))
+
+
+@pytest.mark.parametrize("text", [
+    b'a, "b",y\n1,2,0\n3,4,1\n',  # pandas skips the space before a quote, pyarrow keeps both as text
+    b'a,y\n1, "cat"\n2,dog\n',
+    b"a,b,y\n1,,0\n3,4,1\n",  # a missing cell
+    b"a,y\n1,\n2,1\n3,0\n",
+    b"a,b,y\n1,inf,0\n3,4,1\n",
+    b"a,b,y\n1,nan,0\n3,4,1\n",
+    b"a,b,y\n1,1e400,0\n3,4,1\n",
+    b"a,y\n-0,0\n18446744073709551615,1\n",  # pandas reads integers (0.0), pyarrow floats (-0.0)
+    b"a,b,y\n1,2,0\n1,2,3,4\n",  # ragged
+    b"a,b,y\n1,2,0\n3,4\n",
+    b"a,b,y\n1,true,0\n3,false,1\n",
+    b"a,b,y\n1,2020-01-01,0\n3,2020-01-02,1\n",
+    b"a,b,y\n1,red,0\n3,4,1\n",
+    b"a,a,y\n1,2,0\n3,4,1\n",
+    b"1,2\n3,4\n5,6\n",
+    b"a,y\n1,0\n",
+])
+def test_fast_path_leaves_what_it_cannot_read_exactly_to_the_careful_path(text):
+    assert data._read_fast(text.decode(), ",", "data.csv", "") is None
+
+
+NUMBER_TEXT = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+    st.floats(-1e6, 1e6).map(lambda v: f"{v:.3e}"),
+    st.floats(-1e6, 1e6).map(lambda v: f"{v:.7f}"),
+    st.integers(-(2**70), 2**70).map(str),
+    st.sampled_from(["-0", "-0.0", "+0", "+5", ".5", "5.", "007", "1E5", "1e-400", "2.2250738585072011e-308",
+                     "9007199254740993", "4.9406564584124654e-324", "1.00000000000000011102230246251565404236316680908203125"]),
+).filter(lambda t: not (t.startswith("-") and float(t) == 0))  # -0 in an integral column is the careful path's
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    data_=st.data(),
+    n_rows=st.integers(2, 12),
+    n_features=st.integers(1, 4),
+    sep=st.sampled_from([",", ";", "\t"]),
+    newline=st.sampled_from(["\n", "\r\n"]),
+    text_target=st.booleans(),
+)
+def test_property_clean_tables_take_the_fast_path_and_match_the_careful_path_bitwise(
+    data_, n_rows, n_features, sep, newline, text_target
+):
+    cell = st.sampled_from(["cat", "dog", "bird", "x y"]) if text_target else NUMBER_TEXT
+    rows = data_.draw(st.lists(
+        st.tuples(*[NUMBER_TEXT] * n_features, cell), min_size=n_rows, max_size=n_rows
+    ).filter(lambda rs: len({r[-1] for r in rs}) > 1))
+    header = sep.join([*(f"f{j}" for j in range(n_features)), "target"])
+    source = newline.join([header, *(sep.join(r) for r in rows)]).encode() + newline.encode()
+    task = "multiclass" if text_target else "regression"
+    expected = outcome(careful, source, task=task)
+    assert outcome(load_csv, source, task=task) == expected
+    if expected[0] != "error":  # errors: a value past float64 (1e400 is infinite), a target of one value
+        assert data._read_fast(source.decode(), sep, "data.csv", "") is not None
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(st.sampled_from(list('ab,;\t\n\r" 0123456789.-+einfNA\x85é')), max_size=60))
+def test_property_any_text_loads_exactly_as_the_careful_path_loads_it(text):
+    source = text.encode()
+    assert outcome(load_csv, source) == outcome(careful, source)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    rows=st.lists(st.lists(st.sampled_from(['1', '-0', '2.5', '"3"', ' "4"', '"5"x', '""', 'x', ' ', '1e9', '"a,b"']),
+                           min_size=3, max_size=3), min_size=2, max_size=8),
+)
+def test_property_quoted_and_spaced_cells_load_as_the_careful_path_loads_them(rows):
+    source = ("a,b,y\n" + "".join(",".join(r) + "\n" for r in rows)).encode()
+    assert outcome(load_csv, source) == outcome(careful, source)
+
+
+# ---------------------------------------------------------------------------------------------
+# Names and labels are short; a user's value in a message is cut short
+
+
+def test_a_column_name_past_the_limit_is_refused_with_the_name_cut_short():
+    fine = "n" * MAX_NAME_LENGTH
+    assert load_csv(f"{fine},y\n1,0\n2,1\n".encode()).feature_names == (fine,)
+    huge = "=HYPERLINK(x)" + "n" * 100_000
+    message = raises_one_line(
+        rf"column 1's name has 100,013 characters, more than the limit of {MAX_NAME_LENGTH}: shorten '=HYPERLINK",
+        load_csv, f"{huge},y\n1,0\n2,1\n".encode(),
+    )
+    assert len(message) < 200 and message.endswith("…")
+
+
+def test_a_class_label_past_the_limit_is_refused_with_the_label_cut_short():
+    fine = "c" * MAX_NAME_LENGTH
+    assert load_csv(f"a,y\n1,{fine}\n2,b\n".encode()).classes == ("b", fine)
+    long = "c" * (MAX_NAME_LENGTH + 1)
+    message = raises_one_line(
+        r"target 'y' has a class label of 101 characters, more than the limit of 100: shorten labels such as 'ccc",
+        load_csv, f"a,y\n1,{long}\n2,b\n".encode(),
+    )
+    assert len(message) < 200
+
+
+def test_a_huge_cell_or_target_argument_is_quoted_short():
+    cell = "r" * 100_000
+    message = raises_one_line(r"column 'b' must be numeric but data row 2 holds 'rrr", load_csv,
+                              f"a,b,y\n1,2,0\n3,{cell},1\n".encode())
+    assert len(message) < 250
+    message = raises_one_line(r"unknown target column 'zzz", load_csv, BINARY, target="z" * 100_000)
+    assert len(message) < 250
+
+
+# ---------------------------------------------------------------------------------------------
+# Standardizing: unchanged for ordinary data, finite for values near the float64 limit
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_standardize_matches_the_plain_formula_bitwise(seed):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(rng.normal(0, 100, 3), rng.exponential(10, 3), (40, 3))
+    text = "a,b,c,y\n" + "".join(",".join(map(repr, r.tolist())) + f",{i % 2}\n" for i, r in enumerate(x))
+    raw = load_csv(text.encode(), seed=seed)
+    scaled = load_csv(text.encode(), seed=seed, standardize=True)
+    mean, std = raw.x_train.mean(axis=0), raw.x_train.std(axis=0)
+    assert np.array_equal(scaled.x_train, (raw.x_train - mean) / std)
+    assert np.array_equal(scaled.x_test, (raw.x_test - mean) / std)
+
+
+def test_standardize_features_near_the_float64_limit():
+    values = [1e308, -1e308, 1e308, 5.0, -3e307, 7e307]
+    text = "a,b,y\n" + "".join(f"{v!r},{i},{i % 2}\n" for i, v in enumerate(values))
+    ds = load_csv(text.encode(), standardize=True, test_fraction=0.0)
+    exact = [Fraction(v) for v in values]
+    mean = sum(exact) / len(exact)
+    variance = sum((v - mean) ** 2 for v in exact) / len(exact)  # exact: 1e616 has no float
+    expected = [math.copysign(math.sqrt((v - mean) ** 2 / variance), v - mean) for v in exact]
+    assert np.isfinite(ds.x_train).all()
+    np.testing.assert_allclose(np.sort(ds.x_train[:, 0]), np.sort(expected), rtol=1e-12)
