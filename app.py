@@ -16,6 +16,9 @@ LESSONS = (
     ("pages/lesson_breakers.py", "What breaks symmetry"),
     ("pages/lesson_no_hidden.py", "No hidden layer"),
     ("pages/lesson_split_speed.py", "How fast they split"),
+    ("pages/lesson_wasted.py", "Why a tie wastes the network"),
+    ("pages/lesson_init_scale.py", "How big a random start"),
+    ("pages/lesson_course.py", "The course's initialization experiment"),
     ("pages/compare.py", "Compare"),
 )
 

@@ -133,6 +133,32 @@ def step_compare(page) -> None:
     wait_charts_changed(page, before)
 
 
+def show_me_then(page, control, key: str = "") -> None:
+    """Answer a lesson's question with "Show me", then the page's own control must change the chart at `key`."""
+    click_and_wait(page, button(page, "Show me"), timeout=120_000)
+    wait_charts_drawn(page)
+    expect(page.get_by_text(re.compile(r"^The run says: ")).first).to_be_visible()
+    if control is not None:
+        before = chart_hashes(page, charts(key))
+        control(page)
+        wait_charts_changed(page, before, charts(key))
+
+
+def wider_wasted(page) -> None:
+    show_me_then(page, lambda p: press_and_wait(p, p.get_by_role("slider", name="Neurons W"), "ArrowLeft"),
+                 "lesson6_boundaries")
+
+
+def larger_sigma_init_scale(page) -> None:
+    show_me_then(page, lambda p: press_and_wait(p, p.get_by_role("slider", name="σ of the N(0, σ²) start"),
+                                                "ArrowRight", times=3), "lesson7_std")
+
+
+def show_course(page) -> None:
+    show_me_then(page, None)
+    expect(page.get_by_text(re.compile(r"trained as one batch in"))).to_be_visible()
+
+
 # title in the navigation → (page file, its main control)
 PAGES: dict[str, tuple[str, Callable]] = {
     "Playground": ("pages/playground.py", step_playground),
@@ -140,6 +166,9 @@ PAGES: dict[str, tuple[str, Callable]] = {
     "What breaks symmetry": ("pages/lesson_breakers.py", more_steps_breakers),
     "No hidden layer": ("pages/lesson_no_hidden.py", tanh_no_hidden),
     "How fast they split": ("pages/lesson_split_speed.py", lower_rate_split_speed),
+    "Why a tie wastes the network": ("pages/lesson_wasted.py", wider_wasted),
+    "How big a random start": ("pages/lesson_init_scale.py", larger_sigma_init_scale),
+    "The course's initialization experiment": ("pages/lesson_course.py", show_course),
     "Compare": ("pages/compare.py", step_compare),
 }
 PRESENT = [title for title, (path, _) in PAGES.items() if (ROOT / path).exists()]

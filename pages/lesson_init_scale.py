@@ -1,0 +1,75 @@
+"""Lesson 7: how big a random start. In a deep net the start's size decides if the signal fades, holds or explodes."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from pages import common as cm
+from pages import lesson_common as lc
+from symbreak import lessons_init as li
+from symbreak.lesson_init_figures import curves_figure, data_figure, histograms_figure, layer_std_figure
+from symbreak.trainer import load_dataset
+
+KEY = "lesson7"
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _result(activation: str, sigma: float, depth: int) -> li.InitScale:
+    """Deterministic for its arguments, so every student asking for the same run shares it."""
+    return li.init_scale(activation, sigma, depth)
+
+
+st.title("How big a random start")
+st.markdown(
+    f"A random start breaks the tie, but how large should it be? A deeper network ({li.SCALE_WIDTH} neurons per "
+    "hidden layer) on the circles data starts four ways: all zeros; every weight drawn from N(0, σ²) with your σ; "
+    "Xavier (variance 2 / (fan_in + fan_out)); and He (variance 2 / fan_in). Each layer passes its signal on "
+    "to the next: if each one shrinks it a little, the last layer hears almost nothing."
+)
+controls = st.columns(3)
+activation = controls[0].radio("Activation", li.SCALE_ACTIVATIONS, horizontal=True, key=f"{KEY}_activation")
+depth = controls[1].slider("Hidden layers", min_value=2, max_value=8, value=li.SCALE_DEPTH, key=f"{KEY}_depth")
+sigma = controls[2].select_slider("σ of the N(0, σ²) start", options=li.SIGMAS, value=li.SCALE_SIGMA,
+                                  format_func=lambda s: f"{s:g} ({li.sigma_label(s)})", key=f"{KEY}_sigma")
+
+guess = lc.predict(KEY, f"Start at σ = {sigma:g} ({li.sigma_label(sigma)}): what happens to the signal on its "
+                        f"way through {depth} {activation} layers?", li.SIGNAL_CHOICES)
+if guess is None:
+    data = load_dataset(li.scale_arms(activation, sigma, depth)[li.NORMAL])
+    cm.show_figure(data_figure(data.x_train, data.y_train, data.classes, "The circles: predict, then look"),
+                   key=f"{KEY}_data_figure")
+    st.stop()
+
+with st.spinner(f"Training four {depth}-layer networks…"):
+    result = _result(activation, sigma, depth)
+normal = result.labels.index(li.NORMAL)
+acts = result.act_std[normal, 0]
+lc.reveal(guess, f"At step 0 the activations' std is {acts[0]:.2g} in layer 1 and {acts[-1]:.2g} in layer {depth}.",
+          li.signal_verdict(result, normal))
+
+last = len(result.steps) - 1
+row = st.select_slider("Show the layers at step", options=list(range(len(result.steps))), value=0,
+                       format_func=lambda r: f"{int(result.steps[r]):,}", key=f"{KEY}_row")
+cm.show_figure(layer_std_figure(result.act_std[:, row], result.grad_std[:, row], result.labels,
+                                int(result.steps[row])), key=f"{KEY}_std")
+st.markdown("\n".join(f"- {s}" for s in li.scale_sentences(result)))
+
+left, right = st.columns(2)
+with left:
+    cm.show_figure(curves_figure(result.steps, result.loss, result.labels, "Training loss", "loss"),
+                   key=f"{KEY}_loss", min_width=cm.COLUMN_MIN_WIDTH)
+with right:
+    cm.show_figure(curves_figure(result.steps, result.spread, result.labels, "Symmetry meter: layer 1's spread",
+                                 "largest distance between two neurons", log_y=True),
+                   key=f"{KEY}_spread", min_width=cm.COLUMN_MIN_WIDTH)
+st.caption("A small start is nearly tied: its neurons are close together, the loss sits on a plateau, and the "
+           "spread grows only once the signal gets through. The zero start is exactly tied (spread 0, not drawn "
+           "on a log axis).")
+
+which = st.radio("Histograms of", result.labels, index=normal, horizontal=True, key=f"{KEY}_hist")
+run = result.labels.index(which)
+for part, (when, layers) in enumerate((("step 0", result.first), (f"step {int(result.steps[last]):,}", result.last))):
+    cm.show_figure(histograms_figure([a[run] for a in layers], f"{which}: activations per layer at {when}"),
+                   key=f"{KEY}_hist{part}")
+st.caption(f"Computed live on this server: 4 networks × {int(result.steps[last]):,} steps in {result.seconds:.1f} s.")
+lc.playground_link(result.configs[li.NORMAL], f"Open the σ = {sigma:g} start in the Playground")
