@@ -82,12 +82,13 @@ def image_exists(tag: str) -> bool:
     return subprocess.run(["podman", "image", "exists", tag]).returncode == 0
 
 
-def _debootstrap(root: str, mirror: str | None) -> None:
+def _debootstrap(root: str, mirror: str | None, include: list[str] | None = None) -> None:
+    """debootstrap the recipe's Debian into root, with its packages or the given ones."""
     cmd = [
         "debootstrap",
         f"--variant={RECIPE['variant']}",
         f"--arch={RECIPE['arch']}",
-        "--include=" + ",".join(RECIPE["include"]),
+        "--include=" + ",".join(RECIPE["include"] if include is None else include),
         RECIPE["suite"],
         root,
     ] + ([mirror] if mirror else [])  # none given: debootstrap's default Debian mirror
