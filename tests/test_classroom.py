@@ -1,0 +1,287 @@
+"""Serving a class: `symbreak serve` (workers behind nginx), the security headers, and the manifests of deploy/.
+
+The manifests are checked offline (`kubectl kustomize`, no cluster). One `symbreak serve --workers 2` runs for
+the module; the test that kills a worker comes last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import http.client
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import (ALL_CHARTS_DRAWN_JS, APP_IDLE, ROOT, assert_no_exception, click_and_wait, free_port,
+                      open_app, playground_step)
+from symbreak import serve
+from symbreak.headers import SecurityHeaders, inline_script_hashes, security_headers
+
+DEPLOY = ROOT / "deploy"
+KUSTOMIZE_DIR = DEPLOY / "kubernetes"
+COMPOSE = DEPLOY / "compose"
+HEALTH = "/_stcore/health"
+WORKER_COOKIE = re.compile(rf"{serve.COOKIE}=(\d+)")
+PAGES = ("", "lesson_gradients", "lesson_breakers", "lesson_no_hidden", "lesson_split_speed", "compare")
+RESTART_SECONDS = 120
+
+
+# ------------------------------------------------------------------ the manifests, offline
+@pytest.fixture(scope="module")
+def manifests() -> dict[str, dict]:
+    """`kubectl kustomize deploy/kubernetes`, by kind."""
+    if not shutil.which("kubectl"):
+        pytest.fail("kubectl is missing: install it to render deploy/kubernetes (no cluster is needed)")
+    done = subprocess.run(["kubectl", "kustomize", str(KUSTOMIZE_DIR)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    docs = [d for d in yaml.safe_load_all(done.stdout) if d]
+    kinds = [d["kind"] for d in docs]
+    assert len(set(kinds)) == len(kinds), kinds
+    return {d["kind"]: d for d in docs}
+
+
+def container(manifests: dict[str, dict]) -> dict:
+    (only,) = manifests["Deployment"]["spec"]["template"]["spec"]["containers"]
+    return only
+
+
+def test_ingress_pins_each_browser_to_a_pod_by_cookie(manifests):
+    ingress = manifests["Ingress"]
+    notes = ingress["metadata"]["annotations"]
+    assert notes["nginx.ingress.kubernetes.io/affinity"] == "cookie"
+    assert notes["nginx.ingress.kubernetes.io/session-cookie-name"] == serve.COOKIE
+    assert notes["nginx.ingress.kubernetes.io/affinity-mode"] == "persistent"
+    assert int(notes["nginx.ingress.kubernetes.io/proxy-read-timeout"]) >= 3600, "websockets idle between clicks"
+    assert notes["nginx.ingress.kubernetes.io/proxy-body-size"] == serve.MAX_BODY
+    assert ingress["spec"]["ingressClassName"] == "nginx"
+    (path,) = ingress["spec"]["rules"][0]["http"]["paths"]
+    service = manifests["Service"]
+    assert path["backend"]["service"]["name"] == service["metadata"]["name"]
+    assert path["backend"]["service"]["port"]["name"] in {p["name"] for p in service["spec"]["ports"]}
+
+
+def test_service_selects_the_deployments_pods(manifests):
+    labels = manifests["Deployment"]["spec"]["template"]["metadata"]["labels"]
+    selector = manifests["Service"]["spec"]["selector"]
+    assert selector and selector.items() <= labels.items()
+    assert manifests["Deployment"]["spec"]["selector"]["matchLabels"].items() <= labels.items()
+
+
+def test_probes_ask_streamlits_health(manifests):
+    app = container(manifests)
+    ports = {p["name"]: p["containerPort"] for p in app["ports"]}
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        check = app[probe]["httpGet"]
+        assert check["path"] == HEALTH, probe
+        assert check["port"] in ports and ports[check["port"]] == 8501, probe
+
+
+def test_pods_run_as_the_images_unprivileged_user(manifests):
+    pod = manifests["Deployment"]["spec"]["template"]["spec"]["securityContext"]
+    assert pod["runAsNonRoot"] is True and pod["runAsUser"] == 10001
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^USER 10001\b", dockerfile, re.M), "the image's USER is the pods' runAsUser"
+    app = container(manifests)
+    assert app["securityContext"]["allowPrivilegeEscalation"] is False
+    assert app["securityContext"]["capabilities"]["drop"] == ["ALL"]
+
+
+def test_one_core_per_pod_and_memory_for_its_sessions(manifests):
+    resources = container(manifests)["resources"]
+    assert resources["requests"]["cpu"] == "1", "one Streamlit process computes on one core"
+    assert set(resources["limits"]) == {"cpu", "memory"}
+    mib = {"Mi": 1, "Gi": 1024}
+    memory = {k: int(v[:-2]) * mib[v[-2:]] for k, v in
+              (("request", resources["requests"]["memory"]), ("limit", resources["limits"]["memory"]))}
+    assert 400 <= memory["request"] <= memory["limit"]
+
+
+def test_the_autoscaler_follows_cpu(manifests):
+    hpa = manifests["HorizontalPodAutoscaler"]
+    assert hpa["apiVersion"] == "autoscaling/v2"
+    assert hpa["spec"]["scaleTargetRef"]["name"] == manifests["Deployment"]["metadata"]["name"]
+    (metric,) = hpa["spec"]["metrics"]
+    assert metric["resource"]["name"] == "cpu" and 0 < metric["resource"]["target"]["averageUtilization"] <= 100
+    assert 2 <= hpa["spec"]["minReplicas"] < hpa["spec"]["maxReplicas"]
+
+
+def test_pods_and_compose_run_the_entry_with_the_headers(manifests):
+    """Both deployments start deploy/asgi.py, which exists and wraps app.py with the headers."""
+    compose = yaml.safe_load((COMPOSE / "compose.yaml").read_text())
+    app = compose["services"]["symbreak"]
+    for command in (container(manifests)["command"], app["entrypoint"]):
+        assert command[:3] == ["streamlit", "run", "deploy/asgi.py"], command
+        assert "--server.address=0.0.0.0" in command
+    entry = (DEPLOY / "asgi.py").read_text()
+    assert "SecurityHeaders" in entry and '"app.py"' in entry
+    assert not any(p == "deploy" or p.startswith("deploy/") for p in dockerignore()), "the image needs deploy/"
+
+
+def dockerignore() -> list[str]:
+    return [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
+            if line.strip() and not line.startswith("#")]
+
+
+def test_compose_has_replicas_behind_nginx():
+    compose = yaml.safe_load((COMPOSE / "compose.yaml").read_text())
+    app, proxy = compose["services"]["symbreak"], compose["services"]["proxy"]
+    assert app["deploy"]["replicas"] >= 2
+    assert app["build"]["context"] == "../.." and (COMPOSE / app["build"]["context"] / "Dockerfile").exists()
+    assert proxy["image"].startswith("nginx:")
+    assert proxy["depends_on"]["symbreak"]["condition"] == "service_healthy", "traffic only after the health check"
+    mount = next(v for v in proxy["volumes"] if v.endswith(":/etc/nginx/nginx.conf:ro"))
+    assert (COMPOSE / mount.split(":")[0]).resolve() == COMPOSE / "nginx.conf"
+    listen = re.search(r"listen (\d+);", (COMPOSE / "nginx.conf").read_text()).group(1)
+    assert any(p.endswith(f":{listen}") for p in proxy["ports"])
+
+
+def nginx_accepts(conf: str, directory: Path) -> subprocess.CompletedProcess:
+    """`nginx -t` on a configuration text, with every path it writes inside `directory`."""
+    path = directory / "nginx.conf"
+    path.write_text(conf)
+    return subprocess.run([*serve.nginx_command(path), "-t"], capture_output=True, text=True)
+
+
+def test_compose_nginx_conf_is_valid(tmp_path):
+    """The compose proxy's config passes `nginx -t` (the replicas' host name swapped for this machine's)."""
+    text = (COMPOSE / "nginx.conf").read_text()
+    assert "server symbreak:8501" in text
+    local = text.replace("server symbreak:8501", "server 127.0.0.1:8501").replace(
+        "http {", f"http {{\n    client_body_temp_path {tmp_path}/body;\n    proxy_temp_path {tmp_path}/proxy;"
+        f"\n    fastcgi_temp_path {tmp_path}/f;\n    uwsgi_temp_path {tmp_path}/u;\n    scgi_temp_path {tmp_path}/s;"
+        f"\n    access_log {tmp_path}/access.log;", 1)
+    local = f"pid {tmp_path}/nginx.pid;\n" + local
+    done = nginx_accepts(local, tmp_path)
+    assert done.returncode == 0, done.stderr
+
+
+# ------------------------------------------------------------------ the rendered nginx config and the headers
+def test_rendered_config_is_valid_and_complete(tmp_path):
+    conf_path = serve.write_nginx_files(tmp_path, [18601, 18602], free_port(), "127.0.0.1")
+    conf = conf_path.read_text()
+    assert "@@" not in conf
+    done = subprocess.run([*serve.nginx_command(conf_path), "-t"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    for port in (18601, 18602):
+        assert f'"{port}" symbreak_{port};' in conf, "a cookie naming a worker routes to it"
+        assert f"server 127.0.0.1:{port} max_fails=1" in conf
+    for name, value in security_headers().items():
+        assert f'add_header {name} "{value}" always;' in conf
+    assert (tmp_path / "_symbreak" / "restarted.html").read_text() == serve.RESTARTED_PAGE
+
+
+def test_csp_hashes_match_the_browsers_algorithm():
+    """The hash of an inline script, as the CSP specification's own example computes it."""
+    assert inline_script_hashes("<p><script>alert('Hello, world.');</script>") == [
+        "'sha256-qznLcsROx4GACP2dm0UCKCzCG+HiZ1guq6ZZDob/Tng='"]
+    assert inline_script_hashes('<script type="module" src="x.js"></script>') == []
+
+
+def test_csp_allows_streamlits_own_inline_script():
+    import streamlit
+
+    index = (Path(streamlit.__file__).parent / "static" / "index.html").read_text()
+    bodies = re.findall(r"<script>(.*?)</script>", index, re.S)
+    policy = security_headers()["Content-Security-Policy"]
+    for body in bodies:
+        digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in policy
+    assert "frame-ancestors 'self'" in policy and "'unsafe-eval'" not in policy
+
+
+def test_the_middleware_adds_the_headers_to_http_only():
+    sent: list[dict] = []
+
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"x-frame-options", b"ALLOWALL"), (b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    async def send(message):
+        sent.append(message)
+
+    async def receive():
+        return {"type": "http.request"}
+
+    asyncio.run(SecurityHeaders(app)({"type": "http"}, receive, send))
+    headers = dict(sent[0]["headers"])
+    for name, value in security_headers().items():
+        assert headers[name.lower().encode()] == value.encode()
+    assert [n for n, _ in sent[0]["headers"]].count(b"x-frame-options") == 1
+    assert headers[b"content-type"] == b"text/plain" and sent[1]["body"] == b"ok"
+    sent.clear()
+
+    async def socket_app(scope, receive, send):
+        await send({"type": "websocket.accept", "headers": []})
+
+    asyncio.run(SecurityHeaders(socket_app)({"type": "websocket"}, receive, send))
+    assert sent == [{"type": "websocket.accept", "headers": []}]
+
+
+def test_serve_refuses_bad_arguments_in_one_line():
+    for args in (["--workers", "0"], ["--app", "no-such-app.py"]):
+        done = subprocess.run([sys.executable, "-m", "symbreak.serve", *args, "--port", str(free_port())],
+                              capture_output=True, text=True, cwd=ROOT, timeout=60)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.startswith("symbreak: error: --") and done.stderr.count("\n") == 1, done.stderr
+
+
+# ------------------------------------------------------------------ symbreak serve --workers 2
+@pytest.fixture(scope="module")
+def classroom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[serve.Classroom]:
+    """Two workers behind nginx on a free port, with the watchdog running, for the whole module."""
+    room = serve.Classroom(2, free_port(), bind="127.0.0.1", directory=tmp_path_factory.mktemp("serve"))
+    watchdog = None
+    try:
+        room.start()
+        watchdog = threading.Thread(target=room.run, daemon=True)
+        watchdog.start()
+        yield room
+    finally:
+        room.stop()
+        if watchdog is not None:
+            watchdog.join(timeout=15)
+
+
+def url(room: serve.Classroom, path: str = "/") -> str:
+    return f"http://127.0.0.1:{room.port}{path}"
+
+
+def get(room: serve.Classroom, path: str = "/", worker: int | None = None) -> tuple[int, dict[str, str], int | None]:
+    """GET through the proxy (with the stickiness cookie naming `worker`): status, headers, the worker that
+    answered (from the cookie nginx sets)."""
+    connection = http.client.HTTPConnection("127.0.0.1", room.port, timeout=30)
+    try:
+        connection.request("GET", path, headers={"Cookie": f"{serve.COOKIE}={worker}"} if worker else {})
+        reply = connection.getresponse()
+        reply.read()
+        cookies = " ".join(v for k, v in reply.getheaders() if k.lower() == "set-cookie")
+        match = WORKER_COOKIE.search(cookies)
+        return reply.status, dict(reply.getheaders()), int(match.group(1)) if match else None
+    finally:
+        connection.close()
+
+
+def test_every_response_carries_the_security_headers(classroom):
+    for path in ("/", HEALTH, "/static/js/does-not-exist.js"):
+        _, headers, _ = get(classroom, path)
+        for name, value in security_headers().items():
+            assert headers.get(name) == value, (path, name)
+
+
+def test_new_browsers_spread_over_both_workers_and_stay(classroom):
+    ports = {w.port for w in classroom.workers}
+    first = [get(classroom)[2] for _ in range(6)]
+    assert set(first) == ports, f"new browsers went to {first}, workers are {ports}"
+    for port in ports:
+        assert {get(classroom, path, worker=port)[2] for path in ("/", HEALTH, "/") } == {port}
