@@ -31,6 +31,10 @@ TRAIN_SEED_OFFSET = 1
 # start, or ending this many times above it, gets a warning (a loss that spikes 30x and recovers does not).
 OVERSHOOT_PEAK = 1e3
 OVERSHOOT_END = 10.0
+# A blow-up is blamed on the start or the data, not the learning rate, when step 0 saw a parameter or a
+# feature past this size: unit-scale schemes start below 5, standardized features rarely pass 5.
+START_SCALE = 10.0
+FEATURE_SCALE = 10.0
 # Elements per layer activation when recorded rows are evaluated on the test set together.
 TEST_CHUNK_ELEMENTS = 1 << 21
 
@@ -372,16 +376,44 @@ class Trainer:
     def all_diverged(self) -> bool:
         return all(d is not None for d in self.diverged_at)
 
+    def _feature_scale(self) -> float:
+        """The largest |feature| of the train split where the features are not standardized, else 0."""
+        x = self.dataset.x_train
+        largest = float(max(x.max(), -x.min()))
+        if largest <= FEATURE_SCALE:
+            return largest
+        with np.errstate(all="ignore"):  # features near 1e308 overflow the mean: not standardized
+            standardized = bool((np.abs(x.mean(axis=0)) < 1e-6).all() and (x.std(axis=0) < 1 + 1e-6).all())
+        return 0.0 if standardized else largest
+
+    def _scale_cause(self, run: int) -> str:
+        """A start or features far from unit scale, from what the run saw at step 0, and what to change.
+
+        Either one, rather than the learning rate, is the likely cause of a loss that blew up: a smaller rate
+        would only postpone it. So is a loss that was not finite before the first update. Empty when neither.
+        """
+        start = float(self.initial[run].abs().max())
+        features = self._feature_scale()
+        causes = []
+        if start > START_SCALE or (features <= FEATURE_SCALE
+                                   and not math.isfinite(self.history.metric("train_loss", run)[0])):
+            causes.append(f"the starting weights are far from unit scale (up to {start:.3g}):"
+                          " start smaller, e.g. init xavier_uniform")
+        if features > FEATURE_SCALE:
+            causes.append(f"the features are far from unit scale (up to {features:.3g}): Standardize features")
+        return "; ".join(causes)
+
     def divergence_message(self, run: int = 0) -> str:
         """What happened and what to change, for the user; empty if the run is fine."""
         if self.diverged_at[run] is None:
             return ""
-        lr = self.configs[run].train.lr
+        cause = self._scale_cause(run) or f"lower the learning rate (now {self.configs[run].train.lr:g})"
         return (f"training diverged at step {self.diverged_at[run]}: {self.diverged_reason[run]}. "
-                f"Lower the learning rate (now {lr:g}); the history before it is kept.")
+                f"{cause[0].upper()}{cause[1:]}; the history before it is kept.")
 
     def overshoot_message(self, run: int = 0) -> str:
-        """A warning when the loss blew up but stayed finite (a learning rate too high); empty otherwise."""
+        """A warning when the loss blew up but stayed finite (a learning rate too high, or a start or data far
+        from unit scale); empty otherwise."""
         history = self.history
         if self.diverged_at[run] is not None or history.count < 2:
             return ""
@@ -396,6 +428,9 @@ class Trainer:
             what = f"the loss is {loss[-1]:.3g} now, far above where it started ({start:.3g})"
         else:
             return ""
+        cause = self._scale_cause(run)
+        if cause:
+            return f"{what}: {cause}."
         return (f"{what}: the learning rate (now {self.configs[run].train.lr:g}) overshoots. "
                 "Lower it to watch the neurons learn.")
 

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from symbreak import Config, Trainer, preset, run_side_by_side
-from symbreak.config import ConfigError
+from symbreak.config import ConfigError, explicit_json
+from symbreak.data import Dataset, load_csv
 from symbreak.history import METRIC_NAMES
 from symbreak.metrics import distinct, group_labels, groups, pairwise_distances, spread
 
@@ -145,6 +146,74 @@ def test_one_diverging_run_does_not_stop_the_others() -> None:
     assert trainer.diverged_at[0] is not None and trainer.diverged_at[1] is None
     assert trainer.step_count == 50
     assert torch.isfinite(trainer.theta).all()
+
+
+def _csv_dataset(scale: float, standardize: bool, rows: int = 50, test_fraction: float = 0.2) -> Dataset:
+    """A regression CSV of two uniform features times scale, target their unscaled sum."""
+    x = np.random.default_rng(0).uniform(-1, 1, (rows, 2))
+    text = "a,b,y\n" + "".join(f"{a * scale!r},{b * scale!r},{a + b!r}\n" for a, b in x.tolist())
+    return load_csv(text.encode(), standardize=standardize, test_fraction=test_fraction)
+
+
+RELU_CSV = {"dataset": "csv", "init": "xavier_uniform", "activation": "relu", "lr": "0.1", "dtype": "float64"}
+
+
+@pytest.mark.parametrize("flat, start", [
+    ({"dataset": "sine", "init": "constant:100", "activation": "linear", "hidden": "8,8", "lr": "0.1"}, "100"),
+    ({"dataset": "sine", "hidden": "2", "activation": "linear", "lr": "0.01",
+      "init_weights": explicit_json([([[1e4], [1e4]], [0.0, 0.0]), ([[1e4, 1e4]], [0.0])])}, "1e+04"),
+])
+def test_divergence_from_huge_starting_weights_names_the_start(flat: dict, start: str) -> None:
+    trainer = Trainer(Config.from_flat(flat))
+    trainer.step(50)
+    assert trainer.diverged
+    message = trainer.divergence_message()
+    assert f"The starting weights are far from unit scale (up to {start})" in message
+    assert "xavier_uniform" in message and "learning rate" not in message and "Standardize" not in message
+
+
+@pytest.mark.parametrize("scale", [1e3, 1e154, 1e308])
+def test_divergence_from_features_far_from_unit_scale_says_standardize_and_standardizing_fixes_it(scale: float) -> None:
+    config = Config.from_flat(RELU_CSV)
+    trainer = Trainer(config, dataset=_csv_dataset(scale, standardize=False))
+    trainer.step(50)
+    assert trainer.diverged
+    largest = np.abs(trainer.dataset.x_train).max()
+    assert largest > 0.9 * scale
+    message = trainer.divergence_message()
+    assert f"The features are far from unit scale (up to {largest:.3g}): Standardize features" in message
+    assert "learning rate" not in message and "starting weights" not in message
+    fixed = Trainer(config, dataset=_csv_dataset(scale, standardize=True))
+    fixed.step(50)
+    assert not fixed.diverged and fixed.final_loss[0] < fixed.history.metric("train_loss")[0]
+
+
+def test_divergence_with_unit_scale_start_and_data_names_the_learning_rate() -> None:
+    trainer = Trainer(Config.from_flat(DIVERGING))
+    trainer.step(300)
+    message = trainer.divergence_message()
+    assert trainer.diverged and np.abs(trainer.dataset.x_train).max() < 2 and trainer.initial.abs().max() < 10
+    assert "Lower the learning rate (now 50)" in message
+    assert "starting weights" not in message and "features" not in message
+
+
+def test_standardized_features_with_an_outlier_still_name_the_learning_rate() -> None:
+    x = np.random.default_rng(1).normal(0, 1, 200)
+    x[0] = 1000.0  # about 14 standard deviations out once standardized
+    text = "a,y\n" + "".join(f"{v!r},{math.sin(v)!r}\n" for v in x.tolist())
+    dataset = load_csv(text.encode(), standardize=True, test_fraction=0.0)
+    assert np.abs(dataset.x_train).max() > 10
+    trainer = Trainer(Config.from_flat({**DIVERGING, "dataset": "csv"}), dataset=dataset)
+    trainer.step(300)
+    assert trainer.diverged and "Lower the learning rate (now 50)" in trainer.divergence_message()
+
+
+def test_a_finite_blow_up_from_a_huge_start_names_the_start() -> None:
+    trainer = Trainer(Config.from_flat({"init": "normal:100", "activation": "relu", "hidden": "16,16", "lr": "0.1"}))
+    trainer.step(100)
+    message = trainer.overshoot_message()
+    assert not trainer.diverged and "jumped to" in message
+    assert "the starting weights are far from unit scale" in message and "learning rate" not in message
 
 
 def test_side_by_side_groups_incompatible_configs() -> None:
