@@ -70,8 +70,11 @@ class _Quoter(reprlib.Repr):
         self.maxstring = self.maxlong = self.maxother = QUOTE_CHARS
 
     def repr_int(self, value: int, level: int) -> str:
-        digits = int(value.bit_length() * math.log10(2)) + 1
-        return super().repr_int(value, level) if digits <= QUOTE_CHARS else f"<integer of about {digits} digits>"
+        try:
+            digits = len(str(abs(value)))
+        except ValueError:  # past Python's limit on the digits it converts
+            return f"<integer of about {int(value.bit_length() * math.log10(2)) + 1} digits>"
+        return super().repr_int(value, level) if digits <= QUOTE_CHARS else f"<integer of {digits} digits>"
 
 
 _QUOTER = _Quoter()
@@ -354,7 +357,8 @@ def _parse(key: str, raw: Any, template: Any) -> Any:
 def _convert(key: str, raw: Any, template: Any) -> Any:
     if isinstance(template, tuple) and isinstance(raw, (list, tuple)):
         return _widths(raw)
-    if isinstance(raw, (int, float)) and not isinstance(raw, bool) and not isinstance(template, (bool, tuple)):
+    numeric = isinstance(template, (int, float)) and not isinstance(template, bool)
+    if numeric and isinstance(raw, (int, float)) and not isinstance(raw, bool):
         return _number(raw) if isinstance(template, float) else _to_int(key, raw)
     text = raw.strip() if isinstance(raw, str) else _format(raw)
     if isinstance(template, bool):
