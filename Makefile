@@ -27,7 +27,13 @@ HAS_VENV = $(shell $(SYSTEM_PYTHON) -c 'import ensurepip, venv' 2>/dev/null && e
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; }
 	$(SYSTEM_PYTHON) -m venv .venv
 
+# PyPI's Linux torch is the CUDA build (gigabytes of nvidia-* wheels). PyTorch's CPU index has the
+# pinned version as X+cpu, which pip prefers to PyPI's X (a local version sorts above it); where that
+# index has no wheel (or is unreachable) pip falls back to PyPI. TORCH_INDEX= turns it off.
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+TORCH_PIN = $(shell grep -E '^torch==' requirements.txt)
 $(STAMP): requirements.txt pyproject.toml | $(filter .venv/bin/python,$(PYTHON))
+	$(PYTHON) -m pip install -q --no-deps $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) "$(TORCH_PIN)"
 	$(PYTHON) -m pip install -q -r requirements.txt
 	$(PYTHON) -m pip install -q --no-deps -e .
 	@touch $@
