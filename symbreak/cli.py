@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 
 import torch
 
+from . import DEFAULT_THREADS
 from .config import (
     ACTIVATIONS, ARITHMETIC, DTYPES, FLAT_FIELDS, MAX_DROPOUT, MAX_EXPLICIT_CHARS, MAX_EXPLICIT_WEIGHT,
     MAX_HIDDEN_LAYERS, MAX_INIT_PARAM, MAX_LR, MAX_NOISE, MAX_PERTURB, MAX_SEED, MAX_STEPS, MAX_TOL, MAX_VALUE_CHARS,
@@ -28,7 +29,6 @@ from .data import MAX_ROWS, MAX_TEST_FRACTION, MIN_SAMPLES, DataError
 from .export import csv_text
 from .metrics import distinct, spread
 from .trainer import Trainer
-from . import DEFAULT_THREADS
 
 EXIT_USAGE = 2
 # Config fields whose flag (--data, --init-weights) names a file rather than holding the value.

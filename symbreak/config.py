@@ -266,7 +266,11 @@ class Config:
 
     @classmethod
     def from_flat(cls, flat: dict[str, Any], base: Config | None = None, strict: bool = True) -> Config:
-        """Build a config from flat string values over `base`; unknown keys fail when strict."""
+        """Build a config from flat string values over `base`; unknown keys fail when strict.
+
+        Any failure in reading or validating a value is a ConfigError that names its field, and a value
+        longer than MAX_VALUE_CHARS (MAX_EXPLICIT_CHARS for init_weights) is refused before it is parsed.
+        """
         base = base or cls()
         sections: dict[str, dict[str, Any]] = {"data": {}, "model": {}, "init": {}, "train": {}, "": {}}
         for key, raw in flat.items():

@@ -29,7 +29,11 @@ def csv_text(frame: pd.DataFrame) -> str:
     safe = frame.copy(deep=False)
     for i in range(frame.shape[1]):
         column = frame.iloc[:, i]
-        if not pd.api.types.is_numeric_dtype(column):
-            safe.isetitem(i, column.map(neutralise))
+        if pd.api.types.is_numeric_dtype(column):
+            continue
+        # A history's text columns repeat a few names over many rows: decide once per distinct cell.
+        changed = {cell: neutralise(cell) for cell in pd.unique(column) if neutralise(cell) is not cell}
+        if changed:
+            safe.isetitem(i, column.replace(changed))
     header = [str(neutralise(str(name))) for name in frame.columns]
     return safe.to_csv(index=False, header=header)
