@@ -200,14 +200,15 @@ class Classroom:
     """The workers and nginx of one `symbreak serve`, with the watchdog that restarts dead workers."""
 
     def __init__(self, workers: int, port: int, bind: str = "0.0.0.0", app: Path = DEFAULT_APP,
-                 first_worker_port: int = 0, directory: Path | None = None) -> None:
+                 first_worker_port: int = 0) -> None:
         if workers < 1:
             raise ServeError(f"--workers must be at least 1, not {workers}")
         if not app.exists():
             raise ServeError(f"--app: no such file {app}")
         self.port = port
         self.bind = bind
-        self.dir = directory or Path(tempfile.mkdtemp(prefix="symbreak-serve-"))
+        # Under the system's temporary directory, where nginx's unprivileged workers can reach it.
+        self.dir = Path(tempfile.mkdtemp(prefix="symbreak-serve-"))
         ports = ([first_worker_port + i for i in range(workers)] if first_worker_port
                  else [free_port() for _ in range(workers)])
         env = worker_env(secrets.token_hex(32))

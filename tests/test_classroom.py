@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -236,11 +237,44 @@ def test_serve_refuses_bad_arguments_in_one_line():
         assert done.stderr.startswith("symbreak: error: --") and done.stderr.count("\n") == 1, done.stderr
 
 
+@pytest.fixture
+def nginx_dir() -> Iterator[Path]:
+    """A directory for nginx's files that its workers can read (pytest's own tmp_path is private to root)."""
+    directory = Path(tempfile.mkdtemp(prefix="symbreak-serve-test-"))
+    try:
+        yield directory
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_no_worker_up_gets_the_reload_page(nginx_dir):
+    """While no worker answers (both restarting), nginx answers at once with a page that says what to do."""
+    port = free_port()
+    conf = serve.write_nginx_files(nginx_dir, [free_port(), free_port()], port, "127.0.0.1")
+    proxy = subprocess.Popen(serve.nginx_command(conf), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(100):
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                connection.request("GET", "/")
+                break
+            except ConnectionRefusedError:
+                time.sleep(0.1)
+        reply = connection.getresponse()
+        body = reply.read().decode()
+        assert reply.status == 502
+        assert "This worker restarted: reload the page" in body and reply.getheader("Content-Type") == "text/html"
+        assert reply.getheader("X-Frame-Options") == "SAMEORIGIN"
+    finally:
+        proxy.terminate()
+        proxy.wait(timeout=10)
+
+
 # ------------------------------------------------------------------ symbreak serve --workers 2
 @pytest.fixture(scope="module")
-def classroom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[serve.Classroom]:
+def classroom() -> Iterator[serve.Classroom]:
     """Two workers behind nginx on a free port, with the watchdog running, for the whole module."""
-    room = serve.Classroom(2, free_port(), bind="127.0.0.1", directory=tmp_path_factory.mktemp("serve"))
+    room = serve.Classroom(2, free_port(), bind="127.0.0.1")
     watchdog = None
     try:
         room.start()
@@ -251,6 +285,7 @@ def classroom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[serve.Classr
         room.stop()
         if watchdog is not None:
             watchdog.join(timeout=15)
+        shutil.rmtree(room.dir, ignore_errors=True)
 
 
 def url(room: serve.Classroom, path: str = "/") -> str:
@@ -272,6 +307,7 @@ def get(room: serve.Classroom, path: str = "/", worker: int | None = None) -> tu
         connection.close()
 
 
+@pytest.mark.classroom
 def test_every_response_carries_the_security_headers(classroom):
     for path in ("/", HEALTH, "/static/js/does-not-exist.js"):
         _, headers, _ = get(classroom, path)
@@ -279,9 +315,100 @@ def test_every_response_carries_the_security_headers(classroom):
             assert headers.get(name) == value, (path, name)
 
 
+@pytest.mark.classroom
 def test_new_browsers_spread_over_both_workers_and_stay(classroom):
     ports = {w.port for w in classroom.workers}
     first = [get(classroom)[2] for _ in range(6)]
     assert set(first) == ports, f"new browsers went to {first}, workers are {ports}"
     for port in ports:
-        assert {get(classroom, path, worker=port)[2] for path in ("/", HEALTH, "/") } == {port}
+        assert {get(classroom, path, worker=port)[2] for path in ("/", HEALTH, "/")} == {port}
+
+
+# ------------------------------------------------------------------ a browser through the proxy
+CSP_WATCH_JS = """
+window.__cspViolations = [];
+document.addEventListener('securitypolicyviolation',
+  e => window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI} (${e.sourceFile}:${e.lineNumber})`));
+"""
+UPLOAD_CSV = "x1,x2,label\n" + "\n".join(f"{i % 7},{(i * 3) % 5},{int(i % 7 > 3)}" for i in range(60)) + "\n"
+
+
+@pytest.fixture
+def proxied_page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    tab = context.new_page()
+    tab.set_default_timeout(30_000)
+    tab.add_init_script(CSP_WATCH_JS)
+    console: list[str] = []
+    tab.on("console", lambda m: console.append(m.text) if "Content Security Policy" in m.text else None)
+    tab.csp_console = console
+    try:
+        yield tab
+    finally:
+        context.close()
+
+
+def csp_violations(page) -> list[str]:
+    return page.evaluate("window.__cspViolations") + page.csp_console
+
+
+@pytest.mark.browser
+@pytest.mark.classroom
+def test_every_page_works_under_the_csp(classroom, proxied_page, artifacts):
+    page = proxied_page
+    for path in PAGES:
+        response = page.goto(url(classroom, f"/{path}"))
+        for name, value in security_headers().items():
+            assert response.headers.get(name.lower()) == value, (path, name)
+        page.wait_for_selector(APP_IDLE)
+        page.wait_for_function(ALL_CHARTS_DRAWN_JS)
+        assert_no_exception(page)
+        page.wait_for_timeout(500)
+        assert csp_violations(page) == [], path
+    page.screenshot(path=str(artifacts / "classroom-compare.png"))
+
+
+@pytest.mark.browser
+@pytest.mark.classroom
+def test_step_play_upload_and_download_through_the_proxy(classroom, proxied_page, artifacts, tmp_path):
+    page = proxied_page
+    open_app(page, url(classroom))
+    main = page.get_by_test_id("stMainBlockContainer")
+    click_and_wait(page, main.get_by_role("button", name="Step 100", exact=True))
+    assert playground_step(page) == 100
+
+    main.get_by_role("button", name="Play", exact=True).click()
+    pause = main.get_by_role("button", name="Pause", exact=True)
+    pause.wait_for()
+    deadline = time.monotonic() + 30
+    while playground_step(page) <= 100 and time.monotonic() < deadline:
+        page.wait_for_timeout(200)
+    pause.click()
+    main.get_by_role("button", name="Play", exact=True).wait_for(timeout=30_000)
+    page.wait_for_selector(APP_IDLE)
+    played = playground_step(page)
+    assert played > 100
+
+    sidebar = page.get_by_test_id("stSidebar")
+    click_and_wait(page, sidebar.get_by_text("Data details", exact=True))
+    upload = tmp_path / "class.csv"
+    upload.write_text(UPLOAD_CSV)
+    before = page.evaluate("window.__symbreakRuns")
+    sidebar.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(upload))
+    page.wait_for_function("(n) => window.__symbreakRuns > n", arg=before)
+    page.wait_for_selector(APP_IDLE)
+    page.wait_for_function(ALL_CHARTS_DRAWN_JS)
+    assert_no_exception(page)
+    page.get_by_text("class.csv").first.wait_for()
+    assert playground_step(page) == 0, "the uploaded data starts a new run"
+    click_and_wait(page, main.get_by_role("button", name="Step 100", exact=True))
+
+    click_and_wait(page, page.get_by_text("Download", exact=True))
+    with page.expect_download() as download:
+        page.get_by_role("button", name="History (CSV)").click()
+    saved = tmp_path / "history.csv"
+    download.value.save_as(saved)
+    rows = saved.read_text().splitlines()
+    assert rows[0].startswith("step") and len(rows) > 100, rows[:3]
+    assert csp_violations(page) == []
+    page.screenshot(path=str(artifacts / "classroom-upload.png"))
