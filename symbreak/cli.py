@@ -93,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--tol", type=float, help=f"tolerance for counting neurons as equal (0 = bitwise, at most "
                                                f"{MAX_TOL:g})")
     run.add_argument("--threads", type=int, metavar="N",
-                     help=f"torch threads (default {DEFAULT_THREADS}; more help on large data or wide layers; at most {MAX_THREADS})")
+                     help=f"torch threads (default {DEFAULT_THREADS}; more help on large data or wide layers; "
+                          f"at most {MAX_THREADS})")
     run.add_argument("--out-weights", metavar="FILE.json", help="write the final parameters here")
     run.add_argument("--out-history", metavar="FILE.csv", help="write the recorded parameters and gradients here")
     run.add_argument("--out-metrics", metavar="FILE.csv",

@@ -496,7 +496,8 @@ def _explicit_layers(raw: Any) -> list[dict[str, list]]:
         if not isinstance(bias, list) or len(bias) != len(weight):
             raise ConfigError(f"init_weights: layer {i} 'bias' must have one value per row of 'weight' ({len(weight)})")
         for value in [v for r in weight for v in r] + bias:
-            if isinstance(value, bool) or not (isinstance(value, int) or isinstance(value, float) and math.isfinite(value)):
+            finite = isinstance(value, int) or isinstance(value, float) and math.isfinite(value)
+            if isinstance(value, bool) or not finite:
                 raise ConfigError(f"init_weights: layer {i} holds {quote(value)}, which is not a finite number")
             if not abs(value) <= MAX_EXPLICIT_WEIGHT:
                 raise ConfigError(f"init_weights: layer {i} holds {quote(value)}; starting weights must be between "
