@@ -4,10 +4,10 @@ It does what the browser does, no more: GET the page (a proxy's stickiness
 cookie and the XSRF cookie come back), open `/_stcore/stream` with the
 subprotocol list `streamlit, <xsrf token>`, send `rerun_script` BackMsgs and
 read ForwardMsgs until `script_finished`. A button press is a rerun whose
-widget states carry the button's trigger, sent to the button's fragment. While
-playing, it answers the live chart's "drawn" report as the chart component
-does (see pages/charts.py), at most `charts.MAX_FPS` frames a second, and
-honours the page's `run_every` timers like the browser.
+widget states carry the button's trigger, sent to the button's fragment. It
+answers the live chart's "drawn" report as the chart component does (see
+pages/charts.py), at most `MAX_FPS` frames a second, and honours the page's
+`run_every` timers as the browser does, so Play and a long Step N go on.
 
     async with Client("http://127.0.0.1:8501") as student:
         await student.press("Step 100")
@@ -64,10 +64,11 @@ class Client:
         self._elements: dict[tuple[int, ...], tuple[str, Any]] = {}  # delta path -> (fragment id, Element)
         self._written: list[tuple[int, ...]] = []
         self._finished = asyncio.Condition()
-        self._finishes = 0
+        self._starts = 0  # runs started so far (each begins with a new_session message)
+        self._done = 0  # the number (in start order) of the last run that finished
         self._page_hash = ""
         self._auto: dict[str, asyncio.Task] = {}
-        self._playing = False
+        self._intervals: dict[str, float] = {}
         self._frames = 0
         self._chart_batch: dict[str, Any] = {}  # chart element id -> last batch number seen
         self._draw_free = 0.0  # when the emulated chart has drawn every frame queued so far
@@ -83,7 +84,9 @@ class Client:
 
     # ------------------------------------------------------------------ connection
     async def open(self) -> float:
-        """GET the page and /_stcore/health (cookies), connect the websocket with them, run the first script."""
+        """GET the page and /_stcore/health (cookies), connect the websocket with them, run the first script;
+        the seconds all that took."""
+        start = time.perf_counter()
         await asyncio.to_thread(self._get, "/" + self.page + (f"?{self.query}" if self.query else ""))
         await asyncio.to_thread(self._get, "/" + HEALTH_PATH)
         parts = urllib.parse.urlsplit(self.base_url)
@@ -97,13 +100,12 @@ class Client:
                                  open_timeout=TIMEOUT_SECONDS, compression=None)
         self.headers.update({k.lower(): v for k, v in self._ws.response.headers.raw_items()})
         self._reader = asyncio.create_task(self._read())
-        return await self._timed(self._client_state())
+        await self._timed(self._client_state())
+        return time.perf_counter() - start
 
     async def close(self) -> None:
         """Close the websocket (the server keeps the session for `server.disconnectedSessionTTL`)."""
-        for task in self._auto.values():
-            task.cancel()
-        self._auto.clear()
+        self._stop_auto(list(self._auto))
         if self._ws is not None:
             await self._ws.close()
         if self._reader is not None:
@@ -166,29 +168,32 @@ class Client:
 
     # ------------------------------------------------------------------ actions
     async def press(self, label: str) -> float:
-        """Press the button labelled `label` and wait for the run it causes; seconds until script_finished."""
+        """Press the button labelled `label`; seconds until the run it causes finishes and, if the button is then
+        shown disabled (a long Step N trained over several runs, paced by the chart), until it is enabled again."""
         _, button, fragment = self.widget(label, "button")
         if button.disabled:
             raise ProtocolError(f"the button {label!r} is disabled")
-        return await self._timed(self._client_state([_trigger(button.id)], fragment))
+        start = time.perf_counter()
+        await self._timed(self._client_state([_trigger(button.id)], fragment))
+        while self._disabled(button.id):
+            await self._next_finish(self._done)
+        return time.perf_counter() - start
+
+    def _disabled(self, widget_id: str) -> bool:
+        return any(getattr(e, "button").id == widget_id and e.button.disabled
+                   for _, e in self._elements.values() if e.WhichOneof("type") == "button")
 
     async def rerun(self, widget_states: list[WidgetState] | None = None) -> float:
         """A full rerun with these widget states (the others keep their values); seconds until script_finished."""
         return await self._timed(self._client_state(widget_states or []))
 
     async def play(self, seconds: float) -> int:
-        """Press Play, answer the live chart's "drawn" reports for `seconds`, press Pause; the frames received."""
-        self._frames, self._playing = 0, True
-        self._draw_free = 0.0
-        try:
-            await self.press("Play")
-            await asyncio.sleep(seconds)
-            frames = self._frames
-        finally:
-            self._playing = False
-            for task in self._auto.values():
-                task.cancel()
-            self._auto.clear()
+        """Press Play, answer the live chart's "drawn" reports for `seconds`, press Pause; the frames received
+        (counted from the end of the Play press)."""
+        await self.press("Play")
+        start = self._frames
+        await asyncio.sleep(seconds)
+        frames = self._frames - start
         await self.press("Pause")
         return frames
 
@@ -244,19 +249,23 @@ class Client:
 
     async def _timed(self, msg: BackMsg) -> float:
         """Send a rerun and wait until a run finishes (not one cut short for another); its seconds."""
-        async with self._finished:
-            seen = self._finishes
+        started = self._starts
         start = time.perf_counter()
         await self._send(msg)
+        await self._next_finish(started)
+        return time.perf_counter() - start
+
+    async def _next_finish(self, after: int) -> None:
+        """Wait until a run that started after the first `after` runs has finished (runs one at a time, in order:
+        so a run that was already going when a rerun was sent does not count for it)."""
         async with self._finished:
             try:
-                await asyncio.wait_for(self._finished.wait_for(lambda: self._finishes > seen or self._closed.is_set()),
+                await asyncio.wait_for(self._finished.wait_for(lambda: self._done > after or self._closed.is_set()),
                                        TIMEOUT_SECONDS)
             except TimeoutError:
                 raise ProtocolError(f"no script_finished within {TIMEOUT_SECONDS:.0f} s") from None
-        if self._closed.is_set() and self._finishes == seen:
+        if self._done <= after:
             raise ProtocolError("the server closed the websocket")
-        return time.perf_counter() - start
 
     async def _read(self) -> None:
         try:
@@ -272,6 +281,9 @@ class Client:
     async def _handle(self, msg: ForwardMsg) -> None:
         kind = msg.WhichOneof("type")
         if kind == "new_session":
+            self._starts += 1
+            if not msg.metadata.run.fragment_ids:  # a full run: the browser drops every run_every timer
+                self._stop_auto(list(self._auto))
             self.session_id = msg.new_session.initialize.session_id
             self._page_hash = msg.new_session.page_script_hash
         elif kind == "navigation":
@@ -283,15 +295,12 @@ class Client:
                 self._drop_stale()
             async with self._finished:
                 if msg.script_finished in _DONE:
-                    self._finishes += 1
+                    self._done = self._starts
                 self._finished.notify_all()
         elif kind == "auto_rerun":
             self._start_auto(msg.auto_rerun.fragment_id, msg.auto_rerun.interval)
         elif kind == "stop_auto_rerun":
-            for fragment in msg.stop_auto_rerun.fragment_ids:
-                task = self._auto.pop(fragment, None)
-                if task:
-                    task.cancel()
+            self._stop_auto(msg.stop_auto_rerun.fragment_ids)
         elif kind == "file_urls_response":
             future = self._pending.pop(msg.file_urls_response.response_id, None)
             if future and not future.done():
@@ -308,7 +317,7 @@ class Client:
         which = element.WhichOneof("type")
         if which == "exception":
             self.exceptions.append(f"{element.exception.type}: {element.exception.message}")
-        elif which == "bidi_component" and self._playing:
+        elif which == "bidi_component":
             self._chart(element.bidi_component, delta.fragment_id)
 
     def _drop_stale(self) -> None:
@@ -346,19 +355,26 @@ class Client:
         asyncio.get_running_loop().call_later(start - now, self._report_drawn, chart.id, fragment, batch)
 
     def _report_drawn(self, chart_id: str, fragment: str, batch: int) -> None:
-        if not self._playing or self._ws is None:
+        if self._ws is None:
             return
         state = WidgetState(id=_make_trigger_id(chart_id, "events"))
         state.json_trigger_value = json.dumps([{"event": DRAWN_EVENT, "value": batch}])
         asyncio.ensure_future(self._send_quietly(self._client_state([state], fragment)))
 
     def _start_auto(self, fragment: str, interval: float) -> None:
-        """The browser's `run_every` timer: an auto rerun of the fragment every `interval` s, while playing."""
-        old = self._auto.pop(fragment, None)
-        if old:
-            old.cancel()
-        if self._playing and interval > 0:
-            self._auto[fragment] = asyncio.create_task(self._auto_loop(fragment, interval))
+        """The browser's `run_every` timer: an auto rerun of the fragment every `interval` s (kept if unchanged)."""
+        if not fragment or self._intervals.get(fragment) == interval:
+            return
+        self._stop_auto([fragment])
+        self._intervals[fragment] = interval
+        self._auto[fragment] = asyncio.create_task(self._auto_loop(fragment, interval))
+
+    def _stop_auto(self, fragments: list[str]) -> None:
+        for fragment in fragments:
+            self._intervals.pop(fragment, None)
+            task = self._auto.pop(fragment, None)
+            if task:
+                task.cancel()
 
     async def _auto_loop(self, fragment: str, interval: float) -> None:
         while True:
