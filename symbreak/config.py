@@ -536,5 +536,5 @@ DEFAULT_PRESET = "constant"
 def preset(name: str) -> Config:
     """The named preset as a full config."""
     if name not in PRESETS:
-        raise ConfigError(f"preset: unknown preset '{name}'; choose one of {', '.join(PRESETS)}")
+        raise ConfigError(f"preset: unknown preset {quote(name)}; choose one of {', '.join(PRESETS)}")
     return Config.from_flat(PRESETS[name][1])

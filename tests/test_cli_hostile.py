@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import symbreak.config
 from symbreak.cli import main
 from symbreak.config import (
     FLAT_FIELDS, MAX_EXPLICIT_CHARS, MAX_EXPLICIT_WEIGHT, MAX_HIDDEN_LAYERS, MAX_INIT_PARAM, MAX_VALUE_CHARS,
@@ -276,3 +277,15 @@ def test_without_the_serve_module_there_is_no_serve_subcommand(monkeypatch) -> N
     with pytest.raises(SystemExit) as exc, contextlib.redirect_stderr(io.StringIO()) as err:
         main(["serve"])
     assert exc.value.code == 2 and "invalid choice: 'serve'" in err.getvalue()
+
+
+def test_any_unexpected_failure_in_parsing_becomes_a_config_error_naming_the_field(monkeypatch) -> None:
+    def broken(*args: object) -> None:
+        raise KeyError("surprise")
+
+    monkeypatch.setattr(symbreak.config, "_explicit_layers", broken)
+    with pytest.raises(ConfigError, match=r"^init_weights: cannot use .*KeyError"):
+        parse_explicit(explicit("0.5"))
+    monkeypatch.setattr(symbreak.config, "_convert", broken)
+    with pytest.raises(ConfigError, match=r"^lr: cannot use '0\.5' \(KeyError"):
+        Config.from_flat({"lr": "0.5"})
