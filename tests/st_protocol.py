@@ -30,6 +30,7 @@ from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 XSRF_COOKIE = "_streamlit_xsrf"
 STREAM_PATH = "_stcore/stream"
@@ -62,13 +63,15 @@ class Client:
         self._ws: ClientConnection | None = None
         self._reader: asyncio.Task | None = None
         self._elements: dict[tuple[int, ...], tuple[str, Any]] = {}  # delta path -> (fragment id, Element)
-        self._written: list[tuple[int, ...]] = []
+        self._written: set[tuple[int, ...]] = set()  # delta paths the current run has sent
+        self._run_fragments: set[str] = set()  # the fragments the current run reruns (none: a full run)
         self._finished = asyncio.Condition()
         self._starts = 0  # runs started so far (each begins with a new_session message)
         self._done = 0  # the number (in start order) of the last run that finished
         self._page_hash = ""
         self._auto: dict[str, asyncio.Task] = {}
         self._intervals: dict[str, float] = {}
+        self._sections: dict[str, tuple[str, str]] = {}  # expander label -> (widget id, fragment id)
         self._frames = 0
         self._chart_batch: dict[str, Any] = {}  # chart element id -> last batch number seen
         self._draw_free = 0.0  # when the emulated chart has drawn every frame queued so far
@@ -93,12 +96,11 @@ class Client:
         ws_url = urllib.parse.urlunsplit(("wss" if parts.scheme == "https" else "ws", parts.netloc,
                                           parts.path + "/" + STREAM_PATH, "", ""))
         protocols = ["streamlit"] + ([self.cookies[XSRF_COOKIE]] if XSRF_COOKIE in self.cookies else [])
-        extra = {"Origin": f"{parts.scheme}://{parts.netloc}"}
-        if self.cookies:
-            extra["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        extra = {"Origin": f"{parts.scheme}://{parts.netloc}", **self._cookie_header()}
         self._ws = await connect(ws_url, subprotocols=protocols, additional_headers=extra, max_size=MAX_MESSAGE_BYTES,
                                  open_timeout=TIMEOUT_SECONDS, compression=None)
         self.headers.update({k.lower(): v for k, v in self._ws.response.headers.raw_items()})
+        self._take_cookies(self._ws.response.headers.get_all("Set-Cookie"))
         self._reader = asyncio.create_task(self._read())
         await self._timed(self._client_state())
         return time.perf_counter() - start
@@ -197,6 +199,13 @@ class Client:
         await self.press("Pause")
         return frames
 
+    async def expand(self, label: str) -> float:
+        """Open the expander labelled `label` (a stateful one: its content may be drawn only while open)."""
+        section_id, fragment = self._sections.get(label, ("", ""))
+        if not section_id:
+            raise ProtocolError(f"no stateful expander labelled {label!r}; expanders seen: {sorted(self._sections)}")
+        return await self._timed(self._client_state([WidgetState(id=section_id, bool_value=True)], fragment))
+
     async def upload(self, label_or_key: str, name: str, data: bytes) -> float:
         """Give the file uploader `label_or_key` one file, as the browser does; seconds until script_finished."""
         _, uploader, fragment = self.widget(label_or_key, "file_uploader")
@@ -273,6 +282,8 @@ class Client:
                 msg = ForwardMsg()
                 msg.ParseFromString(data)
                 await self._handle(msg)
+        except ConnectionClosed:
+            pass  # the waiters hear of it below
         finally:
             self._closed.set()
             async with self._finished:
@@ -282,6 +293,7 @@ class Client:
         kind = msg.WhichOneof("type")
         if kind == "new_session":
             self._starts += 1
+            self._written, self._run_fragments = set(), set(msg.metadata.run.fragment_ids)
             if not msg.metadata.run.fragment_ids:  # a full run: the browser drops every run_every timer
                 self._stop_auto(list(self._auto))
             self.session_id = msg.new_session.initialize.session_id
@@ -309,7 +321,9 @@ class Client:
     def _delta(self, msg: ForwardMsg) -> None:
         path = tuple(msg.metadata.delta_path)
         delta = msg.delta
-        self._written.append(path)
+        self._written.add(path)
+        if delta.WhichOneof("type") == "add_block" and delta.add_block.WhichOneof("type") == "expandable":
+            self._sections[delta.add_block.expandable.label] = (delta.add_block.expandable.id, delta.fragment_id)
         if delta.WhichOneof("type") != "new_element":
             return
         element = delta.new_element
@@ -321,20 +335,11 @@ class Client:
             self._chart(element.bidi_component, delta.fragment_id)
 
     def _drop_stale(self) -> None:
-        """Forget the elements the run just finished did not send again, in the part of the page it redrew."""
-        if not self._written:
-            return
-        prefix = self._written[0]
-        for path in self._written[1:]:
-            n = 0
-            while n < min(len(prefix), len(path)) and prefix[n] == path[n]:
-                n += 1
-            prefix = prefix[:n]
-        written = set(self._written)
-        for path in list(self._elements):
-            if path[:len(prefix)] == prefix and path not in written:
+        """Forget the elements the run just finished did not send again, as the browser does: after a full run
+        every such element, after a fragment run those of its fragments."""
+        for path, (fragment, _) in list(self._elements.items()):
+            if path not in self._written and (not self._run_fragments or fragment in self._run_fragments):
                 del self._elements[path]
-        self._written = []
 
     # ------------------------------------------------------------------ the live chart, played
     def _chart(self, chart: Any, fragment: str) -> None:

@@ -52,3 +52,16 @@ def test_play_receives_frames_and_pause_stops(app_url: str) -> None:
     frames, paused, later = asyncio.run(run())
     assert frames >= 1
     assert 0 < paused == later
+
+
+def test_an_uploaded_csv_starts_a_run_on_it(app_url: str) -> None:
+    rows = "".join(f"{i % 7 / 7:.3f},{i % 5 / 5:.3f},{i % 2}\n" for i in range(60))
+
+    async def run() -> list[str]:
+        async with Client(app_url) as student:
+            await student.expand("Data details")
+            await student.upload("Upload a CSV", "class.csv", ("x1,x2,label\n" + rows).encode())
+            assert not student.exceptions
+            return student.texts()
+
+    assert any("class\\.csv, hidden 8" in text for text in asyncio.run(run()))
