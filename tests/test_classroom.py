@@ -17,14 +17,17 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import yaml
 
 from conftest import (ALL_CHARTS_DRAWN_JS, APP_IDLE, ROOT, assert_no_exception, click_and_wait, free_port,
                       open_app, playground_step)
+from st_protocol import Client
 from symbreak import serve
 from symbreak.headers import SecurityHeaders, inline_script_hashes, security_headers
 
@@ -324,6 +327,72 @@ def test_new_browsers_spread_over_both_workers_and_stay(classroom):
         assert {get(classroom, path, worker=port)[2] for path in ("/", HEALTH, "/")} == {port}
 
 
+# ------------------------------------------------------------------ students as protocol clients
+STUDENTS = 10
+T = TypeVar("T")
+STEP_LINE = re.compile(r"^(?::gray\[)?Step ([\d,]+) ·")  # the markdown source of the line under the headline
+
+
+def shown_step(student: Client) -> int:
+    """The step the student's Playground shows (the line under its headline)."""
+    for text in student.texts():
+        match = STEP_LINE.match(text)
+        if match:
+            return int(match.group(1).replace(",", ""))
+    raise AssertionError(f"no 'Step N ·' line among {student.texts()[:8]}")
+
+
+def worker_of(student: Client) -> int:
+    """The worker (its port) that answered the student last, from the cookie nginx set."""
+    return int(student.cookies[serve.COOKIE])
+
+
+def run_async(lesson: Callable[[], Awaitable[T]]) -> T:
+    """run_async(lesson) on a thread of its own: Playwright's sync API keeps an event loop running on this one
+    while the module's browser is open."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, lesson()).result()
+
+
+async def press_times(student: Client, label: str, times: int) -> None:
+    for _ in range(times):
+        await student.press(label)
+
+
+@pytest.mark.classroom
+def test_ten_students_at_once_each_keep_their_own_trainer(classroom):
+    async def lesson() -> tuple[list[int], list[int], list[int]]:
+        students = [Client(url(classroom)) for _ in range(STUDENTS)]
+        await asyncio.gather(*(s.open() for s in students))
+        try:
+            presses = [1 + i % 4 for i in range(STUDENTS)]
+            await asyncio.gather(*(press_times(s, "Step 100", n) for s, n in zip(students, presses)))
+            return presses, [shown_step(s) for s in students], [worker_of(s) for s in students]
+        finally:
+            await asyncio.gather(*(s.close() for s in students))
+
+    presses, steps, workers = run_async(lesson)
+    assert steps == [100 * n for n in presses], "a student saw another student's training"
+    assert set(workers) == {w.port for w in classroom.workers}, f"students went to {workers}"
+
+
+@pytest.mark.classroom
+def test_a_student_who_reconnects_lands_on_the_same_worker(classroom):
+    async def visits() -> list[int]:
+        async with Client(url(classroom)) as student:
+            await student.press("Step 1")
+            cookies, seen = dict(student.cookies), [worker_of(student)]
+        for _ in range(3):
+            async with Client(url(classroom), cookies=cookies) as again:
+                await again.press("Step 1")
+                assert shown_step(again) == 1
+                seen.append(worker_of(again))
+        return seen
+
+    first, *later = run_async(visits)
+    assert later == [first] * 3
+
+
 # ------------------------------------------------------------------ a browser through the proxy
 CSP_WATCH_JS = """
 window.__cspViolations = [];
@@ -412,3 +481,49 @@ def test_step_play_upload_and_download_through_the_proxy(classroom, proxied_page
     assert rows[0].startswith("step") and len(rows) > 100, rows[:3]
     assert csp_violations(page) == []
     page.screenshot(path=str(artifacts / "classroom-upload.png"))
+
+
+# ------------------------------------------------------------------ last: a worker dies
+@pytest.mark.classroom
+def test_a_dead_worker_is_restarted_while_the_others_go_on(classroom):
+    """Kill one worker: its neighbours' next press works, new students go to the live worker, and a student of
+    the dead one who loads the page again gets a fresh session there; then the watchdog has the worker back."""
+    ports = [w.port for w in classroom.workers]
+
+    async def lesson() -> None:
+        students = []
+        while {worker_of(s) for s in students} != set(ports):
+            students.append(Client(url(classroom)))
+            await students[-1].open()
+        try:
+            await asyncio.gather(*(s.press("Step 100") for s in students))
+            dead = classroom.workers[0]
+            dead.process.kill()
+            dead.process.wait()
+            survivors = [s for s in students if worker_of(s) != dead.port]
+            await asyncio.gather(*(s.press("Step 100") for s in survivors))
+            assert [shown_step(s) for s in survivors] == [200] * len(survivors)
+
+            newcomers = [Client(url(classroom)) for _ in range(3)]
+            await asyncio.gather(*(s.open() for s in newcomers))
+            assert {worker_of(s) for s in newcomers} == {ports[1]}, "a new student was sent to the dead worker"
+            orphan = next(s for s in students if worker_of(s) == dead.port)
+            async with Client(url(classroom), cookies=orphan.cookies) as reloaded:
+                assert worker_of(reloaded) == ports[1] and shown_step(reloaded) == 0
+                await reloaded.press("Step 1")
+                assert shown_step(reloaded) == 1
+            await asyncio.gather(*(s.close() for s in newcomers))
+        finally:
+            await asyncio.gather(*(s.close() for s in students), return_exceptions=True)
+
+    run_async(lesson)
+    deadline = time.monotonic() + RESTART_SECONDS
+    while not serve.healthy(ports[0]) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert classroom.workers[0].restarts == 1 and serve.healthy(ports[0]), "the watchdog did not restart the worker"
+    # nginx tries it again once the fail_timeout after its last refused connection has passed.
+    seen: set[int | None] = set()
+    while seen != set(ports) and time.monotonic() < deadline:
+        seen |= {get(classroom)[2] for _ in range(4)}
+        time.sleep(0.5)
+    assert seen == set(ports), "the restarted worker got no new students"
