@@ -3,6 +3,10 @@
 #   docker build -t symbreak .
 #   docker run --rm -p 8501:8501 symbreak        # then open http://localhost:8501
 #
+# The same app with its security headers (Content-Security-Policy, X-Frame-Options, nosniff, Referrer-Policy),
+# as deploy/kubernetes and deploy/compose run it in front of a class:
+#   docker run --rm -p 8501:8501 --entrypoint streamlit symbreak run deploy/asgi.py --server.address=0.0.0.0
+#
 # Build args:
 #   BASE           base image (any Debian/Ubuntu-like image with python3 + venv)
 #   TORCH_VERSION  must equal the torch pin in requirements.txt (tests/test_docker.py checks)

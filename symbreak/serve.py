@@ -9,9 +9,9 @@ started again on its port while nginx sends its students' new requests to the ot
 from __future__ import annotations
 
 import argparse
+import grp
 import os
 import pwd
-import grp
 import secrets
 import shutil
 import signal
@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from symbreak.headers import security_headers
@@ -35,6 +35,8 @@ COOKIE = "symbreak_worker"
 HEALTH = "/_stcore/health"
 START_SECONDS = 120.0
 WATCH_SECONDS = 0.5
+# A worker that keeps dying (a broken app) is started again at most this often.
+RESTART_PAUSE_SECONDS = 2.0
 # nginx stops sending to a worker for this long after it refused a connection, then tries it again.
 FAIL_TIMEOUT = "3s"
 # Streamlit's own upload cap is 5 MB (.streamlit/config.toml); the proxy lets a bit more through so that Streamlit,
@@ -90,7 +92,7 @@ class Worker:
     env: dict[str, str]
     process: subprocess.Popen | None = None
     restarts: int = 0
-    started: float = field(default=0.0)
+    started: float = 0.0
 
     def command(self) -> list[str]:
         """The worker's command line: only localhost may reach it; nginx is its one client."""
@@ -219,6 +221,7 @@ class Classroom:
     def start(self) -> None:
         """Start every worker, wait for their health checks, then start nginx and wait until it answers."""
         check_nginx(self.conf)
+        self._check_port_free()
         for worker in self.workers:
             worker.start()
         wait_healthy(self.workers)
@@ -230,6 +233,15 @@ class Classroom:
             if self.nginx.poll() is not None or time.monotonic() > deadline:
                 raise ServeError("nginx did not start: " + (self.dir / "error.log").read_text()[-1000:])
             time.sleep(0.1)
+
+    def _check_port_free(self) -> None:
+        with socket.socket(socket.AF_INET6 if ":" in self.bind else socket.AF_INET) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((self.bind, self.port))
+            except OSError as error:
+                raise ServeError(f"--port {self.port}: cannot listen on {self.bind} ({error.strerror}); "
+                                 "choose another port or stop the server that has it") from None
 
     def _proxy_answers(self) -> bool:
         host = "127.0.0.1" if self.bind in ("0.0.0.0", "::", "") else self.bind
@@ -243,7 +255,7 @@ class Classroom:
         """Restart every worker that has exited; return their ports (nginx skips them until they answer)."""
         restarted = []
         for worker in self.workers:
-            if not worker.alive():
+            if not worker.alive() and time.monotonic() - worker.started >= RESTART_PAUSE_SECONDS:
                 worker.restarts += 1
                 worker.start()
                 restarted.append(worker.port)

@@ -12,6 +12,7 @@ import hashlib
 import http.client
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -233,11 +234,15 @@ def test_the_middleware_adds_the_headers_to_http_only():
 
 
 def test_serve_refuses_bad_arguments_in_one_line():
-    for args in (["--workers", "0"], ["--app", "no-such-app.py"]):
-        done = subprocess.run([sys.executable, "-m", "symbreak.serve", *args, "--port", str(free_port())],
-                              capture_output=True, text=True, cwd=ROOT, timeout=60)
-        assert done.returncode == 2, done.stderr
-        assert done.stderr.startswith("symbreak: error: --") and done.stderr.count("\n") == 1, done.stderr
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        taken = str(busy.getsockname()[1])
+        for args in (["--workers", "0", "--port", str(free_port())], ["--app", "no-such-app.py"],
+                     ["--workers", "1", "--bind", "127.0.0.1", "--port", taken]):
+            done = subprocess.run([sys.executable, "-m", "symbreak.serve", *args], capture_output=True, text=True,
+                                  cwd=ROOT, timeout=60)
+            assert done.returncode == 2, done.stderr
+            assert done.stderr.startswith("symbreak: error: --") and done.stderr.count("\n") == 1, done.stderr
+            assert args[1] in done.stderr or args[-1] in done.stderr
 
 
 @pytest.fixture
