@@ -57,14 +57,10 @@ st.markdown(
     f"weights, and they stay equal, at zero. The start ten times too large begins at a loss of "
     f"{first['N(0, 1)×10']:.3g}, against {first['He']:.3g} for He's start, which is scaled to each layer's fan-in."
 )
-left, right = st.columns(2)
-with left:
-    cm.show_figure(curves_figure(result.steps, result.loss, result.labels, "Training loss", "loss", log_y=True),
-                   key=f"{KEY}_loss", min_width=cm.COLUMN_MIN_WIDTH)
-with right:
-    titles = [f"{name}<br>test {table.loc[name, 'test accuracy']:.0%}" for name in result.labels]
-    cm.show_figure(boundaries_figure(result.boundaries, titles, li.course_dataset().classes),
-                   key=f"{KEY}_boundaries", min_width=cm.COLUMN_MIN_WIDTH)
+cm.show_figure(curves_figure(result.steps, result.loss, result.labels, "Training loss", "loss", log_y=True),
+               key=f"{KEY}_loss")
+titles = [f"{name}: test {table.loc[name, 'test accuracy']:.0%}" for name in result.labels]
+cm.show_figure(boundaries_figure(result.boundaries, titles, li.course_dataset().classes), key=f"{KEY}_boundaries")
 st.caption(f"{len(result.labels)} networks × {li.COURSE_STEPS:,} steps, trained as one batch in "
            f"{result.seconds:.1f} s on this server (once: later visitors get the stored result).")
 choice = st.selectbox("Open one start in the Playground (on its own circles data)", starts, index=2,

@@ -60,7 +60,7 @@ with left:
                    key=f"{KEY}_loss", min_width=cm.COLUMN_MIN_WIDTH)
 with right:
     cm.show_figure(curves_figure(result.steps, result.spread, result.labels, "Symmetry meter: layer 1's spread",
-                                 "largest distance between two neurons", log_y=True),
+                                 "spread (log)", log_y=True),
                    key=f"{KEY}_spread", min_width=cm.COLUMN_MIN_WIDTH)
 st.caption("A small start is nearly tied: its neurons are close together, the loss sits on a plateau, and the "
            "spread grows only once the signal gets through. The zero start is exactly tied (spread 0, not drawn "

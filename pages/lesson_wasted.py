@@ -41,7 +41,7 @@ if guess is None:
                    key=f"{KEY}_data_figure")
     st.stop()
 
-with st.spinner(f"Training {4 + 2 * len(li.SWEEP_WIDTHS)} networks for {steps} steps…"):
+with st.spinner(f"Training a network of each width, tied and random, for {steps} steps…"):
     result = _result(dataset, width, steps)
 table = result.table.set_index("network")
 one, tied, rand = (float(table.loc[n, "test accuracy"]) for n in (li.ONE, li.TIED, li.RANDOM))
@@ -53,16 +53,20 @@ lc.reveal(guess, f"On the test set: one neuron {one:.0%}, {width} tied {tied:.0%
 titles = [f"{name}<br>{int(row['effective width'])} distinct · test {row['test accuracy']:.0%}"
           for name, row in table.iterrows()]
 data_classes = load_dataset(result.configs[li.ONE]).classes
-cm.show_figure(boundaries_figure(result.boundaries, titles, data_classes), key=f"{KEY}_boundaries")
+cm.show_figure(boundaries_figure(result.boundaries, titles, data_classes, cols=2), key=f"{KEY}_boundaries")
 st.markdown("\n".join(f"- {s}" for s in li.wasted_sentences(result)))
 
 shown = result.table.assign(**{c: result.table[c].map("{:.0%}".format) for c in ("train accuracy", "test accuracy")})
 st.dataframe(shown, hide_index=True, key=f"{KEY}_table", column_config={
-    "effective width": st.column_config.NumberColumn(help="distinct neurons at the end (equal within 1e-6)"),
-    "final loss": st.column_config.NumberColumn(format="%.3f"),
+    "network": st.column_config.TextColumn(width=120),
+    "neurons": st.column_config.NumberColumn(width=70),
+    "effective width": st.column_config.NumberColumn(width=110, help="distinct neurons at the end (equal within 1e-6)"),
+    "train accuracy": st.column_config.TextColumn("train", width=70, help="share of training points right"),
+    "test accuracy": st.column_config.TextColumn("test", width=70, help="share of test points right"),
+    "final loss": st.column_config.NumberColumn("loss", width=70, format="%.3f"),
 })
 cm.show_figure(sweep_figure(result.sweep, one), key=f"{KEY}_sweep")
-st.caption(f"Computed live on this server: {4 + 2 * len(li.SWEEP_WIDTHS)} networks × {result.steps:,} steps "
+st.caption(f"Computed live on this server: {result.networks} networks × {result.steps:,} steps "
            f"in {result.seconds:.1f} s.")
 choice = st.selectbox("Open one network in the Playground", list(result.configs), index=1, key=f"{KEY}_open")
 lc.playground_link(result.configs[choice], f"Open “{choice}” in the Playground")

@@ -35,16 +35,13 @@ def _f32(values: np.ndarray) -> np.ndarray:
     return np.asarray(values, dtype=np.float32)
 
 
-def _points(fig: go.Figure, x: np.ndarray, y: np.ndarray, classes: Sequence[str], col: int | None = None,
-            legend: bool = True) -> None:
-    """The data as markers, one trace per class (in subplot column `col` if given)."""
-    where = {} if col is None else dict(row=1, col=col)
+def _points(fig: go.Figure, x: np.ndarray, y: np.ndarray, classes: Sequence[str]) -> None:
+    """The data as markers, one trace per class."""
     for k, name in enumerate(classes):
         pick = y.astype(int) == k
         fig.add_trace(go.Scatter(x=_f32(x[pick, 0]), y=_f32(x[pick, 1]), mode="markers", name=name,
-                                 legendgroup=name, showlegend=legend,
                                  marker=dict(color=(NEGATIVE, POSITIVE)[k], size=7, symbol=CLASS_SYMBOLS[k],
-                                             line=dict(color="#222222", width=1))), **where)
+                                             line=dict(color="#222222", width=1))))
 
 
 def data_figure(x: np.ndarray, y: np.ndarray, classes: Sequence[str], title: str, height: int = 420) -> go.Figure:
@@ -56,33 +53,45 @@ def data_figure(x: np.ndarray, y: np.ndarray, classes: Sequence[str], title: str
 
 
 def boundaries_figure(boundaries: Mapping[str, Boundary], titles: Sequence[str], classes: Sequence[str],
-                      height: int = 380) -> go.Figure:
-    """One panel per network: its probability of class 1 over the plane, the 0.5 boundary and the data."""
+                      cols: int | None = None, panel_height: int = 300) -> go.Figure:
+    """One panel per network, `cols` to a row: its probability of class 1 over the plane, the 0.5 boundary, the data."""
     names = list(boundaries)
-    fig = make_subplots(rows=1, cols=len(names), subplot_titles=list(titles), horizontal_spacing=0.03,
-                        shared_yaxes=True)
-    for col, name in enumerate(names, start=1):
-        b = boundaries[name]
+    cols = cols or len(names)
+    rows = -(-len(names) // cols)
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=list(titles), horizontal_spacing=0.06,
+                        vertical_spacing=0.16 if rows > 1 else 0.0)
+    for i, name in enumerate(names):
+        b, row, col = boundaries[name], i // cols + 1, i % cols + 1
+        where = dict(row=row, col=col)
         fig.add_trace(go.Heatmap(x=_f32(b.xs), y=_f32(b.ys), z=_f32(b.prob), colorscale=DIVERGING, zmin=0, zmax=1,
-                                 opacity=0.55, showscale=col == len(names),
-                                 colorbar=dict(title=dict(text=f"P({classes[1]})"), len=0.8),
-                                 hovertemplate="(%{x:.2f}, %{y:.2f}): %{z:.2f}<extra></extra>"), row=1, col=col)
+                                 opacity=0.55, showscale=i == 0, colorbar=dict(title=dict(text=f"P({classes[1]})"),
+                                                                                len=0.6, thickness=14),
+                                 hovertemplate="(%{x:.2f}, %{y:.2f}): %{z:.2f}<extra></extra>"), **where)
         fig.add_trace(go.Contour(x=_f32(b.xs), y=_f32(b.ys), z=_f32(b.prob), showscale=False, hoverinfo="skip",
                                  contours=dict(start=0.5, end=0.5, size=1, coloring="none"),
-                                 line=dict(color="#222222", width=3), showlegend=False), row=1, col=col)
-        _points(fig, b.x_train, b.y_train, classes, col=col, legend=col == 1)
-        fig.update_xaxes(range=[float(b.xs[0]), float(b.xs[-1])], showgrid=False, nticks=4, row=1, col=col)
-        fig.update_yaxes(range=[float(b.ys[0]), float(b.ys[-1])], showgrid=False, nticks=5, row=1, col=col)
+                                 line=dict(color="#222222", width=3), showlegend=False), **where)
+        _points_at(fig, b, classes, where, legend=i == 0)
+        fig.update_xaxes(range=[float(b.xs[0]), float(b.xs[-1])], showgrid=False, nticks=4, **where)
+        fig.update_yaxes(range=[float(b.ys[0]), float(b.ys[-1])], showgrid=False, nticks=5, **where)
     fig.update_annotations(font_size=FONT_SIZE - 1)
-    return _layout(fig, "", height, margin=dict(l=50, r=20, t=70, b=40),
-                   legend=dict(orientation="h", x=0, y=-0.12, yanchor="top"))
+    return _layout(fig, "", panel_height * rows + 90, margin=dict(l=50, r=20, t=70, b=40),
+                   legend=dict(orientation="h", x=0, y=-0.06 if rows > 1 else -0.12, yanchor="top"))
+
+
+def _points_at(fig: go.Figure, b: Boundary, classes: Sequence[str], where: dict[str, int], legend: bool) -> None:
+    for k, name in enumerate(classes):
+        pick = b.y_train.astype(int) == k
+        fig.add_trace(go.Scatter(x=_f32(b.x_train[pick, 0]), y=_f32(b.x_train[pick, 1]), mode="markers", name=name,
+                                 legendgroup=name, showlegend=legend,
+                                 marker=dict(color=(NEGATIVE, POSITIVE)[k], size=6, symbol=CLASS_SYMBOLS[k],
+                                             line=dict(color="#222222", width=1))), **where)
 
 
 def sweep_figure(sweep: pd.DataFrame, one_neuron: float, height: int = 420) -> go.Figure:
     """Final test accuracy against width, tied and random, with the one-neuron level as a line."""
     fig = go.Figure()
     fig.add_hline(y=one_neuron, line=dict(color="#777777", dash="dot", width=2),
-                  annotation_text="one neuron", annotation_position="top left")
+                  annotation_text="one neuron", annotation_position="bottom right")
     for name, colour, dash in ((TIED, ARM_COLORS[1], "solid"), (RANDOM, ARM_COLORS[3], "dash")):
         fig.add_trace(go.Scatter(
             x=sweep["width"], y=sweep[f"{name} test"], mode="lines+markers", name=f"{name} start",
@@ -120,8 +129,8 @@ def layer_std_figure(act_std: np.ndarray, grad_std: np.ndarray, labels: Sequence
                                      marker=dict(size=8),
                                      hovertemplate=f"{name}, layer %{{x}}: std %{{y:.3g}}<extra></extra>"),
                           row=1, col=col)
-    fig.update_yaxes(type="log", exponentformat="power", title_text="std (log)", row=1, col=1)
-    fig.update_yaxes(type="log", exponentformat="power", row=1, col=2)
+    fig.update_yaxes(type="log", exponentformat="power", dtick="D2", title_text="std (log)", row=1, col=1)
+    fig.update_yaxes(type="log", exponentformat="power", dtick="D2", row=1, col=2)
     fig.update_xaxes(title_text="hidden layer", dtick=1, row=1, col=1)
     fig.update_xaxes(title_text="layer (last = output)", dtick=1, row=1, col=2)
     fig.update_annotations(font_size=FONT_SIZE - 1)
@@ -130,20 +139,25 @@ def layer_std_figure(act_std: np.ndarray, grad_std: np.ndarray, labels: Sequence
 
 
 def histograms_figure(layers: Sequence[np.ndarray], title: str, bins: int = 40, height: int = 300) -> go.Figure:
-    """One histogram per hidden layer of one start's activations (each panel its own x range)."""
-    fig = make_subplots(rows=1, cols=len(layers), subplot_titles=[f"layer {i + 1}" for i in range(len(layers))],
-                        horizontal_spacing=0.03)
-    for i, values in enumerate(layers, start=1):
-        finite = np.asarray(values, dtype=np.float64)
-        finite = finite[np.isfinite(finite)]
-        counts, edges = np.histogram(finite, bins=bins) if finite.size else (np.zeros(1), np.array([-1.0, 1.0]))
-        if finite.size and edges[0] == edges[-1]:
-            edges = np.array([edges[0] - 0.5, edges[0] + 0.5])
+    """One histogram per hidden layer of one start's activations, all on one x range.
+
+    A shared range is what makes a fading signal visible at a glance: deeper layers shrink to a spike at 0.
+    """
+    values = [np.asarray(v, dtype=np.float64) for v in layers]
+    values = [v[np.isfinite(v)] for v in values]
+    pooled = np.concatenate(values) if values else np.zeros(0)
+    low, high = (float(pooled.min()), float(pooled.max())) if pooled.size else (-1.0, 1.0)
+    if high <= low:
+        low, high = low - 0.5, high + 0.5
+    edges = np.linspace(low, high, bins + 1)
+    fig = make_subplots(rows=1, cols=len(values), subplot_titles=[f"layer {i + 1}" for i in range(len(values))],
+                        horizontal_spacing=0.02, shared_yaxes=True)
+    for i, v in enumerate(values, start=1):
+        counts, _ = np.histogram(v, bins=edges)
         fig.add_trace(go.Bar(x=_f32((edges[:-1] + edges[1:]) / 2), y=counts, width=float(edges[1] - edges[0]),
                              marker=dict(color=ARM_COLORS[3], line=dict(width=0)), showlegend=False,
                              hovertemplate="%{x:.3g}: %{y}<extra></extra>"), row=1, col=i)
-        fig.update_xaxes(nticks=3, exponentformat="e", row=1, col=i)
-        fig.update_yaxes(showticklabels=i == 1, row=1, col=i)
+        fig.update_xaxes(range=[low, high], nticks=3, exponentformat="e", row=1, col=i)
     fig.update_annotations(font_size=FONT_SIZE - 2)
     return _layout(fig, title, height, bargap=0, margin=dict(l=60, r=20, t=80, b=50))
 

@@ -23,7 +23,7 @@ import torch
 from .config import MAX_WIDTH, Config, DataConfig
 from .data import Dataset
 from .metrics import distinct, spread
-from .trainer import Trainer, load_dataset, run_side_by_side
+from .trainer import Trainer, load_dataset
 
 GRID = 60  # points per side of the decision-boundary grid
 
@@ -59,10 +59,6 @@ def boundary(trainer: Trainer, run: int, resolution: int = GRID) -> Boundary:
 
 def _final(trainer: Trainer, name: str, run: int) -> float:
     return float(trainer.history.metric(name, run)[-1])
-
-
-def _trainers(placement: Sequence[tuple[Trainer, int]]) -> list[Trainer]:
-    return list({id(t): t for t, _ in placement}.values())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -110,38 +106,41 @@ class Wasted:
     table: pd.DataFrame            # one row per arm: neurons, effective width, accuracies, loss
     boundaries: dict[str, Boundary]
     sweep: pd.DataFrame            # one row per width: tied and random accuracies and effective widths
+    networks: int                  # runs trained, over every width
     seconds: float
 
 
-def width_sweep(dataset: str, steps: int = WASTED_STEPS, widths: Sequence[int] = SWEEP_WIDTHS,
-                source: Dataset | None = None) -> pd.DataFrame:
-    """Final accuracy and effective width of a tied and a random layer at each width (two runs per trainer)."""
-    rows = []
-    for width in widths:
-        trainer = Trainer([wasted_config(dataset, width, TIED_INIT, steps=steps),
-                           wasted_config(dataset, width, RANDOM_INIT, steps=steps)],
-                          dataset=source, max_rows=WASTED_ROWS)
-        source = trainer.dataset
-        trainer.step(steps)
-        row: dict[str, float] = {"width": width}
-        for run, name in enumerate((TIED, RANDOM)):
-            row[f"{name} train"] = _final(trainer, "train_accuracy", run)
-            row[f"{name} test"] = _final(trainer, "test_accuracy", run)
-            row[f"{name} distinct"] = int(distinct(trainer.history.neuron_vectors(0, run)[-1], trainer.config.tol))
-        rows.append(row)
-    return pd.DataFrame(rows)
+def _sweep_row(trainer: Trainer, width: int) -> dict[str, float]:
+    """Final accuracies and effective widths of a width's tied (run 0) and random (run 1) layers."""
+    row: dict[str, float] = {"width": width}
+    for run, name in ((0, TIED), (2 if trainer.k == 3 else 1, RANDOM)):
+        row[f"{name} train"] = _final(trainer, "train_accuracy", run)
+        row[f"{name} test"] = _final(trainer, "test_accuracy", run)
+        row[f"{name} distinct"] = int(distinct(trainer.history.neuron_vectors(0, run)[-1], trainer.config.tol))
+    return row
 
 
-def wasted(dataset: str = "circles", width: int = WASTED_WIDTH, steps: int = WASTED_STEPS) -> Wasted:
-    """Train the four arms side by side (two batched trainers) and the width sweep, and measure each."""
+def wasted(dataset: str = "circles", width: int = WASTED_WIDTH, steps: int = WASTED_STEPS,
+           widths: Sequence[int] = SWEEP_WIDTHS) -> Wasted:
+    """Train the four arms and the width sweep, one batched trainer per width, and measure each.
+
+    The arms are runs of the sweep: "1 neuron" is the random layer of width 1, and the trainer of
+    width W also holds the tied layer with dropout.
+    """
     start = time.perf_counter()
     configs = wasted_arms(dataset, width, steps)
     source = load_dataset(configs[ONE])
-    placement = run_side_by_side(list(configs.values()), dataset=source, max_rows=WASTED_ROWS)
-    for trainer in _trainers(placement):
-        trainer.step(steps)
+    trainers: dict[int, Trainer] = {}
+    for w in sorted({1, width, *widths}):
+        runs = [wasted_config(dataset, w, TIED_INIT, steps=steps)]
+        runs += [configs[TIED_DROPOUT]] if w == width else []
+        runs += [wasted_config(dataset, w, RANDOM_INIT, steps=steps)]
+        trainers[w] = Trainer(runs, dataset=source, max_rows=WASTED_ROWS)
+        trainers[w].step(steps)
+    placement = {ONE: (trainers[1], 1), TIED: (trainers[width], 0), TIED_DROPOUT: (trainers[width], 1),
+                 RANDOM: (trainers[width], 2)}
     rows, boundaries = [], {}
-    for name, (trainer, run) in zip(configs, placement):
+    for name, (trainer, run) in placement.items():
         rows.append({
             "network": name,
             "neurons": trainer.config.model.hidden[0],
@@ -151,9 +150,9 @@ def wasted(dataset: str = "circles", width: int = WASTED_WIDTH, steps: int = WAS
             "final loss": _final(trainer, "train_loss", run),
         })
         boundaries[name] = boundary(trainer, run)
-    sweep = width_sweep(dataset, steps, source=source)
+    sweep = pd.DataFrame([_sweep_row(trainers[w], w) for w in sorted({*widths, width})])
     return Wasted(dataset, width, steps, configs, pd.DataFrame(rows), boundaries, sweep,
-                  time.perf_counter() - start)
+                  sum(t.k for t in trainers.values()), time.perf_counter() - start)
 
 
 def closest(value: float, candidates: dict[str, float]) -> str:
@@ -188,7 +187,7 @@ def wasted_sentences(result: Wasted) -> list[str]:
 
 SCALE_DEPTH = 6
 SCALE_WIDTH = 10
-SCALE_STEPS = 400
+SCALE_STEPS = 300
 SCALE_SAMPLES = 200
 SCALE_LR = 0.1
 SCALE_ROWS = 64

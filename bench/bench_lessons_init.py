@@ -1,0 +1,78 @@
+"""Speed of the three lessons about the starting weights.
+
+1. First render of each page with nothing cached (st.cache_data cleared), under Streamlit's AppTest:
+   opening on its question (the default) and opening on its answer (?predict=0, which trains). The budget
+   is 3 s; the course's page is exempt on its answer (it trains 3 × 15,000 steps once per server).
+2. The course's experiment: 3 starts × 15,000 steps as one batched run against one start alone,
+   and against the same batch recording every step's row budget at its default (sparse recording pays).
+
+Imports and one warm-up render come first, so the timings are the page's own work. Threads as in app.py.
+
+    python bench/bench_lessons_init.py
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import streamlit as st
+import torch
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from symbreak import Trainer  # noqa: E402
+from symbreak import lessons_init as li  # noqa: E402
+
+PAGES = ("lesson_wasted", "lesson_init_scale", "lesson_course")
+BUDGET_SECONDS = 3.0
+COURSE_BUDGET_SECONDS = 10.0
+
+
+def render(name: str, **query: str) -> float:
+    """Seconds for one cold first render of a page (caches cleared first)."""
+    st.cache_data.clear()
+    at = AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=300)
+    for key, value in query.items():
+        at.query_params[key] = value
+    start = time.perf_counter()
+    at.run()
+    seconds = time.perf_counter() - start
+    if at.exception:
+        raise SystemExit(f"{name}: {at.exception[0].value}")
+    return seconds
+
+
+def course_run(configs: list, max_rows: int | None) -> float:
+    trainer = Trainer(configs, dataset=li.course_dataset(), max_rows=max_rows)
+    start = time.perf_counter()
+    trainer.step(li.COURSE_STEPS)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    torch.set_num_threads(1)
+    render("lesson_wasted")  # warm-up: imports and Streamlit's first-run costs
+    print("first render, nothing cached (budget 3 s)")
+    for name in PAGES:
+        ask, answer = render(name), render(name, predict="0")
+        budget = COURSE_BUDGET_SECONDS if name == "lesson_course" else BUDGET_SECONDS
+        print(f"  {name:18s} question {ask:6.2f} s   answer {answer:6.2f} s  "
+              f"({'within' if max(ask, answer) <= budget else 'OVER'} {budget:.0f} s)")
+    configs = list(li.course_configs().values())
+    batched = course_run(configs, li.COURSE_ROWS)
+    single = course_run(configs[2:], li.COURSE_ROWS)
+    dense = course_run(configs, None)
+    print(f"course experiment: 3 x {li.COURSE_STEPS:,} steps")
+    print(f"  batched, {li.COURSE_ROWS} rows      {batched:6.2f} s  (budget {COURSE_BUDGET_SECONDS:.0f} s: "
+          f"{'within' if batched <= COURSE_BUDGET_SECONDS else 'OVER'})")
+    print(f"  one start alone        {single:6.2f} s")
+    print(f"  batched / one alone    {batched / single:6.2f} x  (three runs for this many single runs)")
+    print(f"  default rows / {li.COURSE_ROWS} rows {dense / batched:6.2f} x  (what sparse recording saves)")
+
+
+if __name__ == "__main__":
+    main()
