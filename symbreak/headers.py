@@ -47,7 +47,8 @@ def inline_script_hashes(html: str) -> list[str]:
 def content_security_policy() -> str:
     """The app's Content-Security-Policy: its own origin plus what Streamlit's frontend needs."""
     index = _streamlit_index()
-    scripts = " ".join(["'self'", "'wasm-unsafe-eval'", "blob:", *(inline_script_hashes(index.read_text()) if index else [])])
+    inline = inline_script_hashes(index.read_text()) if index else []
+    scripts = " ".join(["'self'", "'wasm-unsafe-eval'", "blob:", *inline])
     return "; ".join([
         "default-src 'self'",
         f"script-src {scripts}",

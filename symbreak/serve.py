@@ -1,4 +1,4 @@
-"""`symbreak serve`: a class on one machine. N Streamlit workers on private ports behind Debian's nginx on one port.
+"""`symbreak serve`: a class on one machine, N Streamlit workers on private ports behind Debian's nginx on one port.
 
 One Python process trains on one core, so a class needs a process per core. Each browser is pinned to one worker
 by a cookie nginx sets (a Streamlit session lives in one process: its websocket, uploads and downloads must all
@@ -31,6 +31,8 @@ NGINX = "/usr/sbin/nginx"
 TEMPLATE = Path(__file__).with_name("nginx.conf.in")
 DEFAULT_APP = Path(__file__).resolve().parent.parent / "app.py"
 DEFAULT_PORT = 8501
+DESCRIPTION = ("Serve a class: one app process per core behind Debian's nginx on one port, "
+               "each browser kept on one process.")
 COOKIE = "symbreak_worker"
 HEALTH = "/_stcore/health"
 START_SECONDS = 120.0
@@ -287,7 +289,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Streamlit processes, one core each (default: the number of cores, %(default)s)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="the port students open (default %(default)s)")
     parser.add_argument("--bind", default="0.0.0.0",
-                        help="address to listen on (default %(default)s: every network; 127.0.0.1 for this machine only)")
+                        help="address to listen on (default %(default)s: every network; "
+                             "127.0.0.1 for this machine only)")
     parser.add_argument("--first-worker-port", type=int, default=0,
                         help="workers listen on localhost from this port up (default: free ports)")
     parser.add_argument("--app", type=Path, default=DEFAULT_APP, help="the Streamlit script (default: the app)")
@@ -296,7 +299,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the `serve` command to the `symbreak` command line."""
     parser = commands.add_parser("serve", help="serve a class: N app processes behind nginx on one port",
-                                 description=__doc__.splitlines()[0])
+                                 description=DESCRIPTION)
     _add_arguments(parser)
     return parser
 
@@ -330,6 +333,6 @@ def main(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    cli = argparse.ArgumentParser(prog="python -m symbreak.serve", description=__doc__.splitlines()[0])
+    cli = argparse.ArgumentParser(prog="python -m symbreak.serve", description=DESCRIPTION)
     _add_arguments(cli)
     sys.exit(main(cli.parse_args()))
