@@ -175,20 +175,21 @@ async def bench(url: str, pids: list[int], args: argparse.Namespace) -> None:
     students = await join(url, args.students, args.every, joined)
     rss_after = rss_mb(pids) if pids else None
     tally = joined if args.mode == "open" else Tally(errors=list(joined.errors))
-    cpu_start, start = (cpu_seconds(pids) if pids else None), time.monotonic()
+    cpu_start, own_start, start = (cpu_seconds(pids) if pids else None), time.process_time(), time.monotonic()
     if args.mode == "step":
         await stepping(students, args.every, args.seconds, tally)
     elif args.mode == "play":
         await playing(students, args.seconds, tally)
     elapsed = time.monotonic() - start
     cpu = cpu_seconds(pids) - cpu_start if pids else None
+    own = time.process_time() - own_start
     for client in students:
         await client.close()
-    report(args, tally, elapsed, cpu, rss_before, rss_after)
+    report(args, tally, elapsed, cpu, own, rss_before, rss_after)
 
 
-def report(args: argparse.Namespace, tally: Tally, elapsed: float, cpu: float | None, rss_before: float | None,
-           rss_after: float | None) -> None:
+def report(args: argparse.Namespace, tally: Tally, elapsed: float, cpu: float | None, own: float,
+           rss_before: float | None, rss_after: float | None) -> None:
     """One table of what the students saw and what the server spent."""
     lat = sorted(tally.latencies)
 
@@ -206,6 +207,7 @@ def report(args: argparse.Namespace, tally: Tally, elapsed: float, cpu: float | 
     if args.mode == "step":
         rows.append(("presses served per second", f"{len(lat) / elapsed:.2f}"))
         if cpu is not None and lat:
+            rows.append(("server CPU used", f"{100 * cpu / elapsed:.0f} % of one core"))
             rows.append(("server CPU per press", f"{1000 * cpu / len(lat):.0f} ms"))
     if args.mode == "play":
         fps = sorted(f / args.seconds for f in tally.frames)
@@ -213,6 +215,10 @@ def report(args: argparse.Namespace, tally: Tally, elapsed: float, cpu: float | 
         rows.append(("frames/s per student, min", f"{fps[0]:.1f}" if fps else "-"))
         if cpu is not None:
             rows.append(("server CPU used", f"{100 * cpu / elapsed:.0f} % of one core"))
+            if sum(tally.frames):
+                rows.append(("server CPU per frame", f"{1000 * cpu / sum(tally.frames):.0f} ms"))
+    if args.mode != "open":
+        rows.append(("the students' own CPU (this process)", f"{100 * own / elapsed:.0f} % of one core"))
     rows.append(("errors", f"{len(tally.errors)}"))
     if rss_before is not None:
         rows.append(("server RSS before / after joining", f"{rss_before:.0f} MB / {rss_after:.0f} MB"))

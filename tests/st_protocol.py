@@ -178,11 +178,14 @@ class Client:
         start = time.perf_counter()
         await self._timed(self._client_state([_trigger(button.id)], fragment))
         while self._disabled(button.id):
-            await self._next_finish(self._done)
+            try:
+                await self._next_finish(self._done)
+            except ProtocolError as error:
+                raise ProtocolError(f"the button {label!r} stayed disabled after its press: {error}") from None
         return time.perf_counter() - start
 
     def _disabled(self, widget_id: str) -> bool:
-        return any(getattr(e, "button").id == widget_id and e.button.disabled
+        return any(e.button.id == widget_id and e.button.disabled
                    for _, e in self._elements.values() if e.WhichOneof("type") == "button")
 
     async def rerun(self, widget_states: list[WidgetState] | None = None) -> float:
