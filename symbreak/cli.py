@@ -20,19 +20,19 @@ from typing import Any, NoReturn
 import torch
 
 from . import DEFAULT_THREADS
-from .config import (
-    ACTIVATIONS, ARITHMETIC, DTYPES, FLAT_FIELDS, MAX_DROPOUT, MAX_EXPLICIT_CHARS, MAX_EXPLICIT_WEIGHT,
-    MAX_HIDDEN_LAYERS, MAX_INIT_PARAM, MAX_LR, MAX_NOISE, MAX_PERTURB, MAX_SEED, MAX_STEPS, MAX_TOL, MAX_VALUE_CHARS,
-    MAX_WEIGHT_DECAY, MAX_WIDTH, MIN_LR, OPTIMIZERS, PRESETS, TASK_CHOICES, Config, ConfigError, preset, quote,
-)
-from .data import MAX_ROWS, MAX_TEST_FRACTION, MIN_SAMPLES, DataError
+from . import settings
+from .config import FLAT_FIELDS, MAX_EXPLICIT_CHARS, MAX_VALUE_CHARS, PRESETS, Config, ConfigError, preset, quote
+from .data import DataError
 from .export import csv_text
 from .metrics import distinct, spread
+from .settings import SETTINGS, Setting
 from .trainer import Trainer
 
 EXIT_USAGE = 2
 # Config fields whose flag (--data, --init-weights) names a file rather than holding the value.
-FILE_FIELDS = ("path", "init_weights")
+FILE_FIELDS = tuple(s.key for s in settings.fields() if s.kind in (settings.FILE, settings.WEIGHTS))
+# How a flag reads each kind of setting (any other kind is read as text).
+_FLAG_TYPES = {settings.NUMBER: float, settings.INT: int}
 MAX_THREADS = 256
 # A config file holds one init_weights text and one value for each other setting (indenting and the
 # escaped quotes of init_weights add far less than a value's limit).
@@ -59,39 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = commands.add_parser("run", help="train one configuration and print a JSON summary")
     start = run.add_mutually_exclusive_group()
-    start.add_argument("--preset", choices=list(PRESETS), help="start from a named preset")
+    entry = SETTINGS["preset"]
+    start.add_argument(entry.option, dest=entry.key, choices=list(PRESETS), help=entry.cli_help())
     start.add_argument("--config", metavar="FILE.json",
                        help="start from a saved configuration (the app's 'Config (JSON)' download)")
-    run.add_argument("--dataset", help="built-in dataset name")
-    run.add_argument("--data", metavar="FILE.csv", help="train on a CSV file (numeric features + target)")
-    run.add_argument("--target", help="the CSV's target column (default: the last)")
-    run.add_argument("--standardize", action="store_true", default=None, help="standardize CSV features")
-    run.add_argument("--task", choices=TASK_CHOICES, help="override the inferred task")
-    run.add_argument("--n-samples", type=int, help=f"size of a built-in dataset ({MIN_SAMPLES}–{MAX_ROWS:,})")
-    run.add_argument("--noise", type=float, help=f"noise of a built-in dataset (0–{MAX_NOISE:g})")
-    run.add_argument("--test-fraction", type=float,
-                     help=f"share of the data held out for testing (0–{MAX_TEST_FRACTION:g})")
-    run.add_argument("--hidden", help=f"hidden widths: 8, or 8,8; 0 for no hidden layer (at most {MAX_HIDDEN_LAYERS} "
-                                      f"layers of 1–{MAX_WIDTH})")
-    run.add_argument("--activation", choices=ACTIVATIONS)
-    run.add_argument("--init", metavar="SCHEME[:PARAM]",
-                     help=f"weight init, e.g. zeros, constant:0.5, normal:0.1 (|PARAM| ≤ {MAX_INIT_PARAM:g})")
-    run.add_argument("--bias-init", metavar="SCHEME[:PARAM]", help="bias init, same schemes")
-    run.add_argument("--perturb", type=float, metavar="EPS",
-                     help=f"add N(0, EPS²) noise to every weight (0–{MAX_PERTURB:g})")
-    run.add_argument("--init-weights", metavar="FILE.json",
-                     help=f"explicit initial parameters, each within ±{MAX_EXPLICIT_WEIGHT:g}")
-    run.add_argument("--dropout", type=float, help=f"dropout rate after each hidden layer (0–{MAX_DROPOUT:g})")
-    run.add_argument("--optimizer", choices=OPTIMIZERS)
-    run.add_argument("--lr", type=float, help=f"learning rate ({MIN_LR:g}–{MAX_LR:g})")
-    run.add_argument("--weight-decay", type=float, help=f"L2 weight decay (0–{MAX_WEIGHT_DECAY:g})")
-    run.add_argument("--batch-size", type=int, help="0 = full batch")
-    run.add_argument("--steps", type=int, help=f"number of optimizer updates (0–{MAX_STEPS:,})")
-    run.add_argument("--seed", type=int, help=f"one seed for data, init, dropout and shuffling (0–{MAX_SEED})")
-    run.add_argument("--dtype", choices=DTYPES)
-    run.add_argument("--arithmetic", choices=ARITHMETIC, help="exact (default) or plain BLAS matmuls")
-    run.add_argument("--tol", type=float, help=f"tolerance for counting neurons as equal (0 = bitwise, at most "
-                                               f"{MAX_TOL:g})")
+    for entry in settings.fields():
+        _add_flag(run, entry)
     run.add_argument("--threads", type=int, metavar="N",
                      help=f"torch threads (default {DEFAULT_THREADS}; more help on large data or wide layers; "
                           f"at most {MAX_THREADS})")
@@ -106,6 +79,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_flag(parser: argparse.ArgumentParser, entry: Setting) -> None:
+    """The flag of one config field, from its registry entry: its type or choices, and its help with the range."""
+    options: dict[str, Any] = {"dest": entry.key, "help": entry.cli_help()}
+    if entry.kind == settings.BOOL:
+        options.update(action="store_true", default=None)
+    elif entry.kind == settings.CHOICE:
+        options["choices"] = entry.choices
+    else:
+        options.update(type=_FLAG_TYPES.get(entry.kind, str), metavar=entry.metavar)
+    parser.add_argument(entry.option, **options)
+
+
 def config_from_args(args: argparse.Namespace) -> Config:
     """The config the flags describe, over the preset or the config file (or the defaults)."""
     if args.config:
@@ -117,8 +102,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
         value = getattr(args, key)
         if value is not None:
             flat[key] = value if isinstance(value, str) else str(value)
-    if args.data:
-        flat["dataset"], flat["path"] = "csv", args.data
+    if args.path:
+        flat["dataset"], flat["path"] = settings.CSV_DATASET, args.path
     if args.init_weights:
         flat["init_weights"] = _read(args.init_weights, "init_weights", MAX_EXPLICIT_CHARS)
     return Config.from_flat(flat, base=base)

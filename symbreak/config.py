@@ -15,42 +15,12 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from typing import Any, get_type_hints
 
-from .data import MAX_CLASSES, MAX_COLUMNS, MAX_ROWS, MAX_TEST_FRACTION, MIN_SAMPLES
-
-ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "linear")
-OPTIMIZERS = ("sgd", "momentum", "adam")
-TASK_CHOICES = ("auto", "binary", "multiclass", "regression")
-DTYPES = ("float32", "float64")
-ARITHMETIC = ("exact", "blas")
-INIT_SCHEMES = (
-    "zeros", "constant", "normal", "uniform", "xavier_uniform", "xavier_normal",
-    "he_uniform", "he_normal", "torch_default",
-)
-SCHEMES_WITH_PARAM = {"constant": 0.5, "normal": 0.1, "uniform": 0.1}
-MAX_HIDDEN_LAYERS = 8
-MAX_WIDTH = 64
-MAX_DROPOUT = 0.9
-MAX_STEPS = 1_000_000
-# Bounds on values from outside (a link, a file, the command line); the sidebar's widgets use the same.
-MAX_INIT_PARAM = 100.0  # |parameter| of the constant, normal and uniform schemes
-MIN_LR, MAX_LR = 1e-6, 100.0
-MAX_WEIGHT_DECAY = 10.0
-MAX_PERTURB = 10.0
-MAX_SEED = 2**31 - 1
-# Largest |value| of an explicit starting weight: far past any useful start, far below a float32 overflow.
-MAX_EXPLICIT_WEIGHT = 1e4
-MAX_VALUE_CHARS = 4096  # longest setting value accepted from outside, except init_weights
-# Longest init_weights text: the largest valid network (MAX_COLUMNS inputs, MAX_HIDDEN_LAYERS layers of
-# MAX_WIDTH, MAX_CLASSES outputs) written compactly. A value takes at most 25 characters (the longest float
-# repr, '-2.2250738585072014e-308', and a comma); one more allows a space after each comma, and a sixteenth
-# more the brackets and keys. With 8 layers of 64: 37,440 values, 1,034,280 characters.
-_LARGEST_NET_VALUES = ((MAX_COLUMNS + 1) * MAX_WIDTH + (MAX_HIDDEN_LAYERS - 1) * (MAX_WIDTH + 1) * MAX_WIDTH
-                       + (MAX_WIDTH + 1) * MAX_CLASSES)
-MAX_EXPLICIT_CHARS = _LARGEST_NET_VALUES * 26 * 17 // 16
-MAX_NOISE = 1.0
-MAX_TOL = 1.0
-BUILTIN_DATASETS = (
-    "coffee", "demand", "xor", "circles", "moons", "spiral", "gaussians", "blobs3", "sine",
+from .settings import (  # noqa: F401  (the bounds and choices are part of config's interface)
+    ACTIVATIONS, ARITHMETIC, BUILTIN_DATASETS, CHOICE, DTYPES, FILE, INIT_SCHEMES, INT, MAX_CLASSES, MAX_COLUMNS,
+    MAX_DROPOUT, MAX_EXPLICIT_CHARS, MAX_EXPLICIT_WEIGHT, MAX_HIDDEN_LAYERS, MAX_INIT_PARAM, MAX_LR, MAX_NOISE,
+    MAX_PERTURB, MAX_ROWS, MAX_SEED, MAX_STEPS, MAX_TEST_FRACTION, MAX_TOL, MAX_VALUE_CHARS, MAX_WEIGHT_DECAY,
+    MAX_WIDTH, MIN_LR, MIN_SAMPLES, NUMBER, OPTIMIZERS, SCHEME, SCHEMES_WITH_PARAM, SETTINGS, TASK_CHOICES, WEIGHTS,
+    WIDTHS,
 )
 
 
@@ -117,8 +87,9 @@ def parse_scheme(text: str, field_name: str = "init") -> tuple[str, float | None
 def _parse_scheme(text: str, field_name: str) -> tuple[str, float | None]:
     name, _, param = text.strip().partition(":")
     name = name.strip().lower().replace("-", "_")
-    if name not in INIT_SCHEMES:
-        raise ConfigError(f"{field_name}: unknown scheme {quote(text)}; choose one of {', '.join(INIT_SCHEMES)}")
+    entry = SETTINGS[field_name]
+    if name not in entry.choices:
+        raise ConfigError(f"{field_name}: unknown scheme {quote(text)}; choose one of {', '.join(entry.choices)}")
     if name not in SCHEMES_WITH_PARAM:
         if param.strip():
             raise ConfigError(f"{field_name}: scheme '{name}' takes no parameter (got {quote(text)})")
@@ -133,24 +104,43 @@ def _parse_scheme(text: str, field_name: str) -> tuple[str, float | None]:
         raise ConfigError(f"{field_name}: parameter of '{name}' must be finite (got {quote(param)})")
     if name in ("normal", "uniform") and value < 0:
         raise ConfigError(f"{field_name}: the spread of '{name}' must be ≥ 0 (got {value:g})")
-    if abs(value) > MAX_INIT_PARAM:
-        raise ConfigError(f"{field_name}: parameter of '{name}' must be between {-MAX_INIT_PARAM:g} and "
-                          f"{MAX_INIT_PARAM:g} (got {value:g})")
+    if not entry.low <= value <= entry.high:
+        raise ConfigError(f"{field_name}: parameter of '{name}' {entry.refusal('')} (got {value:g})")
     return name, value
 
 
-def _check_range(name: str, value: float, low: float, high: float) -> None:
-    """Refuse a value outside [low, high]; NaN and integers too large for a float fail the comparison."""
-    with _naming(name, value):
-        if not low <= value <= high:
-            raise ConfigError(f"{name}: must be between {low:g} and {high if isinstance(high, int) else f'{high:g}'} "
-                              f"(got {quote(value)})")
+def _validate(section: Any, name: str) -> None:
+    """Check every field of a config section against its registry entry (its range, choices or form).
+
+    `name` is the section's name in FLAT_FIELDS ('' for the top level); widths are normalised in place.
+    """
+    for key, attr in [(key, attr) for key, (part, attr) in FLAT_FIELDS.items() if part == name]:
+        entry, value = SETTINGS[key], getattr(section, attr)
+        with _naming(key, value):
+            if entry.kind in (NUMBER, INT) and not entry.low <= value <= entry.high:
+                # NaN and integers too large for a float fail the comparison too
+                raise ConfigError(f"{key}: {entry.refusal('')} (got {quote(value)})")
+            if entry.kind == CHOICE and value not in entry.choices:
+                raise ConfigError(f"{key}: {entry.refusal(quote(value))}")
+            if entry.kind == FILE and "\0" in value:
+                raise ConfigError(f"{key}: a file name cannot hold a NUL character (got {quote(value)})")
+            if entry.kind == WIDTHS:
+                object.__setattr__(section, attr, _checked_widths(key, value))
+            if entry.kind == SCHEME:
+                parse_scheme(value, key)
+            if entry.kind == WEIGHTS and value:
+                parse_explicit(value)
 
 
-def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
-    with _naming(name, value):
-        if value not in choices:
-            raise ConfigError(f"{name}: {quote(value)} is not one of {', '.join(choices)}")
+def _checked_widths(key: str, value: Any) -> tuple[int, ...]:
+    """Hidden widths as a tuple of ints within the entry's count and bounds."""
+    entry, widths = SETTINGS[key], _widths(value)
+    if len(widths) > entry.items:
+        raise ConfigError(f"{key}: at most {entry.items} hidden layers (got {len(widths)})")
+    for width in widths:
+        if not entry.low <= width <= entry.high:
+            raise ConfigError(f"{key}: each layer's width must be between {entry.low} and {entry.high} (got {width})")
+    return widths
 
 
 @dataclass(frozen=True)
@@ -167,16 +157,7 @@ class DataConfig:
     test_fraction: float = 0.2
 
     def __post_init__(self) -> None:
-        if self.dataset != "csv" and self.dataset not in BUILTIN_DATASETS:
-            raise ConfigError(
-                f"dataset: unknown dataset {quote(self.dataset)}; choose one of {', '.join(BUILTIN_DATASETS)} or csv"
-            )
-        if "\0" in self.path:
-            raise ConfigError(f"path: a file name cannot hold a NUL character (got {quote(self.path)})")
-        _check_choice("task", self.task, TASK_CHOICES)
-        _check_range("n_samples", self.n_samples, MIN_SAMPLES, MAX_ROWS)
-        _check_range("noise", self.noise, 0.0, MAX_NOISE)
-        _check_range("test_fraction", self.test_fraction, 0.0, MAX_TEST_FRACTION)
+        _validate(self, "data")
 
 
 @dataclass(frozen=True)
@@ -187,14 +168,7 @@ class ModelConfig:
     activation: str = "sigmoid"
 
     def __post_init__(self) -> None:
-        with _naming("hidden", self.hidden):
-            object.__setattr__(self, "hidden", _widths(self.hidden))
-        if len(self.hidden) > MAX_HIDDEN_LAYERS:
-            raise ConfigError(f"hidden: at most {MAX_HIDDEN_LAYERS} hidden layers (got {len(self.hidden)})")
-        for width in self.hidden:
-            if not 1 <= width <= MAX_WIDTH:
-                raise ConfigError(f"hidden: each layer's width must be between 1 and {MAX_WIDTH} (got {width})")
-        _check_choice("activation", self.activation, ACTIVATIONS)
+        _validate(self, "model")
 
 
 @dataclass(frozen=True)
@@ -207,11 +181,7 @@ class InitConfig:
     explicit: str = ""
 
     def __post_init__(self) -> None:
-        parse_scheme(self.weight, "init")
-        parse_scheme(self.bias, "bias_init")
-        _check_range("perturb", self.perturb, 0.0, MAX_PERTURB)
-        if self.explicit:
-            parse_explicit(self.explicit)
+        _validate(self, "init")
 
 
 @dataclass(frozen=True)
@@ -228,17 +198,7 @@ class TrainConfig:
     arithmetic: str = "exact"
 
     def __post_init__(self) -> None:
-        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        with _naming("lr", self.lr):
-            if not MIN_LR <= self.lr <= MAX_LR:
-                raise ConfigError(f"lr: the learning rate must be above 0 (at least {MIN_LR:g}) and at most "
-                                  f"{MAX_LR:g} (got {quote(self.lr)})")
-        _check_range("weight_decay", self.weight_decay, 0.0, MAX_WEIGHT_DECAY)
-        _check_range("batch_size", self.batch_size, 0, MAX_ROWS)
-        _check_range("dropout", self.dropout, 0.0, MAX_DROPOUT)
-        _check_range("steps", self.steps, 0, MAX_STEPS)
-        _check_choice("dtype", self.dtype, DTYPES)
-        _check_choice("arithmetic", self.arithmetic, ARITHMETIC)
+        _validate(self, "train")
 
 
 @dataclass(frozen=True)
@@ -253,8 +213,7 @@ class Config:
     tol: float = 1e-6
 
     def __post_init__(self) -> None:
-        _check_range("seed", self.seed, 0, MAX_SEED)
-        _check_range("tol", self.tol, 0.0, MAX_TOL)
+        _validate(self, "")
 
     def to_flat(self) -> dict[str, str]:
         """Every field as a string under its flat name (the CLI flag and URL key)."""
@@ -269,7 +228,8 @@ class Config:
         """Build a config from flat string values over `base`; unknown keys fail when strict.
 
         Any failure in reading or validating a value is a ConfigError that names its field, and a value
-        longer than MAX_VALUE_CHARS (MAX_EXPLICIT_CHARS for init_weights) is refused before it is parsed.
+        longer than its entry's `max_chars` (MAX_VALUE_CHARS; MAX_EXPLICIT_CHARS for init_weights) is refused
+        before it is parsed.
         """
         base = base or cls()
         sections: dict[str, dict[str, Any]] = {"data": {}, "model": {}, "init": {}, "train": {}, "": {}}
@@ -278,7 +238,7 @@ class Config:
                 if strict:
                     raise ConfigError(f"unknown setting {quote(key)}; known settings: {', '.join(FLAT_FIELDS)}")
                 continue
-            limit = MAX_EXPLICIT_CHARS if key == "init_weights" else MAX_VALUE_CHARS
+            limit = SETTINGS[key].max_chars
             if isinstance(raw, str) and len(raw) > limit:
                 raise ConfigError(f"{key}: the value has {len(raw):,} characters; at most {limit:,} are accepted")
             section, attr = FLAT_FIELDS[key]
@@ -475,13 +435,14 @@ def parse_explicit(text: str) -> list[dict[str, list]]:
     Any failure, however odd the text, is a ConfigError naming init_weights.
     """
     with _naming("init_weights", text):
-        if len(text) > MAX_EXPLICIT_CHARS:
-            raise ConfigError(f"init_weights: the value has {len(text):,} characters; at most "
-                              f"{MAX_EXPLICIT_CHARS:,} are accepted")
+        limit = SETTINGS["init_weights"].max_chars
+        if len(text) > limit:
+            raise ConfigError(f"init_weights: the value has {len(text):,} characters; at most {limit:,} are accepted")
         return _explicit_layers(_load_json(text, "init_weights"))
 
 
 def _explicit_layers(raw: Any) -> list[dict[str, list]]:
+    entry = SETTINGS["init_weights"]
     layers = raw.get("layers") if isinstance(raw, dict) else None
     if not isinstance(layers, list) or not layers:
         raise ConfigError('init_weights: expected {"layers": [{"weight": [[...]], "bias": [...]}, ...]}')
@@ -499,9 +460,8 @@ def _explicit_layers(raw: Any) -> list[dict[str, list]]:
             finite = isinstance(value, int) or isinstance(value, float) and math.isfinite(value)
             if isinstance(value, bool) or not finite:
                 raise ConfigError(f"init_weights: layer {i} holds {quote(value)}, which is not a finite number")
-            if not abs(value) <= MAX_EXPLICIT_WEIGHT:
-                raise ConfigError(f"init_weights: layer {i} holds {quote(value)}; starting weights must be between "
-                                  f"{-MAX_EXPLICIT_WEIGHT:g} and {MAX_EXPLICIT_WEIGHT:g}")
+            if not entry.low <= value <= entry.high:
+                raise ConfigError(f"init_weights: layer {i} holds {quote(value)}; starting weights {entry.refusal('')}")
     return layers
 
 

@@ -17,13 +17,11 @@ import pyarrow as pa
 import pyarrow.compute as pa_compute
 import pyarrow.csv as pa_csv
 
+from .config import quote
+from .settings import MAX_CLASSES, MAX_COLUMNS, MAX_NOISE, MAX_ROWS, MAX_TEST_FRACTION, MIN_SAMPLES
+
 TASKS = ("binary", "multiclass", "regression")
-MAX_ROWS = 100_000
-MAX_COLUMNS = 64
-MAX_CLASSES = 64  # most classes a multiclass target may have (one output unit each)
 MAX_INFERRED_CLASSES = 10  # most distinct labels for which "auto" still guesses multiclass
-MIN_SAMPLES = 10
-MAX_TEST_FRACTION = 0.5
 MAX_NAME_LENGTH = 100  # longest column name or class label: each is drawn in every chart's legend and axes
 
 _HEADER_PREFIX = 4096  # characters of a file first searched for its header line
@@ -67,11 +65,11 @@ class Dataset:
 
 
 def _check_split_args(test_fraction: float, seed: int) -> None:
-    """Reject a test fraction outside [0, 0.5] or a seed numpy cannot use."""
+    """Reject a test fraction outside [0, MAX_TEST_FRACTION] or a seed numpy cannot use."""
     if not 0.0 <= test_fraction <= MAX_TEST_FRACTION:
         raise DataError(f"test_fraction must be between 0 and {MAX_TEST_FRACTION}, got {test_fraction}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise DataError(f"seed must be a non-negative integer, got {_quote(seed)}")
+        raise DataError(f"seed must be a non-negative integer, got {quote(seed)}")
 
 
 def _split(
@@ -338,13 +336,13 @@ def make_builtin(
     (or cluster spread) for the geometric sets and the sine targets.
     """
     if name not in _SPECS:
-        raise DataError(f"unknown dataset {_quote(name)}: choose one of {', '.join(_SPECS)}")
+        raise DataError(f"unknown dataset {quote(name)}: choose one of {', '.join(_SPECS)}")
     if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or not (
         MIN_SAMPLES <= n_samples <= MAX_ROWS
     ):
-        raise DataError(f"n_samples must be an integer from {MIN_SAMPLES} to {MAX_ROWS:,}, got {_quote(n_samples)}")
-    if not 0.0 <= noise <= 1.0:
-        raise DataError(f"noise must be between 0 and 1, got {noise}")
+        raise DataError(f"n_samples must be an integer from {MIN_SAMPLES} to {MAX_ROWS:,}, got {quote(n_samples)}")
+    if not 0.0 <= noise <= MAX_NOISE:
+        raise DataError(f"noise must be between 0 and {MAX_NOISE:g}, got {noise}")
     _check_split_args(test_fraction, seed)
     spec = _SPECS[name]
     rng = np.random.default_rng(seed)
@@ -435,13 +433,6 @@ def _delimiter(text: str) -> str:
         size *= 4
 
 
-def _quote(value: object) -> str:
-    """A user's value for a message, escaped and cut short (config's `quote`; config imports this module)."""
-    from .config import quote
-
-    return quote(value)
-
-
 def _one_line(message: object) -> str:
     """Collapse a message onto one line."""
     return " ".join(str(message).split())
@@ -460,14 +451,14 @@ def _feature_column(cells: pd.Series, column: str) -> np.ndarray:
     if not_number.any():
         row = int(np.argmax(not_number))
         raise DataError(
-            f"column {_quote(column)} must be numeric but data row {row + 1} holds {_quote(cells.iloc[row])}:"
+            f"column {quote(column)} must be numeric but data row {row + 1} holds {quote(cells.iloc[row])}:"
             " fix the value, drop the column, or make it the target"
         )
     bad = missing | ~np.isfinite(values)
     if bad.any():
         row = int(np.argmax(bad))
         raise DataError(
-            f"column {_quote(column)} has a missing or infinite value (first in data row {row + 1}):"
+            f"column {quote(column)} has a missing or infinite value (first in data row {row + 1}):"
             " fill in or remove those rows"
         )
     return values
@@ -502,10 +493,10 @@ def _header(cells: list[str], name: str) -> list[str]:
         if len(column) > MAX_NAME_LENGTH:
             raise DataError(
                 f"column {position}'s name has {len(column):,} characters, more than the limit of {MAX_NAME_LENGTH}:"
-                f" shorten {_quote(column)}"
+                f" shorten {quote(column)}"
             )
         if columns.count(column) > 1:
-            raise DataError(f"column name {_quote(column)} appears more than once in the header row: make names unique")
+            raise DataError(f"column name {quote(column)} appears more than once in the header row: make names unique")
     if not pd.to_numeric(pd.Series(columns), errors="coerce").isna().any():
         raise DataError(f"the first row of {name} holds numbers, not column names: add a header row")
     return columns
@@ -523,7 +514,7 @@ def _target_name(target: str, columns: list[str]) -> str:
     """The chosen target column (default: the last one), which must exist."""
     target_name = target.strip() or columns[-1]
     if target_name not in columns:
-        raise DataError(f"unknown target column {_quote(target_name)}: choose one of {', '.join(columns)}")
+        raise DataError(f"unknown target column {quote(target_name)}: choose one of {', '.join(columns)}")
     return target_name
 
 
@@ -570,6 +561,9 @@ def _read_careful(text: str, sep: str, name: str, target: str) -> _Columns:
 
 # pyarrow's CSV reader keeps every cell: no value stands for a missing one, so the careful path judges those.
 _FAST_CONVERT = pa_csv.ConvertOptions(null_values=[], strings_can_be_null=False, quoted_strings_can_be_null=False)
+# One thread: as fast on two busy cores, and with torch loaded, pyarrow's thread pool sometimes aborted the
+# process as it exited ("terminate called without an active exception", exit code 134).
+_FAST_READ = pa_csv.ReadOptions(use_threads=False)
 
 
 def _fast_numbers(column: pa.ChunkedArray) -> np.ndarray | None:
@@ -592,7 +586,7 @@ def _fast_numbers(column: pa.ChunkedArray) -> np.ndarray | None:
 
 
 def _read_fast(text: str, sep: str, name: str, target: str) -> _Columns | None:
-    """Read a clean file with pyarrow's multithreaded CSV reader; None for any file the careful path must judge.
+    """Read a clean file with pyarrow's CSV reader; None for any file the careful path must judge.
 
     Only a file that the careful path would read into the same numbers and labels gets through: numeric
     features, a numeric or text target with no missing cell, and no quote left in a name or label (pandas skips
@@ -601,6 +595,7 @@ def _read_fast(text: str, sep: str, name: str, target: str) -> _Columns | None:
     try:
         table = pa_csv.read_csv(
             io.BytesIO(text.encode()),
+            read_options=_FAST_READ,
             parse_options=pa_csv.ParseOptions(delimiter=sep, newlines_in_values=True),
             convert_options=_FAST_CONVERT,
         )
@@ -651,7 +646,7 @@ def load_csv(
     A clean file is read by pyarrow; any other goes through the careful path that names what is wrong.
     """
     if task != "auto" and task not in TASKS:
-        raise DataError(f"unknown task {_quote(task)}: choose auto, {', '.join(TASKS)}")
+        raise DataError(f"unknown task {quote(task)}: choose auto, {', '.join(TASKS)}")
     _check_split_args(test_fraction, seed)
     text = _read_text(source, name)
     if not text or text.isspace():
@@ -665,14 +660,14 @@ def load_csv(
     if bad.any():
         row = int(np.argmax(bad))
         raise DataError(
-            f"target column {_quote(target_name)} has a missing{' or infinite' if numeric else ''} value"
+            f"target column {quote(target_name)} has a missing{' or infinite' if numeric else ''} value"
             f" (first in data row {row + 1}): fill in or remove those rows"
         )
     raw_y = numbers if numeric else cells.to_numpy(dtype=object)
     values, codes = np.unique(raw_y, return_inverse=True)
     if len(values) < 2:
         raise DataError(
-            f"target column {_quote(target_name)} has a single value ({_quote(_format_label(values[0]))}):"
+            f"target column {quote(target_name)} has a single value ({quote(_format_label(values[0]))}):"
             " need at least two classes or varying values"
         )
 
@@ -681,27 +676,27 @@ def load_csv(
         if not numeric:
             example = cells.iloc[int(np.argmax(not_number))]
             raise DataError(
-                f"task 'regression' needs a numeric target, but column {_quote(target_name)}"
-                f" holds text such as {_quote(example)}"
+                f"task 'regression' needs a numeric target, but column {quote(target_name)}"
+                f" holds text such as {quote(example)}"
             )
         y, classes = numbers, ()
     else:
         if chosen == "binary" and len(values) != 2:
             raise DataError(
-                f"task 'binary' needs exactly 2 classes, but target {_quote(target_name)} has {len(values)}:"
+                f"task 'binary' needs exactly 2 classes, but target {quote(target_name)} has {len(values)}:"
                 " choose multiclass or regression"
             )
         if len(values) > MAX_CLASSES:
             raise DataError(
-                f"target {_quote(target_name)} has {len(values)} classes, more than the limit of {MAX_CLASSES}:"
+                f"target {quote(target_name)} has {len(values)} classes, more than the limit of {MAX_CLASSES}:"
                 " choose regression or merge classes"
             )
         classes = tuple(_format_label(v) for v in values)
         longest = max(classes, key=len)
         if len(longest) > MAX_NAME_LENGTH:
             raise DataError(
-                f"target {_quote(target_name)} has a class label of {len(longest):,} characters, more than the limit"
-                f" of {MAX_NAME_LENGTH}: shorten labels such as {_quote(longest)}"
+                f"target {quote(target_name)} has a class label of {len(longest):,} characters, more than the limit"
+                f" of {MAX_NAME_LENGTH}: shorten labels such as {quote(longest)}"
             )
         y = codes.astype(np.float64)
 
