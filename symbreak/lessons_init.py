@@ -165,11 +165,13 @@ def wasted_sentences(result: Wasted) -> list[str]:
     t = result.table.set_index("network")
     one, tied, drop, rand = (t.loc[name] for name in (ONE, TIED, TIED_DROPOUT, RANDOM))
     w, n_tied = result.width, int(tied["effective width"])
-    like = closest(tied["test accuracy"], {"one neuron": one["test accuracy"], "the random layer": rand["test accuracy"]})
+    like = closest(tied["test accuracy"],
+                   {"one neuron": one["test accuracy"], "the random layer": rand["test accuracy"]})
     sweep = result.sweep
     return [
         f"**One neuron** draws one straight boundary: {one['test accuracy']:.0%} of the test points right.",
-        f"**{w} tied neurons** end as {n_tied} distinct neuron{'s' if n_tied != 1 else ''}: {tied['test accuracy']:.0%} right, closer to {like}. "
+        f"**{w} tied neurons** end as {n_tied} distinct neuron{'s' if n_tied != 1 else ''}: "
+        f"{tied['test accuracy']:.0%} right, closer to {like}. "
         f"{w} copies of one feature are still one feature.",
         f"**Dropout** gives each copy its own random mask: {int(drop['effective width'])} distinct neurons, "
         f"{drop['test accuracy']:.0%} right after {result.steps:,} steps.",
@@ -411,7 +413,8 @@ def course_sentences(result: Course) -> list[str]:
     out = []
     for name, row in t.iterrows():
         out.append(f"**{name}:** loss {row['final loss']:.3f} after {int(result.steps[-1]):,} steps; "
-                   f"{row['train accuracy']:.0%} of the training and {row['test accuracy']:.0%} of the test points right.")
+                   f"{row['train accuracy']:.0%} of the training and {row['test accuracy']:.0%} of the test points "
+                   "right.")
     best = str(t["test accuracy"].idxmax())
     out.append(f"**{best}** does best on the test set.")
     return out
