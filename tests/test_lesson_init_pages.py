@@ -112,3 +112,33 @@ def test_course_page_trains_once_and_shows_its_table() -> None:
     assert links(at)["Open “He” in the Playground"] == li.course_configs()["He"]
     again = page("lesson_course", predict="0")  # a second visitor: served from the cache, same numbers
     assert again.caption[0].value == at.caption[0].value
+
+
+def test_a_class_opening_the_course_at_once_trains_it_once(monkeypatch) -> None:
+    """Three visitors at the same moment: one trains (a short run here), the others wait for its result."""
+    import threading
+
+    import streamlit as st
+
+    calls = []
+    real = li.course_experiment
+
+    def short(progress=None):
+        calls.append(threading.get_ident())
+        return real(steps=600, progress=progress)
+
+    st.cache_data.clear()
+    monkeypatch.setattr(li, "course_experiment", short)
+    visitors = [AppTest.from_file(str(ROOT / "pages" / "lesson_course.py"), default_timeout=TIMEOUT) for _ in range(3)]
+    for at in visitors:
+        at.query_params["predict"] = "0"
+    threads = [threading.Thread(target=at.run) for at in visitors]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    st.cache_data.clear()  # the short run must not stand in for the real one in later tests
+    assert len(calls) == 1
+    for at in visitors:
+        assert not at.exception, [e.value for e in at.exception]
+        assert "600 steps" in text(at)
