@@ -301,6 +301,28 @@ def test_test_metrics_do_not_depend_on_how_steps_are_grouped(flat: dict) -> None
         assert torch.equal(other.history.metrics[:count], whole.history.metrics[:count])
 
 
+@pytest.mark.parametrize("flat", [
+    {"init": "xavier_normal", "activation": "tanh"},
+    {"init": "xavier_uniform", "activation": "tanh", "dropout": "0.3", "batch_size": "32"},
+    {"dataset": "blobs3", "hidden": "6", "init": "xavier_uniform", "activation": "relu"},
+])
+def test_train_accuracy_of_every_row_counts_the_right_predictions_at_its_parameters(flat: dict) -> None:
+    # Train accuracy is scored after each step(n) call for all its rows; max_rows=16 makes the history thin and
+    # rewrite its tail row meanwhile. The reference is a NumPy forward pass at each row's parameters.
+    trainer = Trainer(Config.from_flat({**flat, "dtype": "float64"}), max_rows=16)
+    for n in (1, 40, 3, 100, 1):
+        trainer.step(n)
+    history, data = trainer.history, trainer.dataset
+    activation = {"tanh": np.tanh, "relu": lambda z: np.maximum(z, 0.0)}[trainer.config.model.activation]
+    (w1, b1), (w2, b2) = (history.layer_params(layer) for layer in (0, 1))
+    accuracy = history.metric("train_accuracy")
+    for row in range(history.count):
+        out = activation(data.x_train @ w1[row].T + b1[row]) @ w2[row].T + b2[row]
+        predicted = out.argmax(-1) if trainer.task == "multiclass" else (out[:, 0] > 0)
+        right = int((predicted == data.y_train).sum())
+        assert round(accuracy[row] * len(data.y_train)) == right, row
+
+
 def test_test_metrics_match_numpy() -> None:
     trainer = Trainer(Config.from_flat({"init": "xavier_normal", "activation": "tanh", "dtype": "float64"}))
     trainer.step(40)
