@@ -2,8 +2,10 @@
 
 A page keeps its configuration and trainer in a `RunSlot` (one per page and
 session, in `st.session_state`; never `st.cache_resource`, which every student
-would share). Datasets are cached with `st.cache_data` by the config's data
-fields and seed. Everything that can go wrong with user input becomes a message
+would share). Datasets, which never change, are shared by every session in a
+cache bounded in bytes (`DATASETS`), by the config's data fields, seed and a
+hash of the uploaded CSV; what a closed session held is freed (`JANITOR`).
+Everything that can go wrong with user input becomes a message
 shown with `st.error`; a bad change keeps the old run going. A value from outside
 (a link, an upload, a file name) is data: any failure to read it becomes a
 message naming the field, and every message is escaped before it is shown, so
@@ -15,11 +17,20 @@ path when Streamlit runs `app.py`).
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import gc
+import hashlib
 import logging
 import random
 import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import astuple, fields, replace
+import sys
+import threading
+import time
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import astuple, replace
 from typing import Any
 
 import numpy as np
@@ -31,14 +42,24 @@ import torch
 from pages import charts
 from symbreak import model
 from symbreak.config import (
-    ACTIVATIONS, ARITHMETIC, DTYPES, FLAT_FIELDS, INIT_SCHEMES, MAX_DROPOUT, MAX_HIDDEN_LAYERS, MAX_WIDTH, OPTIMIZERS,
-    PRESETS, SCHEMES_WITH_PARAM, TASK_CHOICES, Config, ConfigError, DataConfig, explicit_json, parse_scheme, preset,
+    ACTIVATIONS, ARITHMETIC, DTYPES, FLAT_FIELDS, INIT_SCHEMES, MAX_DROPOUT, MAX_EXPLICIT_CHARS, MAX_HIDDEN_LAYERS,
+    MAX_INIT_PARAM, MAX_LR, MAX_PERTURB, MAX_SEED, MAX_TOL, MAX_VALUE_CHARS, MAX_WEIGHT_DECAY, MAX_WIDTH, MIN_LR,
+    OPTIMIZERS, PRESETS, QUOTE_CHARS, SCHEMES_WITH_PARAM, TASK_CHOICES, Config, ConfigError, explicit_json,
+    parse_scheme, preset, quote,
 )
+from symbreak.export import csv_text
 from symbreak.data import BUILTINS, MAX_ROWS, MIN_SAMPLES, DataError, Dataset
 from symbreak.trainer import Trainer, load_dataset
+from streamlit import config as st_config
+from streamlit.runtime import Runtime
 from streamlit.runtime.pages_manager import PagesManager
+from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
 MAX_UPLOAD_MB = 5
+# Datasets are shared by every session (they are never changed), up to this many bytes in all.
+MAX_DATASET_CACHE_BYTES = 256 * 2**20
+# How often closed sessions are looked for, to free what they held.
+JANITOR_SECONDS = 10.0
 # A chart in one of two or more columns is drawn at least this wide, scaled down in a narrower column (a
 # 1024-pixel projector with the sidebar open), so its title and ticks shrink instead of being cut off.
 COLUMN_MIN_WIDTH = 400
@@ -48,18 +69,18 @@ PRESENT_KEY = "present"
 PRESET_KEY = "preset"
 CUSTOM = "custom"
 TRUE_WORDS = ("1", "true", "yes", "on")
-# Link values longer than this are refused unread (initial weights get more room: a 3-layer net's JSON); the
-# whole query is bounded too, so a link can never make the page parse or echo megabytes.
-MAX_LINK_VALUE_CHARS = 4_096
-MAX_LINK_WEIGHTS_CHARS = 65_536
+# A link's values are refused unread over config's MAX_VALUE_CHARS (MAX_EXPLICIT_CHARS for init_weights); its
+# whole query over this, what the server accepts in a request line, so the page never parses or echoes megabytes.
 MAX_LINK_CHARS = 131_072
-# A user's value quoted in a message is cut to this many characters; a whole message to MAX_MESSAGE_CHARS.
-QUOTE_CHARS = 60
-MAX_MESSAGE_CHARS = 400
+MAX_MESSAGE_CHARS = 400  # a whole message, with the user's value quoted in it
 FRESH_LABEL = "Start fresh"
 # Every ASCII punctuation character: CommonMark lets a backslash make any of them a plain character.
 _MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+# What Markdown turns into a link even when escaped (GFM's autolinks: a scheme's '://', 'www.', an e-mail's
+# '@'), kept from doing so by an invisible word joiner.
+_AUTOLINK = re.compile(r"(?<=:)(?=//)|(?<=@)|(?<=www)(?=\.)", re.IGNORECASE)
+WORD_JOINER = "\u2060"
 _LOG = logging.getLogger(__name__)
 PLOTLY_CONFIG = {"displayModeBar": False, "scrollZoom": False}
 DEFAULT_FLAT = Config().to_flat()
@@ -111,31 +132,27 @@ def show_figure(fig: go.Figure | Sequence[go.Figure | str], key: str, batch: int
     A list of figures with `batch` and `on_drawn` is a batch of animation frames; a column narrower than
     `min_width` pixels shows the figure scaled down (see `charts.show`).
     """
+    JANITOR.watch()  # every page draws its charts here on every run: the session is known to the janitor
     charts.show(fig, key=key, config=PLOTLY_CONFIG, batch=batch, on_drawn=on_drawn, min_width=min_width)
 
 
 def new_seed() -> int:
     """A fresh random seed for 'New random seed'."""
-    return random.randrange(1, 2**31 - 1)
+    return random.randrange(1, MAX_SEED)
 
 
 # ------------------------------------------------------------------ messages: a user's value is data
-def quote(value: object) -> str:
-    """A user's value for a message: on one line, in quotes, cut to QUOTE_CHARS characters."""
-    text = _CONTROL.sub(" ", str(value))
-    return "'" + (text if len(text) <= QUOTE_CHARS else text[:QUOTE_CHARS - 1] + "…") + "'"
-
-
 def plain(text: str) -> str:
     """Text that Markdown shows as written: one line, at most MAX_MESSAGE_CHARS, every punctuation escaped.
 
     What a Markdown element (st.error, st.markdown, a badge) draws from it is
-    the characters themselves: never a link, an image, an icon, a colour or emphasis.
+    the characters themselves: never a link, an image, an icon, a colour or
+    emphasis. (A word joiner, which shows as nothing, breaks what would be an autolink.)
     """
     text = _CONTROL.sub(" ", text)
     if len(text) > MAX_MESSAGE_CHARS:
         text = text[:MAX_MESSAGE_CHARS - 1] + "…"
-    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", text)
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", _AUTOLINK.sub(WORD_JOINER, text))
 
 
 def failure(field: str, value: str, exc: BaseException) -> str:
@@ -153,20 +170,160 @@ def failure(field: str, value: str, exc: BaseException) -> str:
 
 
 # ------------------------------------------------------------------ data and trainers
-_DATA_FIELDS = tuple(f.name for f in fields(DataConfig))
+def dataset_bytes(dataset: Dataset) -> int:
+    """The memory a dataset holds: its arrays and its names."""
+    arrays = (dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test)
+    names = (dataset.name, dataset.target_name, dataset.description, *dataset.feature_names, *dataset.classes)
+    return sum(a.nbytes for a in arrays) + sum(len(n) for n in names)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def _cached_dataset(data_fields: tuple, seed: int, upload: bytes | None) -> Dataset:
-    return load_dataset(Config(data=DataConfig(**dict(zip(_DATA_FIELDS, data_fields))), seed=seed), source=upload)
+class DatasetCache:
+    """Datasets shared by every session, bounded in bytes: the least recently used are dropped first.
+
+    A dataset is never changed after it is made, so sessions can share one
+    object. One bigger than the whole bound is returned without being kept.
+    Safe to use from the script threads of several sessions at once.
+    """
+
+    def __init__(self, max_bytes: int, size: Callable[[Dataset], int] = dataset_bytes) -> None:
+        self.max_bytes = max_bytes
+        self._size = size
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[Hashable, tuple[Dataset, int]] = OrderedDict()
+        self.bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: Hashable, make: Callable[[], Dataset]) -> Dataset:
+        """The dataset cached under key, or `make()`'s (kept if it fits); make's errors reach the caller."""
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                return self._entries[key][0]
+        dataset = make()  # outside the lock: a slow CSV must not hold up the other sessions
+        size = self._size(dataset)
+        with self._lock:
+            if key in self._entries:  # another session made it meanwhile
+                return self._entries[key][0]
+            if size <= self.max_bytes:
+                self._entries[key] = (dataset, size)
+                self.bytes += size
+                while self.bytes > self.max_bytes:
+                    _, (_, dropped) = self._entries.popitem(last=False)
+                    self.bytes -= dropped
+        return dataset
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self.bytes = 0
+
+
+DATASETS = DatasetCache(MAX_DATASET_CACHE_BYTES)
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's malloc_trim, or None on a C library without it."""
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+class SessionJanitor:
+    """Frees what a closed session held, and gives the memory back to the system.
+
+    Streamlit keeps a closed session for `server.disconnectedSessionTTL`
+    seconds (it may reconnect), but drops it from its store only when another
+    session disconnects later, and the objects it dropped live on in reference
+    cycles until a full garbage collection; glibc then keeps the freed memory
+    in its arenas. So a server that teaches a class and goes quiet never shrank.
+    Every JANITOR_SECONDS a thread looks at the sessions seen by `watch()`:
+    one gone for longer than the TTL has its state and uploaded files dropped,
+    then cycles are collected and `malloc_trim(0)` returns the free pages.
+    """
+
+    def __init__(self, period: float = JANITOR_SECONDS) -> None:
+        self.period = period
+        self._lock = threading.Lock()
+        self._sessions: dict[str, weakref.ref] = {}
+        self._gone_since: dict[str, float] = {}
+        self._thread: threading.Thread | None = None
+        self._trim = _malloc_trim()
+
+    def watch(self) -> None:
+        """Remember the session of the running script (a no-op outside a Streamlit server, as in AppTest)."""
+        ctx = get_script_run_ctx()
+        if ctx is None or not Runtime.exists():
+            return
+        with self._lock:
+            if ctx.session_id not in self._sessions:
+                session = Runtime.instance().get_app_session(ctx.session_id)
+                if session is None:
+                    return
+                self._sessions[ctx.session_id] = weakref.ref(session)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="symbreak-janitor", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self.period)
+            try:
+                self.sweep()
+            except Exception:  # the janitor must outlive any surprise in Streamlit's internals
+                _LOG.exception("freeing closed sessions failed")
+
+    def sweep(self, now: float | None = None) -> int:
+        """Free the sessions closed for longer than the TTL; how many were freed."""
+        if not Runtime.exists():  # the server is stopping
+            return 0
+        now = time.monotonic() if now is None else now
+        runtime = Runtime.instance()
+        ttl = float(st_config.get_option("server.disconnectedSessionTTL"))
+        freed = []
+        with self._lock:
+            for session_id, ref in list(self._sessions.items()):
+                if ref() is not None and runtime.is_active_session(session_id):
+                    self._gone_since.pop(session_id, None)
+                elif ref() is None or now - self._gone_since.setdefault(session_id, now) >= ttl:
+                    freed.append((session_id, self._sessions.pop(session_id)()))
+                    self._gone_since.pop(session_id, None)
+        for session_id, session in freed:
+            if session is not None:
+                session.session_state.clear()
+            runtime.uploaded_file_mgr.remove_session_files(session_id)
+        count = len(freed)
+        freed.clear()
+        if count:
+            self.release_memory()
+        return count
+
+    def release_memory(self) -> None:
+        """Collect reference cycles, then ask Arrow's memory pool (pandas keeps a CSV's text columns in Arrow
+        strings) and glibc to return their free pages to the system."""
+        gc.collect()
+        arrow = sys.modules.get("pyarrow")
+        if arrow is not None:
+            arrow.default_memory_pool().release_unused()
+        if self._trim is not None:
+            self._trim(0)
+
+
+JANITOR = SessionJanitor()
 
 
 def cached_dataset(config: Config, upload: bytes | None = None) -> Dataset:
-    """The config's dataset, cached per data fields + seed (+ the CSV bytes); raises DataError/ConfigError."""
-    if config.data.dataset == "csv" and upload is None:
+    """The config's dataset, shared per data fields + seed (+ a hash of the CSV bytes); raises DataError or
+    ConfigError."""
+    if config.data.dataset != "csv":
+        upload = None
+    elif upload is None:
         raise ConfigError("dataset: the CSV file is not in this session (a link cannot carry a file): "
                           "upload it again under Data")
-    return _cached_dataset(astuple(config.data), config.seed, upload if config.data.dataset == "csv" else None)
+    digest = hashlib.sha256(upload).hexdigest() if upload is not None else None
+    return DATASETS.get((astuple(config.data), config.seed, digest), lambda: load_dataset(config, source=upload))
 
 
 def build_trainer(config: Config, upload: bytes | None = None) -> Trainer:
@@ -296,7 +453,7 @@ def query_for_config(config: Config) -> dict[str, str]:
 
 
 def _link_limit(key: str) -> int:
-    return MAX_LINK_WEIGHTS_CHARS if key == "init_weights" else MAX_LINK_VALUE_CHARS
+    return MAX_EXPLICIT_CHARS if key == "init_weights" else MAX_VALUE_CHARS
 
 
 def config_from_query(params: Mapping[str, str]) -> tuple[Config | None, list[str]]:
@@ -417,7 +574,7 @@ def download_buttons(trainer: Trainer, run: int = 0, prefix: str = "symbreak") -
     names = list(trainer.dataset.feature_names)
 
     def history_csv() -> str:
-        return trainer.history.to_frame(run, input_names=names).to_csv(index=False)
+        return csv_text(trainer.history.to_frame(run, input_names=names))
 
     st.download_button("History (CSV)", history_csv, file_name=f"{prefix}-history.csv", mime="text/csv",
                        on_click="ignore", help="Every recorded step: each weight, bias and gradient, one per row "
@@ -511,13 +668,13 @@ def widget_values(config: Config) -> dict[str, Any]:
         "width": hidden[0] if hidden else 8,
         "activation": config.model.activation,
         "init_scheme": init_name,
-        "init_param": _clamp(init_param, -100.0, 100.0),
+        "init_param": _clamp(init_param, -MAX_INIT_PARAM, MAX_INIT_PARAM),
         "bias_scheme": bias_name,
-        "bias_param": _clamp(bias_param, -100.0, 100.0),
+        "bias_param": _clamp(bias_param, -MAX_INIT_PARAM, MAX_INIT_PARAM),
         "perturb": float(config.init.perturb),
         "dropout": float(config.train.dropout),
         "optimizer": config.train.optimizer,
-        "lr": _clamp(config.train.lr, 1e-6, 100.0),
+        "lr": _clamp(config.train.lr, MIN_LR, MAX_LR),
         "batch_size": int(config.train.batch_size),
         "weight_decay": float(config.train.weight_decay),
         "seed": int(config.seed),
@@ -712,7 +869,7 @@ def _arithmetic_controls(slot: RunSlot) -> None:
     st.selectbox("Number type", DTYPES, **_control(slot, "dtype"))
     st.radio("Arithmetic", ARITHMETIC, horizontal=True,
              format_func=lambda a: "exact" if a == "exact" else "plain BLAS", **_control(slot, "arithmetic"))
-    st.number_input("Tolerance for 'equal'", min_value=0.0, max_value=1.0, step=1e-6, format="%g",
+    st.number_input("Tolerance for 'equal'", min_value=0.0, max_value=MAX_TOL, step=1e-6, format="%g",
                     **_control(slot, "tol"))
 
 
@@ -746,14 +903,14 @@ def config_sidebar(slot: RunSlot) -> None:
         left, right = st.columns([3, 2])
         left.selectbox("Weight init", INIT_SCHEMES, **_control(slot, "init_scheme"))
         if st.session_state[slot.key("w.init_scheme")] in SCHEMES_WITH_PARAM:
-            right.number_input("value", min_value=-100.0, max_value=100.0, step=0.1, format="%g",
+            right.number_input("value", min_value=-MAX_INIT_PARAM, max_value=MAX_INIT_PARAM, step=0.1, format="%g",
                                **_control(slot, "init_param"))
         left, right = st.columns([3, 2])
         left.selectbox("Bias init", INIT_SCHEMES, **_control(slot, "bias_scheme"))
         if st.session_state[slot.key("w.bias_scheme")] in SCHEMES_WITH_PARAM:
-            right.number_input("value ", min_value=-100.0, max_value=100.0, step=0.1, format="%g",
+            right.number_input("value ", min_value=-MAX_INIT_PARAM, max_value=MAX_INIT_PARAM, step=0.1, format="%g",
                                **_control(slot, "bias_param"))
-        st.number_input("Perturbation ε", min_value=0.0, max_value=10.0, step=1e-4, format="%g",
+        st.number_input("Perturbation ε", min_value=0.0, max_value=MAX_PERTURB, step=1e-4, format="%g",
                         **_control(slot, "perturb"))
         if config.init.explicit:
             st.info("Starting weights typed in by hand (below) replace the weight and bias init.")
@@ -765,13 +922,13 @@ def config_sidebar(slot: RunSlot) -> None:
         st.slider("Dropout rate", 0.0, MAX_DROPOUT, step=0.05, **_control(slot, "dropout"))
         left, right = st.columns(2)
         left.selectbox("Optimizer", OPTIMIZERS, **_control(slot, "optimizer"))
-        right.number_input("Learning rate", min_value=1e-6, max_value=100.0, step=0.05, format="%g",
+        right.number_input("Learning rate", min_value=MIN_LR, max_value=MAX_LR, step=0.05, format="%g",
                            **_control(slot, "lr"))
         left, right = st.columns(2)
         left.number_input("Batch size", min_value=0, max_value=MAX_ROWS, step=1, **_control(slot, "batch_size"))
-        right.number_input("Weight decay", min_value=0.0, max_value=10.0, step=1e-3, format="%g",
+        right.number_input("Weight decay", min_value=0.0, max_value=MAX_WEIGHT_DECAY, step=1e-3, format="%g",
                            **_control(slot, "weight_decay"))
-        st.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, **_control(slot, "seed"))
+        st.number_input("Seed", min_value=0, max_value=MAX_SEED, step=1, **_control(slot, "seed"))
     with sb.expander("Arithmetic", **section_args(slot.key("x.arithmetic"))) as section:
         if section.open:
             _arithmetic_controls(slot)
@@ -785,8 +942,8 @@ def config_summary(config: Config) -> str:
         return PRESETS[name][0]
     hidden = "-".join(str(h) for h in config.model.hidden) or "no hidden layer"
     init = "typed-in weights" if config.init.explicit else f"init {config.init.weight}"
-    parts = [config.data.dataset if config.data.dataset != "csv" else plain(_short(config.data.path)), f"hidden {hidden}",
-             config.model.activation, init]
+    data = config.data.dataset if config.data.dataset != "csv" else plain(_short(config.data.path))
+    parts = [data, f"hidden {hidden}", config.model.activation, init]
     if config.init.perturb:
         parts.append(f"ε {config.init.perturb:g}")
     if config.train.dropout:

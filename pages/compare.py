@@ -11,7 +11,7 @@ from pages import common as cm
 from pages import lesson_common as lc
 from symbreak import figures as F
 from symbreak import lessons
-from symbreak.config import BUILTIN_DATASETS, PRESETS, ConfigError
+from symbreak.config import BUILTIN_DATASETS, MAX_SEED, PRESETS, ConfigError
 from symbreak.data import DataError
 from symbreak.lesson_figures import share_y_range
 from symbreak.trainer import Trainer
@@ -62,14 +62,14 @@ controls = st.columns([3, 1, 1])
 chosen = controls[0].multiselect("Configurations (presets)", list(PRESETS), default=list(lessons.COMPARE_DEFAULT),
                                  max_selections=lessons.MAX_COMPARE, key=f"{KEY}_presets")
 dataset = controls[1].selectbox("Data", BUILTIN_DATASETS, key=f"{KEY}_dataset")
-seed = int(controls[2].number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key=f"{KEY}_seed"))
+seed = int(controls[2].number_input("Seed", min_value=0, max_value=MAX_SEED, value=0, step=1, key=f"{KEY}_seed"))
 if len(chosen) < 2:
     st.info("Choose at least two configurations to compare.")
     st.stop()
 try:
     comparison = _comparison(tuple(chosen), dataset, seed)
 except (ConfigError, DataError, ValueError) as error:
-    st.error(f"These configurations cannot run on {dataset}: {error}")
+    st.error(cm.plain(f"These configurations cannot run on {dataset}: {error}"))
     st.stop()
 
 with st.container(horizontal=True, vertical_alignment="center"):  # buttons as wide as their labels
