@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from conftest import free_port, wait_for_health  # noqa: E402  (tests/ is put on the path just above)
-from st_protocol import Client  # noqa: E402
+from st_protocol import Client, ProtocolError  # noqa: E402
 
 STEP_LABEL = "Step 100"
 SERVER_START_SECONDS = 90
@@ -234,7 +234,9 @@ def main() -> None:
     parser.add_argument("--url", help="a running server or proxy (default: start one on a free port)")
     parser.add_argument("--pid", help="with --url: the server's process ids, comma-separated, for RSS and CPU")
     parser.add_argument("--students", type=int, default=10, help="simulated students (default 10)")
-    parser.add_argument("--mode", choices=("step", "play", "open"), default="step")
+    parser.add_argument("--mode", choices=("step", "play", "open"), default="step",
+                        help=f"step: press '{STEP_LABEL}' every --every s; play: press Play and follow the chart for "
+                             "--seconds s; open: join and run the first script (default step)")
     parser.add_argument("--every", type=float, default=2.0,
                         help=f"step: seconds between two '{STEP_LABEL}' presses of a student; open: the joins "
                              "are spread over this many seconds (default 2)")
@@ -259,8 +261,11 @@ def main() -> None:
 
 async def warm_up(url: str) -> None:
     """One session before measuring, so the page modules, torch and plotly are loaded (not counted per session)."""
-    async with Client(url) as client:
-        await client.press(STEP_LABEL)
+    try:
+        async with Client(url) as client:
+            await client.press(STEP_LABEL)
+    except (OSError, ProtocolError) as error:
+        sys.exit(f"bench_classroom: the Playground at {url[:60]} did not answer a first student: {error}")
 
 
 if __name__ == "__main__":
