@@ -15,12 +15,13 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from typing import Any, get_type_hints
 
+from . import settings
 from .settings import (  # noqa: F401  (the bounds and choices are part of config's interface)
-    ACTIVATIONS, ARITHMETIC, BUILTIN_DATASETS, CHOICE, DTYPES, FILE, INIT_SCHEMES, INT, MAX_CLASSES, MAX_COLUMNS,
-    MAX_DROPOUT, MAX_EXPLICIT_CHARS, MAX_EXPLICIT_WEIGHT, MAX_HIDDEN_LAYERS, MAX_INIT_PARAM, MAX_LR, MAX_NOISE,
-    MAX_PERTURB, MAX_ROWS, MAX_SEED, MAX_STEPS, MAX_TEST_FRACTION, MAX_TOL, MAX_VALUE_CHARS, MAX_WEIGHT_DECAY,
-    MAX_WIDTH, MIN_LR, MIN_SAMPLES, NUMBER, OPTIMIZERS, SCHEME, SCHEMES_WITH_PARAM, SETTINGS, TASK_CHOICES, WEIGHTS,
-    WIDTHS,
+    ACTIVATIONS, ARITHMETIC, BUILTIN_DATASETS, CHOICE, DTYPES, FILE, HIDE_KEY, INIT_SCHEMES, INT, MAX_CLASSES,
+    MAX_COLUMNS, MAX_DROPOUT, MAX_EXPLICIT_CHARS, MAX_EXPLICIT_WEIGHT, MAX_HIDDEN_LAYERS, MAX_INIT_PARAM, MAX_LR,
+    MAX_NOISE, MAX_PERTURB, MAX_ROWS, MAX_SEED, MAX_STEPS, MAX_TEST_FRACTION, MAX_TOL, MAX_VALUE_CHARS,
+    MAX_WEIGHT_DECAY, MAX_WIDTH, MIN_LR, MIN_SAMPLES, NUMBER, OPTIMIZERS, SCHEME, SCHEMES_WITH_PARAM, SETTINGS,
+    TASK_CHOICES, WEIGHTS, WIDTHS,
 )
 
 
@@ -498,3 +499,23 @@ def preset(name: str) -> Config:
     if name not in PRESETS:
         raise ConfigError(f"preset: unknown preset {quote(name)}; choose one of {', '.join(PRESETS)}")
     return Config.from_flat(PRESETS[name][1])
+
+
+def parse_hide(text: str) -> tuple[frozenset[str], str]:
+    """The sidebar controls a teacher's `hide` list removes, and a message on what it could not use ('' if none).
+
+    The list holds settings' names, comma-separated (a field's name hides every control that sets it, so
+    `hidden` hides both the layers and the width); a name that is unknown or cannot be hidden is reported, quoted.
+    """
+    if len(text) > MAX_VALUE_CHARS:
+        return frozenset(), (f"{HIDE_KEY}: the value has {len(text):,} characters; at most {MAX_VALUE_CHARS:,} "
+                             "are accepted")
+    names = list(dict.fromkeys(n.strip().lower().replace("-", "_") for n in text.split(",") if n.strip()))
+    allowed = settings.hideable()
+    unknown = [n for n in names if n not in allowed]
+    message = ""
+    if unknown:
+        more = f" and {len(unknown) - 1} more" if len(unknown) > 1 else ""
+        whole = ", ".join(n for n in allowed if not SETTINGS[n].part_of)
+        message = f"{HIDE_KEY}: cannot hide {quote(unknown[0])}{more}; hide any of {whole} (or a part such as width)"
+    return settings.hidden_by(n for n in names if n in allowed), message

@@ -1,0 +1,196 @@
+"""The settings registry: validation, the command line's flags and the sidebar's widgets agree with every entry,
+and a teacher's `?hide=` list removes controls and stays in the URL.
+
+Each check walks the registry, so a new entry is covered by adding it; the sidebar is read from the running
+page (AppTest), never from the registry it was built from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import typing
+from dataclasses import fields as dataclass_fields
+from pathlib import Path
+
+import pytest
+
+from symbreak import settings
+from symbreak.cli import build_parser, config_from_args, main
+from symbreak.config import FLAT_FIELDS, PRESETS, Config, ConfigError, explicit_json, parse_hide
+from symbreak.settings import SETTINGS, Setting, bound_text
+
+ROOT = Path(__file__).resolve().parent.parent
+FIELDS = settings.fields()
+RANGED = [s for s in SETTINGS.values() if s.kind in (settings.NUMBER, settings.INT)]
+# The Python type each kind of config field holds.
+FIELD_TYPES = {settings.NUMBER: float, settings.INT: int, settings.BOOL: bool, settings.WIDTHS: tuple[int, ...]}
+
+
+def key(entry: Setting) -> str:
+    return entry.key
+
+
+def outside(entry: Setting) -> tuple[float, float]:
+    """The nearest values just below and just above an entry's range."""
+    if isinstance(entry.low, int) and isinstance(entry.high, int):
+        return entry.low - 1, entry.high + 1
+    return math.nextafter(entry.low, -math.inf), math.nextafter(entry.high, math.inf)
+
+
+def flat_for(entry: Setting, value: float) -> dict[str, object] | None:
+    """The flat config change that gives a ranged entry this value (a control that is part of a field sets the
+    field: a number of layers, one layer's width, a scheme's parameter); None for a count of layers below 0."""
+    if entry.key == "layers":
+        return {"hidden": [8] * int(value)} if value >= 0 else None
+    if entry.key == "width":
+        return {"hidden": [int(value)]}
+    if entry.part_of in ("init", "bias_init"):
+        return {entry.part_of: f"constant:{float(value)!r}"}
+    return {entry.key: value}
+
+
+def expect_refused(flat: dict[str, object], key: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Config.from_flat(flat)
+    assert str(caught.value).startswith(f"{key}:"), str(caught.value)
+
+
+def one_layer(weight: float) -> str:
+    return explicit_json([([[weight, 0.0]], [0.0])])
+
+
+# ------------------------------------------------------------------ the registry and the config
+def test_every_config_field_has_one_entry_of_its_type() -> None:
+    assert sorted(s.key for s in FIELDS) == sorted(FLAT_FIELDS)
+    for entry in FIELDS:
+        section, attr = FLAT_FIELDS[entry.key]
+        owner = typing.get_type_hints(Config)[section] if section else Config
+        kind = typing.get_type_hints(owner)[attr]
+        assert kind == FIELD_TYPES.get(entry.kind, str), entry.key
+        assert attr in {f.name for f in dataclass_fields(owner)}
+    for entry in SETTINGS.values():
+        assert entry.label and entry.help, entry.key
+        assert entry.part_of in ("", *FLAT_FIELDS), entry.key
+        assert entry.field is None or entry.field in FLAT_FIELDS
+
+
+@pytest.mark.parametrize("entry", RANGED, ids=key)
+def test_validation_accepts_the_bounds_and_refuses_just_outside(entry: Setting) -> None:
+    for value in (entry.low, entry.high):
+        Config.from_flat(flat_for(entry, value))
+    for flat in filter(None, (flat_for(entry, value) for value in outside(entry))):
+        expect_refused(flat, entry.field)
+
+
+@pytest.mark.parametrize("entry", [s for s in SETTINGS.values() if s.choices], ids=key)
+def test_validation_accepts_every_choice_and_nothing_else(entry: Setting) -> None:
+    for choice in entry.choices:
+        assert Config.from_flat({entry.field: choice}).to_flat()[entry.field] == choice
+    expect_refused({entry.field: "not-a-choice"}, entry.field)
+
+
+@pytest.mark.parametrize("entry", [s for s in FIELDS if s.kind in (settings.SCHEME, settings.WEIGHTS)], ids=key)
+def test_a_starting_value_is_accepted_at_its_bounds_and_refused_past_them(entry: Setting) -> None:
+    text = (lambda v: f"constant:{v!r}") if entry.kind == settings.SCHEME else one_layer
+    for value in (entry.low, entry.high):
+        Config.from_flat({entry.key: text(value)})
+    for value in outside(entry):
+        expect_refused({entry.key: text(value)}, entry.key)
+
+
+def test_widths_are_bounded_in_count_and_size() -> None:
+    entry = SETTINGS["hidden"]
+    assert Config.from_flat({"hidden": [entry.high] * entry.items}).model.hidden == (entry.high,) * entry.items
+    Config.from_flat({"hidden": [entry.low]})
+    expect_refused({"hidden": [entry.low] * (entry.items + 1)}, "hidden")
+    for width in outside(entry):
+        expect_refused({"hidden": [width]}, "hidden")
+    assert (SETTINGS["layers"].high, SETTINGS["width"].high, SETTINGS["width"].low) == (entry.items, entry.high,
+                                                                                         entry.low)
+
+
+@pytest.mark.parametrize("entry", FIELDS, ids=key)
+def test_a_value_longer_than_its_entry_allows_is_refused_unread(entry: Setting) -> None:
+    if entry.kind in (settings.TEXT, settings.FILE):
+        assert Config.from_flat({entry.key: "a" * entry.max_chars}).to_flat()[entry.key] == "a" * entry.max_chars
+    with pytest.raises(ConfigError, match=f"^{entry.key}: the value has {entry.max_chars + 1:,} characters"):
+        Config.from_flat({entry.key: " " * (entry.max_chars + 1)})
+
+
+def test_a_bool_field_reads_true_and_false_only() -> None:
+    for entry in (s for s in FIELDS if s.kind == settings.BOOL):
+        assert Config.from_flat({entry.key: "1"}).to_flat()[entry.key] == "1"
+        expect_refused({entry.key: "maybe"}, entry.key)
+
+
+# ------------------------------------------------------------------ the command line
+def run_flags() -> dict[str, argparse.Action]:
+    """The `run` subcommand's flags, by option string."""
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return commands.choices["run"]._option_string_actions
+
+
+@pytest.mark.parametrize("entry", [s for s in SETTINGS.values() if s.option], ids=key)
+def test_every_entry_has_a_flag_of_its_type_whose_help_states_the_range(entry: Setting) -> None:
+    flag = run_flags()[entry.option]
+    assert flag.dest == entry.key and flag.help
+    if entry.kind == settings.BOOL:
+        assert flag.nargs == 0 and flag.const is True
+    elif entry.kind == settings.PRESET:
+        assert list(flag.choices) == list(PRESETS)
+    elif entry.kind == settings.CHOICE:
+        assert tuple(flag.choices) == entry.choices
+    else:
+        assert (flag.type or str) is {settings.NUMBER: float, settings.INT: int}.get(entry.kind, str)
+    if entry.low is not None:
+        help_text = " ".join(flag.help.split())
+        assert entry.span() in help_text and bound_text(entry.high) in help_text, help_text
+
+
+def test_only_sidebar_parts_have_no_flag() -> None:
+    assert {s.key for s in SETTINGS.values() if not s.option} == {s.key for s in SETTINGS.values() if s.part_of}
+
+
+@pytest.mark.parametrize("entry", [s for s in FIELDS if s.kind in (settings.NUMBER, settings.INT)], ids=key)
+def test_a_flag_takes_its_bounds_and_exits_2_naming_the_field_just_outside(entry: Setting, capsys) -> None:
+    for value in (entry.low, entry.high):
+        args = build_parser().parse_args(["run", f"{entry.option}={value!r}"])
+        assert config_from_args(args).to_flat()[entry.key] == Config.from_flat({entry.key: value}).to_flat()[entry.key]
+    for value in outside(entry):
+        assert main(["run", "--steps", "0", f"{entry.option}={value!r}"]) == 2
+        assert capsys.readouterr().err.startswith(f"symbreak: error: {entry.key}:")
+
+
+# ------------------------------------------------------------------ hide lists
+def test_a_hide_list_names_controls_and_fields() -> None:
+    assert parse_hide("dropout,optimizer") == (frozenset({"dropout", "optimizer"}), "")
+    assert parse_hide(" Hidden , init ,,")[0] == {"layers", "width", "init_scheme", "init_param"}
+    assert parse_hide("batch-size")[0] == {"batch_size"}
+    for entry in SETTINGS.values():
+        hidden, message = parse_hide(entry.key)
+        assert (message == "") == entry.hideable, entry.key
+        if entry.hideable:
+            assert hidden and all(SETTINGS[k].widget for k in hidden), entry.key
+
+
+def test_an_unknown_hide_name_gets_a_short_quoted_message() -> None:
+    hidden, message = parse_hide("dropout,[log in](https://example.com)," + "x" * 500 + ",steps")
+    assert hidden == {"dropout"}
+    assert message.startswith("hide: cannot hide '[log in](https://example.com)' and 2 more; hide any of preset,")
+    assert "x" * 100 not in message and "\n" not in message and len(message) < 400
+    assert "steps" not in message.split("hide any of")[1].split(", ")
+    too_long = "dropout," * 1000
+    assert parse_hide(too_long) == (frozenset(), f"hide: the value has {len(too_long):,} characters; at most "
+                                                 f"{settings.MAX_VALUE_CHARS:,} are accepted")
+
+
+def test_every_field_at_its_upper_bound_round_trips() -> None:
+    """Every field survives the flat and JSON round trips at its registry bounds (a bound that no form can hold
+    would be a registry error)."""
+    flat = {s.key: s.high for s in FIELDS if s.kind in (settings.NUMBER, settings.INT)}
+    config = Config.from_flat(flat)
+    assert Config.from_flat(config.to_flat()) == config
+    assert Config.from_json(config.to_json()) == config
+    assert json.loads(config.to_json())["train"]["lr"] == SETTINGS["lr"].high
