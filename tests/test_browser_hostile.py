@@ -6,10 +6,12 @@ One Streamlit server for the module (tests/conftest.py). Screenshots go to artif
 
 from __future__ import annotations
 
+import re
 import statistics
 import time
 from urllib.parse import quote, urlsplit
 
+import pandas as pd
 import pytest
 from playwright.sync_api import expect
 
@@ -28,6 +30,7 @@ LONG_CHARS = 100_000
 # CPU when the value was echoed into a message). Compared, not timed: the machine is shared.
 MAX_LONG_OVER_PLAIN = 2.0
 LOADS = 3
+NUMBER = re.compile(r"-(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|-inf|-nan")
 
 
 def link(app_url: str, **params: str) -> str:
@@ -72,14 +75,7 @@ def test_an_uploaded_file_name_shows_as_text(page, app_url: str, artifacts, tmp_
     name = tmp_path / "[Session expired](#login) ![x](#pixel) _x_.csv"
     name.write_text("a,b,label\n" + "".join(f"{i % 7},{i % 5},{i % 2}\n" for i in range(60)))
     open_app(page, app_url)
-    sidebar = page.get_by_test_id("stSidebar")
-    before = runs(page)
-    sidebar.get_by_text("Data details").click()
-    wait_rerun(page, before)
-    before = runs(page)
-    sidebar.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(name))
-    wait_rerun(page, before)
-    wait_charts_drawn(page)
+    upload(page, name)
     main = main_block(page)
     expect(main.get_by_text("[Session expired](#login) ![x](#pixel) _x_.csv", exact=False).first).to_be_visible()
     page.screenshot(path=str(artifacts / "hostile-upload-name.png"))
@@ -126,3 +122,35 @@ def test_start_fresh_clears_the_link_and_starts_the_default_run(page, app_url: s
     page.wait_for_selector(APP_IDLE)
     wait_charts_drawn(page)
     expect(main.get_by_test_id("stAlert")).to_have_count(0)
+
+
+def upload(page, path) -> None:
+    """Upload a CSV through the sidebar's Data details and wait until its run is drawn."""
+    sidebar = page.get_by_test_id("stSidebar")
+    before = runs(page)
+    sidebar.get_by_text("Data details").click()
+    wait_rerun(page, before)
+    before = runs(page)
+    sidebar.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(path))
+    wait_rerun(page, before)
+    wait_charts_drawn(page)
+
+
+def test_the_history_download_neutralises_formula_cells(page, app_url: str, tmp_path):
+    formula = "=cmd|' /C calc'!A0"
+    data = tmp_path / "formula.csv"
+    data.write_text(f"{formula},@SUM(A1),label\n" + "".join(f"{i % 7},{i % 5},{i % 2}\n" for i in range(60)))
+    open_app(page, app_url)
+    upload(page, data)
+    click_and_wait(page, main_block(page).get_by_role("button", name="Step 1", exact=True))
+    click_and_wait(page, page.get_by_text("Download", exact=True))
+    with page.expect_download() as download:
+        page.get_by_role("button", name="History (CSV)").click()
+    saved = tmp_path / "history.csv"
+    download.value.save_as(saved)
+    frame = pd.read_csv(saved, dtype=str, keep_default_na=False)
+    cells = set(frame.columns) | set(frame.to_numpy().ravel())
+    assert not [c for c in cells if c.startswith(("=", "@", "+", "\t", "\r")) or
+                (c.startswith("-") and not NUMBER.fullmatch(c))], "a cell a spreadsheet would run"
+    assert any(c.startswith("'" + formula) or c == "'" + formula for c in cells), sorted(cells)[:20]
+    assert len(frame) >= 2, "the history holds step 0 and step 1"
