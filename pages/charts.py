@@ -12,10 +12,14 @@ sends frames in small batches; the browser draws them one by one (at most
 `MAX_FPS` a second) and asks for the next batch as it starts on the current
 one. So the server works while the browser draws, a rerun's cost is shared by
 a few frames, and a slow laptop gets fewer frames instead of a backlog.
+
+An array that several traces share (the steps of every curve) is sent once
+per chart update, under "shared", and put back in each place by the browser.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,6 +34,11 @@ PLOTLY_DIR = Path(plotly.__file__).parent / "package_data"
 COMPONENT = "symbreak_chart"
 CHART_CLASS = "symbreak-chart"
 MAX_FPS = 20
+# How a base64 array (plotly's "typed array spec") starts in figure JSON.
+TYPED_ARRAY = '{"dtype":"'
+# An array this long or longer that appears more than once in one chart update is sent once.
+SHARED_MIN_CHARS = 200
+SHARED_KEY = "sharedArray"
 # Declaring a (never drawn) classic component makes Streamlit serve plotly's own folder at /component/<name>/.
 _PLOTLY_FILES = declare_component("plotly_files", path=str(PLOTLY_DIR))
 
@@ -107,10 +116,13 @@ export default function ({ parentElement, data, setTriggerValue }) {
     box.appendChild(box.__plot);
     parentElement.appendChild(box);
     // Follow the column's width (window resized, sidebar opened or closed): this replaces plotly's "responsive".
-    let width = 0;
+    // A chart that is not on screen (its page left, its tab closed) reports width 0: plotly cannot resize it
+    // then, and it keeps the width it had; it is resized when it comes back at another width.
+    let width = null;
     new ResizeObserver(entries => {
       const now = Math.round(entries[0].contentRect.width);
-      if (now !== width && width && window.Plotly && box.__plot.layout) {
+      if (!box.isConnected || now === 0) return;
+      if (width !== null && now !== width && window.Plotly && box.__plot.layout) {
         fit(box, box.__height);
         window.Plotly.Plots.resize(box.__plot);
       }
@@ -123,8 +135,17 @@ export default function ({ parentElement, data, setTriggerValue }) {
   box.__report = setTriggerValue;
   const batch = data.batch === undefined ? null : data.batch;
   if (batch !== null && batch === box.__batch) return;  // a batch sent again: already queued or drawn
+  // An array sent once for several traces: each place gets its own copy of it.
+  const shared = (data.shared || []).map(text => JSON.parse(text));
+  const unshare = value => {
+    if (Array.isArray(value)) return value.map(unshare);
+    if (value === null || typeof value !== "object") return value;
+    if (typeof value.%(shared)s === "number") return Object.assign({}, shared[value.%(shared)s]);
+    for (const key in value) value[key] = unshare(value[key]);
+    return value;
+  };
   const frames = data.figures.map((text, i) => {
-    const figure = JSON.parse(text);
+    const figure = unshare(JSON.parse(text));
     figure.layout.autosize = true;
     delete figure.layout.width;
     return {figure, batch, first: i === 0};
@@ -140,7 +161,7 @@ export default function ({ parentElement, data, setTriggerValue }) {
   }
   if (!box.__busy) drawQueue(box);
 }
-""" % {"fps": MAX_FPS, "cls": CHART_CLASS}
+""" % {"fps": MAX_FPS, "cls": CHART_CLASS, "shared": SHARED_KEY}
 
 _component = None
 
@@ -157,8 +178,8 @@ def show(figures: go.Figure | Sequence[go.Figure | str], key: str, config: Mappi
 
     In a column narrower than `min_width` pixels the figure is drawn that wide and scaled down to fit.
 
-    Frames may be given as figures or as their JSON text (`fig.to_json()`), so
-    a batch that is sent again is not serialised again.
+    Frames may be given as figures or as their JSON text (`fig.to_json()`,
+    `figures.live_json`), so a batch that is sent again is not serialised again.
 
     With `batch` (a number that grows by one per batch) the frames are queued
     after the ones still on their way to the screen, and the browser reports
@@ -169,10 +190,40 @@ def show(figures: go.Figure | Sequence[go.Figure | str], key: str, config: Mappi
     global _component
     if _component is None:
         _component = st.components.v2.component(COMPONENT, js=_JS, isolate_styles=False)
-    figures = [figures] if isinstance(figures, go.Figure) else list(figures)
-    data = {"figures": [f if isinstance(f, str) else f.to_json() for f in figures], "config": dict(config or {}),
-            "src": plotly_src(), "batch": batch, "min_width": min_width}
+    figures = [figures] if isinstance(figures, (go.Figure, str)) else list(figures)
+    figures, shared = share_arrays([f if isinstance(f, str) else f.to_json() for f in figures])
+    data = {"figures": figures, "shared": shared, "config": dict(config or {}), "src": plotly_src(), "batch": batch,
+            "min_width": min_width}
     _component(key=key, data=data, on_drawn_change=on_drawn or _ignore)
+
+
+def share_arrays(figures: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The figures' JSON texts with each base64 array that appears more than once (and is at least
+    SHARED_MIN_CHARS long) replaced by {SHARED_KEY: index}, and the list of those arrays' JSON texts."""
+    spans = [_typed_arrays(text) for text in figures]
+    counts = Counter(text[start:end] for text, found in zip(figures, spans) for start, end in found)
+    shared = {spec: i for i, spec in enumerate(s for s, n in counts.items() if n > 1 and len(s) >= SHARED_MIN_CHARS)}
+    parts = []
+    for text, found in zip(figures, spans):
+        pieces, done = [], 0
+        for start, end in found:
+            index = shared.get(text[start:end])
+            if index is not None:
+                pieces += [text[done:start], f'{{"{SHARED_KEY}":{index}}}']
+                done = end
+        parts.append("".join(pieces) + text[done:])
+    return parts, list(shared)
+
+
+def _typed_arrays(text: str) -> list[tuple[int, int]]:
+    """Where plotly's base64 arrays ({"dtype": …, "bdata": …}) sit in a figure's JSON text."""
+    found = []
+    start = text.find(TYPED_ARRAY)
+    while start >= 0:
+        end = text.index("}", start) + 1
+        found.append((start, end))
+        start = text.find(TYPED_ARRAY, end)
+    return found
 
 
 def drawn_batch(key: str) -> int | None:

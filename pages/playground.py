@@ -14,7 +14,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from pages import charts
@@ -232,15 +231,21 @@ def _summary(trainer: Trainer, layer: int, row: int) -> F.Summary:
     return F.symmetry_summary(trainer.history, layer, row=row, tol=trainer.config.tol)
 
 
-def _live_figure(trainer: Trainer, layer: int, row: int) -> go.Figure:
-    """The live figure (trajectories and symmetry meter) at one history row."""
-    history = trainer.history
-    return F.live_figure(history, layer, row=row, tol=trainer.config.tol, names=list(trainer.dataset.feature_names),
-                         max_points=F.point_budget(*history.neuron_vectors(layer).shape[1:]))
+def _live_figure(trainer: Trainer, layer: int, row: int) -> str:
+    """The live figure (trajectories and symmetry meter) at one history row, as figure JSON."""
+    return F.live_json(trainer.history, layer, row=row, tol=trainer.config.tol,
+                       names=list(trainer.dataset.feature_names), max_points=_point_budget(trainer, layer))
 
 
-def _loss_view(trainer: Trainer, row: int) -> go.Figure:
-    return F.loss_figure(trainer.history, row=row, task=trainer.task, height=LOSS_HEIGHT)
+def _point_budget(trainer: Trainer, layer: int) -> int:
+    """Points per trace for the layer's charts (fewer for wide layers, see `figures.point_budget`)."""
+    fan_out, fan_in = trainer.layout.slices[layer][2:]
+    return F.point_budget(fan_out, fan_in + 1)
+
+
+def _loss_view(trainer: Trainer, row: int) -> str:
+    """The loss chart at one history row, as figure JSON."""
+    return F.loss_json(trainer.history, row=row, task=trainer.task, height=LOSS_HEIGHT)
 
 
 def _secondary(trainer: Trainer, layer: int, row: int, playing: bool, busy: bool) -> None:
@@ -262,8 +267,8 @@ def _secondary(trainer: Trainer, layer: int, row: int, playing: bool, busy: bool
             st.info("This view is drawn when the steps are done: while they train, only the charts above are "
                     "redrawn.", icon=":material/hourglass_top:")
         elif name == "Weight space":
-            cm.show_figure(F.weight_space_figure(history, layer, row=row, tol=tol, names=names,
-                                                 max_points=F.point_budget(*history.neuron_vectors(layer).shape[1:])),
+            cm.show_figure([F.weight_space_json(history, layer, row=row, tol=tol, names=names,
+                                                max_points=_point_budget(trainer, layer))],
                            key=_key("weight_space"))
         elif name == "Distances":
             cm.show_figure(F.distance_figure(history, layer, row=row), key=_key("distances"))
@@ -293,7 +298,7 @@ def _next_batch(trainer: Trainer, layer: int) -> Batch:
         trainer.step(per_frame)
         if trainer.all_diverged:
             break
-        figures.append(_live_figure(trainer, layer, trainer.history.count - 1).to_json())
+        figures.append(_live_figure(trainer, layer, trainer.history.count - 1))
     return _batch(trainer, layer, figures)
 
 
@@ -302,10 +307,9 @@ def _batch(trainer: Trainer, layer: int, figures: list[str] | None = None) -> Ba
     state = st.session_state
     last = trainer.history.count - 1
     if figures is None:
-        figures = [_live_figure(trainer, layer, last).to_json()]
+        figures = [_live_figure(trainer, layer, last)]
     number = state[_key("batch_number")] = state.get(_key("batch_number"), 0) + 1
-    return Batch(number, layer, figures, _summary(trainer, layer, last), _loss_view(trainer, last).to_json(),
-                 time.monotonic())
+    return Batch(number, layer, figures, _summary(trainer, layer, last), _loss_view(trainer, last), time.monotonic())
 
 
 @dataclass(frozen=True)
@@ -318,8 +322,7 @@ class View:
 
 
 def _view(trainer: Trainer, layer: int, row: int) -> View:
-    return View(_summary(trainer, layer, row), _live_figure(trainer, layer, row).to_json(),
-                _loss_view(trainer, row).to_json())
+    return View(_summary(trainer, layer, row), _live_figure(trainer, layer, row), _loss_view(trainer, row))
 
 
 def _on_drawn() -> None:

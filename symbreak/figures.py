@@ -11,26 +11,36 @@ so neuron 1 has the same colour in every view.
 
 Figures are assembled from plain dicts and validated once at the end (twice as
 fast as adding graph objects one by one, which matters at 10 redraws a second).
+The figures every Step and Play frame redraws (`live_json`, `loss_json`, and
+`weight_space_json` for the tab open by default) skip the graph objects
+altogether: their dicts go straight to figure JSON, the same JSON plotly
+writes for them (the tests compare the two).
 """
 
 from __future__ import annotations
 
+import base64
+import functools
+import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.utils import PlotlyJSONEncoder
 
 from .history import History
-from .metrics import distinct, groups, pairwise_distances, pairwise_max_abs, spread, symmetry_series
+from .metrics import distinct, groups, pairwise_distances, spread
 from .trainer import Trainer
 
 MAX_POINTS = 1000
 MAX_PANELS = 6
 MAX_PLANE_PANELS = 12
 PLANE_RESOLUTION = 48
+# Pair differences computed at once by `tied_groups` (about 8 MB of float64).
+TIED_CHUNK_ELEMENTS = 1 << 20
 FONT_SIZE = 16
 IDENTICAL_TEXT = "identical to the last bit"
 
@@ -51,8 +61,60 @@ SEQUENTIAL = "Cividis"
 _AXIS = dict(showgrid=True, gridcolor="#E6E6E6", zeroline=False, linecolor="#888888", ticks="outside")
 _TEMPLATE = dict(layout=dict(
     font=dict(size=FONT_SIZE, family="Source Sans Pro, Arial, sans-serif", color="#222222"),
-    paper_bgcolor="white", plot_bgcolor="white", xaxis=_AXIS, yaxis=_AXIS, hoverlabel=dict(font_size=FONT_SIZE),
+    paper_bgcolor="white", plot_bgcolor="white", xaxis=_AXIS, yaxis=_AXIS, hoverlabel=dict(font=dict(size=FONT_SIZE)),
 ))
+
+
+# plotly.js's names of the numpy dtypes it reads from base64 (its "typed array specs").
+_TYPED_ARRAY_DTYPES = {"int8": "i1", "uint8": "u1", "int16": "i2", "uint16": "u2", "int32": "i4", "uint32": "u4",
+                       "float32": "f4", "float64": "f8"}
+_NARROWER = {"int64": (np.int8, np.int16, np.int32), "uint64": (np.uint8, np.uint16, np.uint32)}
+# Keys whose arrays plotly.py leaves as lists (`_plotly_utils.utils.is_skipped_key`).
+_LIST_KEYS = frozenset({"geojson", "layer", "layers", "range"})
+
+
+# ------------------------------------------------------------------ figure JSON without graph objects
+def _typed_array(values: np.ndarray) -> dict[str, str] | np.ndarray:
+    """An array as a base64 typed array spec, as plotly.py writes it: 64-bit integers narrowed to the smallest
+    type that holds them; an empty array, or one plotly.js cannot read so, stays an array (sent as a list)."""
+    if values.size == 0:
+        return values
+    narrower = _NARROWER.get(values.dtype.name)
+    if narrower:
+        low, high = values.min(), values.max()
+        fits = [t for t in narrower if np.iinfo(t).min <= low and high <= np.iinfo(t).max]
+        if not fits:
+            return values
+        values = values.astype(fits[0])
+    name = _TYPED_ARRAY_DTYPES.get(values.dtype.name)
+    if name is None:
+        return values
+    spec = {"dtype": name, "bdata": base64.b64encode(np.ascontiguousarray(values)).decode("ascii")}
+    if values.ndim > 1:
+        spec["shape"] = str(values.shape)[1:-1]
+    return spec
+
+
+def _wire(value: Any) -> Any:
+    """A copy of a figure's dicts and lists with each array under a dict key as a typed array spec (where
+    plotly.py's `convert_to_base64` puts them)."""
+    if isinstance(value, dict):
+        return {key: item if key in _LIST_KEYS else _typed_array(item) if isinstance(item, np.ndarray)
+                else _wire(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_wire(item) for item in value]
+    return value
+
+
+def figure_json(figure: Mapping[str, Any]) -> str:
+    """A figure dict ({'data': [...], 'layout': {...}}) as JSON that reads back as `go.Figure(figure).to_json()`
+    does, without building the graph objects (which costs more than the rest of a redraw).
+
+    Written by plotly's own encoder, but without the escapes of '<', '>' and
+    '/' that make plotly's text safe inside an HTML script tag: this JSON is
+    parsed by the chart, never put in a page, and base64 is full of '/'.
+    """
+    return json.dumps(_wire(figure), cls=PlotlyJSONEncoder, separators=(",", ":"))
 
 
 # ------------------------------------------------------------------ colours, labels, thinning
@@ -99,18 +161,29 @@ def point_budget(neurons: int, dim: int, work: int = 4_000_000) -> int:
     return int(min(MAX_POINTS, max(100, work // max(1, neurons * neurons * dim))))
 
 
+@functools.lru_cache(maxsize=64)
+def _pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The index pairs i < j of n neurons, row by row (numpy's triu_indices costs more than the rest here)."""
+    return np.triu_indices(n, 1)
+
+
 def tied_groups(vectors: np.ndarray, tol: float) -> list[list[int]]:
-    """Groups of neurons identical within `tol` at every row of vectors [T, n, d] (chained, as metrics.groups)."""
+    """Groups of neurons identical within `tol` at every row of vectors [T, n, d] (chained, as metrics.groups).
+
+    Each pair's largest difference is taken over the rows, one chunk of rows at a time, for i < j only.
+    """
     n = vectors.shape[1]
-    gap = np.zeros((n, n))
-    for start in range(0, len(vectors), 64):
-        gap = np.maximum(gap, pairwise_max_abs(vectors[start: start + 64]).max(axis=0))
+    first, second = _pairs(n)
+    gap = np.zeros(len(first))
+    chunk = max(1, TIED_CHUNK_ELEMENTS // max(1, len(first) * vectors.shape[2]))
+    for start in range(0, len(vectors), chunk):
+        part = vectors[start: start + chunk]
+        gap = np.maximum(gap, np.abs(part[:, first] - part[:, second]).max(axis=(0, 2), initial=0.0))
     label = list(range(n))
-    for i in range(n):
-        for j in range(i + 1, n):
-            if gap[i, j] <= tol and label[j] != label[i]:
-                old, new = max(label[i], label[j]), min(label[i], label[j])
-                label = [new if x == old else x for x in label]
+    for i, j, g in zip(first.tolist(), second.tolist(), gap.tolist()):
+        if g <= tol and label[j] != label[i]:
+            old, new = max(label[i], label[j]), min(label[i], label[j])
+            label = [new if x == old else x for x in label]
     found: dict[int, list[int]] = {}
     for neuron, lab in enumerate(label):
         found.setdefault(lab, []).append(neuron)
@@ -145,6 +218,9 @@ def _f32(values: np.ndarray) -> np.ndarray:
 def _axis(kind: str, index: int) -> str:
     """'x', 'x2', … (trace references) or 'xaxis', 'xaxis2', … (layout keys) for panel `index`."""
     return kind if index == 0 else f"{kind}{index + 1}"
+
+
+_LISTS = ("shapes", "annotations")
 
 
 @dataclass
@@ -207,6 +283,12 @@ class _Fig:
         """The finished figure. Plotly's per-property validation is skipped: it costs more than the
         rest of a redraw, and the tests validate every builder's output instead."""
         return go.Figure(dict(data=self.traces, layout=self.layout), _validate=False)
+
+    def json(self) -> str:
+        """The finished figure as figure JSON, without graph objects (see `figure_json`); no shapes or no
+        annotations are left out, as plotly leaves out an empty list."""
+        layout = {key: value for key, value in self.layout.items() if key not in _LISTS or value}
+        return figure_json(dict(data=self.traces, layout=layout))
 
 
 # ------------------------------------------------------------------ headline
@@ -382,12 +464,23 @@ def live_figure(history: History, layer: int = 0, run: int = 0, row: int | None 
     The loss has a figure of its own (`loss_figure`): it changes slowly, so
     while playing it is redrawn once per batch of frames, not every frame.
     """
+    return _live(history, layer, run, row, tol, names, max_points, height).done()
+
+
+def live_json(history: History, layer: int = 0, run: int = 0, row: int | None = None, tol: float = 1e-6,
+              names: Sequence[str] | None = None, max_points: int = MAX_POINTS, height: int = 470) -> str:
+    """`live_figure` as figure JSON, made without graph objects: what Step and every Play frame send."""
+    return _live(history, layer, run, row, tol, names, max_points, height).json()
+
+
+def _live(history: History, layer: int, run: int, row: int | None, tol: float, names: Sequence[str] | None,
+          max_points: int, height: int) -> _Fig:
     meter = _symmetry(history, layer, run, row, tol, max_points, height)
     del meter.layout["yaxis"]["title"]  # the part's title names the gap already; the room goes to the legend
     parts = [_trajectories(history, layer, run, row, tol, names, max_points, height), meter]
     top = 1 - 62 / height
     boxes = [(0.0, 0.52, 0.0, top), (0.74, 1.0, 0.0, top)]  # room between for the legend and the meter's ticks
-    return _combine(parts, boxes, height).done()
+    return _combine(parts, boxes, height)
 
 
 # ------------------------------------------------------------------ 2. weight space
@@ -436,6 +529,18 @@ def weight_space_figure(history: History, layer: int = 0, run: int = 0, row: int
 
     Axes are fixed over the whole history. Neurons identical at the row are one marker labelled '×k'.
     """
+    return _weight_space(history, layer, run, row, tol, names, max_points, height).done()
+
+
+def weight_space_json(history: History, layer: int = 0, run: int = 0, row: int | None = None,
+                      tol: float = 1e-6, names: Sequence[str] | None = None,
+                      max_points: int = MAX_POINTS, height: int = 480) -> str:
+    """`weight_space_figure` as figure JSON, made without graph objects (its tab is the one open by default)."""
+    return _weight_space(history, layer, run, row, tol, names, max_points, height).json()
+
+
+def _weight_space(history: History, layer: int, run: int, row: int | None, tol: float,
+                  names: Sequence[str] | None, max_points: int, height: int) -> _Fig:
     row = _clamp_row(history, row)
     coords, x_title, y_title = weight_space_coordinates(history, layer, run, names)
     rows = thin_rows(row + 1, max_points, keep=(row,))
@@ -462,7 +567,7 @@ def weight_space_figure(history: History, layer: int = 0, run: int = 0, row: int
         ))
     fig.axis("xaxis", title=dict(text=x_title), range=_padded_range(coords[..., 0]))
     fig.axis("yaxis", title=dict(text=y_title), range=_padded_range(coords[..., 1]))
-    return fig.done()
+    return fig
 
 
 # ------------------------------------------------------------------ 3. symmetry meter
@@ -495,7 +600,7 @@ def _symmetry(history: History, layer: int, run: int, row: int | None, tol: floa
     row = _clamp_row(history, row)
     rows = thin_rows(history.count, max_points, keep=(row,))
     steps = history.steps[rows].astype(np.int32)
-    spreads, counts = symmetry_series(history.neuron_vectors(layer, run)[rows], tol)
+    spreads, counts = (series[rows] for series in history.symmetry(layer, run, tol))
     floor = symmetry_floor(spreads, history_bits(history))
     zero = spreads == 0
     fig = _Fig("Symmetry meter: largest gap", height,
@@ -556,6 +661,12 @@ def loss_figure(history: History, run: int = 0, row: int | None = None, task: st
                 max_points: int = MAX_POINTS, height: int = 330) -> go.Figure:
     """Train and test loss, and for classification train and test accuracy, against step."""
     return _loss(history, run, row, task, max_points, height).done()
+
+
+def loss_json(history: History, run: int = 0, row: int | None = None, task: str = "binary",
+              max_points: int = MAX_POINTS, height: int = 330) -> str:
+    """`loss_figure` as figure JSON, made without graph objects (it is redrawn on every Step)."""
+    return _loss(history, run, row, task, max_points, height).json()
 
 
 def _loss(history: History, run: int, row: int | None, task: str, max_points: int, height: int,

@@ -6,6 +6,8 @@ and accuracy at those parameters. When the buffer is full, every other row is
 dropped and the recording stride doubles, so memory never grows past the cap
 and the rows stay spread over the whole run. The last step taken is always
 recorded, as a "tail" row that the next record replaces if it is off-stride.
+Each row's symmetry metrics are computed once and kept beside it, so a redraw
+after N more steps computes N rows, not the whole history again.
 """
 
 from __future__ import annotations
@@ -14,11 +16,21 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .metrics import symmetry_series
 from .model import Layout
 
 DEFAULT_BUDGET_BYTES = 96 * 2**20
 MIN_ROWS, MAX_ROWS = 64, 4096
 METRIC_NAMES = ("train_loss", "test_loss", "train_accuracy", "test_accuracy")
+
+
+class _Symmetry:
+    """Spread and distinct count of one layer's neurons per recorded row; rows [0, valid) are up to date."""
+
+    def __init__(self, capacity: int) -> None:
+        self.spread = np.zeros(capacity)
+        self.distinct = np.zeros(capacity, dtype=np.int64)
+        self.valid = 0
 
 
 class History:
@@ -45,6 +57,7 @@ class History:
         self.stride = 1
         self.tail = False
         self.version = 0
+        self._symmetry: dict[tuple[int, int, float], _Symmetry] = {}
 
     @property
     def nbytes(self) -> int:
@@ -64,6 +77,8 @@ class History:
             if not self.wants(step) and on_stride:
                 on_stride = False
         row = self.count
+        for series in self._symmetry.values():
+            series.valid = min(series.valid, row)
         self.params[row].copy_(params)
         self.grads[row].copy_(grads)
         self.metrics[row].copy_(metrics)
@@ -79,6 +94,10 @@ class History:
         self.grads[:half] = self.grads[keep].clone()
         self.metrics[:half] = self.metrics[keep].clone()
         self.step_index[:half] = self.step_index[keep].copy()
+        for series in self._symmetry.values():
+            series.spread[:half] = series.spread[keep].copy()
+            series.distinct[:half] = series.distinct[keep].copy()
+            series.valid = min(half, (series.valid + 1) // 2)  # old row 2i is new row i
         self.count = half
         self.stride *= 2
 
@@ -97,10 +116,23 @@ class History:
         weight, bias = self.layout.views(source[: self.count, run])[layer]
         return weight.double().numpy().copy(), bias.double().numpy().copy()
 
-    def neuron_vectors(self, layer: int, run: int = 0, grads: bool = False) -> np.ndarray:
-        """Each neuron's incoming weights then bias: [T, out, in + 1]."""
-        weight, bias = self.layer_params(layer, run, grads)
-        return np.concatenate([weight, bias[..., None]], axis=-1)
+    def neuron_vectors(self, layer: int, run: int = 0, grads: bool = False, start: int = 0) -> np.ndarray:
+        """Each neuron's incoming weights then bias: [T, out, in + 1] (the rows from `start` on)."""
+        source = self.grads if grads else self.params
+        weight, bias = self.layout.views(source[start: self.count, run])[layer]
+        return torch.cat([weight, bias.unsqueeze(-1)], dim=-1).double().numpy()
+
+    def symmetry(self, layer: int, run: int = 0, tol: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
+        """(spread [T], distinct [T]) of one layer's neurons at every recorded row, as `metrics.symmetry_series`
+        gives them; a row is computed the first time it is asked for, and kept until it is written again."""
+        key = (layer, run, float(tol))
+        series = self._symmetry.setdefault(key, _Symmetry(self.capacity))
+        if series.valid < self.count:
+            spread, distinct = symmetry_series(self.neuron_vectors(layer, run, start=series.valid), tol)
+            series.spread[series.valid: self.count] = spread
+            series.distinct[series.valid: self.count] = distinct
+            series.valid = self.count
+        return series.spread[: self.count].copy(), series.distinct[: self.count].copy()
 
     def row_of_step(self, step: int) -> int:
         """The recorded row nearest to `step`."""

@@ -7,15 +7,19 @@ builders skip plotly's validation for speed.
 
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
 import plotly.graph_objects as go
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from pages import charts
 from symbreak import Config, Trainer, preset
 from symbreak import figures as F
-from symbreak.metrics import pairwise_distances
+from symbreak.metrics import pairwise_distances, symmetry_series
 
 STEPS = 60
 
@@ -94,6 +98,40 @@ def test_tied_groups_need_equality_at_every_row():
     vectors[2, 2, 0] = 1.0  # neuron 3 leaves the others at the last row only
     assert F.tied_groups(vectors, tol=0.0) == [[0, 1], [2]]
     assert F.tied_groups(vectors, tol=1.0) == [[0, 1, 2]]
+
+
+def tied_groups_by_hand(vectors: np.ndarray, tol: float) -> list[list[int]]:
+    """Neurons i and j are linked when |v_i - v_j| <= tol in every entry of every row; groups are the chains."""
+    n = vectors.shape[1]
+    linked = [[all(abs(float(a) - float(b)) <= tol for a, b in zip(vectors[:, i].ravel(), vectors[:, j].ravel()))
+               for j in range(n)] for i in range(n)]
+    group = list(range(n))
+    changed = True
+    while changed:
+        changed = False
+        for i in range(n):
+            for j in range(n):
+                if linked[i][j] and group[j] > group[i]:
+                    group[j], changed = group[i], True
+    return [[m for m in range(n) if group[m] == g] for g in sorted(set(group))]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 7), st.integers(1, 5), st.integers(0, 2**31 - 1),
+       st.sampled_from([0.0, 1e-6, 0.3]))
+def test_tied_groups_match_a_pair_by_pair_reading(rows, neurons, dim, seed, tol):
+    rng = np.random.default_rng(seed)
+    vectors = rng.normal(size=(rows, neurons, dim))
+    for neuron in range(1, neurons):  # some neurons copy another, some only nearly, some only for a while
+        kind = rng.integers(4)
+        source = int(rng.integers(neuron))
+        if kind == 1:
+            vectors[:, neuron] = vectors[:, source]
+        elif kind == 2:
+            vectors[:, neuron] = vectors[:, source] + rng.choice([1e-7, 0.2, 0.5]) * rng.normal(size=(rows, dim))
+        elif kind == 3:
+            vectors[: rows // 2, neuron] = vectors[: rows // 2, source]
+    assert F.tied_groups(vectors, tol) == tied_groups_by_hand(vectors, tol)
 
 
 # ------------------------------------------------------------------ headline
@@ -209,6 +247,24 @@ def test_symmetry_meter_of_split_neurons_leaves_the_floor(split):
     assert any(t.startswith("floor") for t in labels)
     at_start = F.symmetry_figure(split.history, tol=0.0, row=0)
     assert any("identical to the last bit" in a.text for a in at_start.layout.annotations)
+
+
+@pytest.mark.parametrize("flat", [{}, {"dropout": "0.2"}, {"hidden": "12,3", "init": "xavier_uniform"},
+                                  {"hidden": "9", "perturb": "0.001", "dtype": "float64"}])
+def test_kept_symmetry_series_equals_a_fresh_computation(flat):
+    """The meter's series, kept per row while the history thins and its tail row is rewritten, is bitwise the
+    series computed from scratch over the recorded rows."""
+    trainer = Trainer(Config.from_flat(flat), max_rows=24)
+    history = trainer.history
+    for n in (0, 1, 3, 7, 1, 30, 2, 64, 5, 100):
+        trainer.step(n)
+        for layer in range(len(trainer.config.model.hidden)):
+            for tol in (0.0, trainer.config.tol):
+                kept = history.symmetry(layer, tol=tol)
+                fresh = symmetry_series(history.neuron_vectors(layer), tol)
+                assert all(np.array_equal(a, b) for a, b in zip(kept, fresh)), (n, layer, tol)
+    trainer.reset()
+    assert [len(a) for a in history.symmetry(0)] == [1, 1]
 
 
 def test_symmetry_floor_sits_below_the_smallest_gap():
@@ -347,3 +403,62 @@ def test_second_hidden_layer_names_its_inputs():
     fig = F.trajectories_figure(trainer.history, layer=1)
     assert {"h1", "h2", "h3", "bias"} <= set(texts(fig))
     valid(F.network_figure(trainer.history))
+
+
+# ------------------------------------------------------------------ figure JSON without graph objects
+def plotly_json(fig: go.Figure) -> dict:
+    """What plotly writes for the figure after validating it (a bad property raises)."""
+    return json.loads(go.Figure(fig.to_dict()).to_json())
+
+
+@pytest.mark.parametrize("name", ["tied", "split", "random_start"])
+def test_hot_figures_as_json_are_what_plotly_writes(name, request):
+    trainer = request.getfixturevalue(name)
+    history, tol, names = trainer.history, trainer.config.tol, trainer.dataset.feature_names
+    for row in (0, 7, None):
+        assert json.loads(F.live_json(history, row=row, tol=tol, names=names)) == \
+            plotly_json(F.live_figure(history, row=row, tol=tol, names=names))
+        assert json.loads(F.loss_json(history, row=row, task=trainer.task, height=300)) == \
+            plotly_json(F.loss_figure(history, row=row, task=trainer.task, height=300))
+        assert json.loads(F.weight_space_json(history, row=row, tol=tol, names=names)) == \
+            plotly_json(F.weight_space_figure(history, row=row, tol=tol, names=names))
+
+
+def test_figure_json_writes_arrays_as_plotly_does():
+    figure = {"data": [
+        {"type": "scatter", "x": np.arange(5, dtype=np.int64), "y": np.array([0.5, np.nan, 2, 3, 4], np.float32),
+         "customdata": np.array([2**40, 1, 2, 3, 4]), "text": ["a", "b<br>c", "d/e", "f", "g"],
+         "marker": {"color": np.array([0, 200, 300, 40000, 7], dtype=np.uint64), "size": np.float64(9)}},
+        {"type": "heatmap", "z": np.array([[1.0, np.inf], [-1.0, 0.0]]), "x": np.array([], dtype=np.float64),
+         "y": np.array([-3, 3], dtype=np.int16)},
+    ], "layout": {"xaxis": {"range": np.array([0.0, 1.5])}, "yaxis": {"range": [np.float64(-1), float("nan")]},
+                  "title": {"text": "</script> ×"}, "template": {"layout": {"font": {"size": 16}}}}}
+    assert json.loads(F.figure_json(figure)) == json.loads(go.Figure(figure).to_json())
+    assert '"dtype":"i1"' in F.figure_json(figure)  # int64 steps 0..4 narrowed as plotly does
+
+
+# ------------------------------------------------------------------ the chart component's wire format
+def unshare(value, shared: list):
+    """What the component does with an array sent once: a copy back in each place."""
+    if isinstance(value, list):
+        return [unshare(v, shared) for v in value]
+    if isinstance(value, dict):
+        if set(value) == {charts.SHARED_KEY}:
+            return dict(shared[value[charts.SHARED_KEY]])
+        return {k: unshare(v, shared) for k, v in value.items()}
+    return value
+
+
+def test_arrays_shared_by_traces_are_sent_once_and_read_back_whole(split):
+    long = trained("constant", steps=1200)
+    texts = [F.live_json(long.history, tol=long.config.tol), F.loss_json(long.history, task=long.task),
+             F.loss_json(split.history, task=split.task), F.loss_json(split.history, task=split.task, row=3)]
+    sent, shared = charts.share_arrays(texts)
+    read = [json.loads(s) for s in shared]
+    assert [unshare(json.loads(s), read) for s in sent] == [json.loads(t) for t in texts]
+    assert len(set(shared)) == len(shared) > 0
+    for spec in shared:  # only long arrays, each appearing more than once in what was given
+        assert len(spec) >= charts.SHARED_MIN_CHARS and sum(t.count(spec) for t in texts) > 1
+        assert all(spec not in s for s in sent)
+    assert sum(map(len, sent)) + sum(map(len, shared)) < 0.6 * sum(map(len, texts))
+    assert charts.share_arrays(['{"data":[],"layout":{}}']) == (['{"data":[],"layout":{}}'], [])
