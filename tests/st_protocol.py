@@ -301,6 +301,8 @@ class Client:
                 self._stop_auto(list(self._auto))
             self.session_id = msg.new_session.initialize.session_id
             self._page_hash = msg.new_session.page_script_hash
+        elif kind == "page_info_changed":  # the app set st.query_params: the browser's address follows
+            self.query = msg.page_info_changed.query_string
         elif kind == "navigation":
             self._page_hash = msg.navigation.page_script_hash or self._page_hash
         elif kind == "delta":
