@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from symbreak import Config, Trainer, load_dataset, preset
-from symbreak.config import ACTIVATIONS, OPTIMIZERS
+from symbreak.config import ACTIVATIONS, MAX_HIDDEN_LAYERS, OPTIMIZERS
 from symbreak.metrics import distinct, spread
 
 DATASETS = {"coffee": "binary", "demand": "binary", "blobs3": "multiclass", "sine": "regression"}
@@ -23,7 +23,7 @@ def hidden_spreads(trainer: Trainer, run: int = 0) -> list[np.ndarray]:
 
 symmetric_configs = st.fixed_dictionaries({
     "dataset": st.sampled_from(sorted(DATASETS)),
-    "hidden": st.lists(st.sampled_from([1, 2, 3, 5, 8, 9, 12, 16, 24, 33, 64]), min_size=1, max_size=3)
+    "hidden": st.lists(st.sampled_from([1, 2, 3, 5, 8, 9, 12, 16, 24, 33, 64]), min_size=1, max_size=MAX_HIDDEN_LAYERS)
     .map(lambda ws: ",".join(map(str, ws))),
     "activation": st.sampled_from(ACTIVATIONS),
     "init": st.sampled_from(["zeros", "constant:0.5", "constant:-0.3", "constant:1.7", "constant:0.05"]),
