@@ -534,7 +534,7 @@ class _Columns:
 def _read_careful(text: str, sep: str, name: str, target: str) -> _Columns:
     """Read every cell as text with pandas' C engine, then convert column by column, naming the first bad cell.
 
-    Slow (about 10 s for the largest allowed file), so `_read_fast` goes first; this path decides every message.
+    Slow (5 to 10 s for the largest allowed file), so `_read_fast` goes first; this path decides every message.
     """
     try:
         frame = pd.read_csv(
@@ -606,6 +606,7 @@ def _read_fast(text: str, sep: str, name: str, target: str) -> _Columns | None:
         return None
     if any('"' in c for c in table.column_names):
         return None
+    feature_names = tuple(c for c in columns if c != target_name)
     features = []
     for column, values in zip(columns, table.columns):
         if column != target_name:
@@ -619,14 +620,14 @@ def _read_fast(text: str, sep: str, name: str, target: str) -> _Columns | None:
     numbers = _fast_numbers(raw)
     if numbers is not None:
         no = np.zeros(len(numbers), dtype=bool)
-        return _Columns(tuple(c for c in columns if c != target_name), target_name, x, numbers, no, no, None)
+        return _Columns(feature_names, target_name, x, numbers, no, no, None)
     if raw.type != pa.string() or pa_compute.any(pa_compute.match_substring(raw, '"')).as_py():
         return None
     cells = pd.Series(raw.to_numpy(zero_copy_only=False), dtype=str).str.strip()
     numbers, missing, not_number = _parse_numbers(cells)
     if missing.any():
         return None
-    return _Columns(tuple(c for c in columns if c != target_name), target_name, x, numbers, missing, not_number, cells)
+    return _Columns(feature_names, target_name, x, numbers, missing, not_number, cells)
 
 
 def load_csv(
