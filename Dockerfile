@@ -3,9 +3,8 @@
 #   docker build -t symbreak .
 #   docker run --rm -p 8501:8501 symbreak        # then open http://localhost:8501
 #
-# The same app with its security headers (Content-Security-Policy, X-Frame-Options, nosniff, Referrer-Policy),
-# as deploy/kubernetes and deploy/compose run it in front of a class:
-#   docker run --rm -p 8501:8501 --entrypoint streamlit symbreak run deploy/asgi.py --server.address=0.0.0.0
+# The entry point serves app.py through deploy/asgi.py, which adds the security headers
+# (Content-Security-Policy, X-Frame-Options, nosniff, Referrer-Policy), as deploy/kubernetes and deploy/compose do.
 #
 # Build args:
 #   BASE           base image (any Debian/Ubuntu-like image with python3 + venv)
@@ -72,4 +71,5 @@ EXPOSE 8501
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
   CMD ["python", "-c", "import os, urllib.request as u; u.urlopen('http://localhost:' + os.environ.get('STREAMLIT_SERVER_PORT', '8501') + '/_stcore/health', timeout=4)"]
 
-ENTRYPOINT ["streamlit", "run", "app.py", "--server.address=0.0.0.0"]
+# deploy/asgi.py is app.py with the security headers (CSP, frame-ancestors, nosniff, Referrer-Policy).
+ENTRYPOINT ["streamlit", "run", "deploy/asgi.py", "--server.address=0.0.0.0"]

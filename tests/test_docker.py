@@ -57,6 +57,8 @@ pytestmark = pytest.mark.docker
 IMAGE = "localhost/symbreak:test"
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 CHROMIUM = "/usr/bin/chromium"
+# What the image's entry point (deploy/asgi.py) adds to every response.
+IMAGE_HEADERS = ("content-security-policy", "x-frame-options", "x-content-type-options", "referrer-policy")
 CHROMIUM_ARGS = [
     "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run",
@@ -140,7 +142,7 @@ def test_dockerfile_static_facts():
     assert "curl" not in hc and "wget" not in hc
 
     ep = json.loads(args["ENTRYPOINT"])  # exec form = a JSON array
-    assert ep[:3] == ["streamlit", "run", "app.py"] and "--server.address=0.0.0.0" in ep, ep
+    assert ep[:3] == ["streamlit", "run", "deploy/asgi.py"] and "--server.address=0.0.0.0" in ep, ep
 
     # CPU-only torch, installed before the code is copied, by its own layer
     torch_runs = [n for n, (i, a) in enumerate(ins) if i == "RUN" and "torch==" in a]
@@ -333,7 +335,7 @@ def test_image_metadata(built):
     user = cfg.get("User") or ""
     assert user and user.split(":")[0] not in ("0", "root"), f"image runs as root: {user!r}"
     assert cfg.get("WorkingDir") == "/app"
-    assert cfg["Entrypoint"][:3] == ["streamlit", "run", "app.py"]
+    assert cfg["Entrypoint"][:3] == ["streamlit", "run", "deploy/asgi.py"]
     assert "8501/tcp" in (cfg.get("ExposedPorts") or {})
     # podman keeps it top-level; docker under Config (needs --format docker to survive)
     hc = built["info"].get("Healthcheck") or cfg.get("Healthcheck") or {}
@@ -450,7 +452,11 @@ def test_entrypoint_serves_app_in_chromium(built, tmp_path):
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 try:
                     page = browser.new_page(viewport={"width": 1280, "height": 900})
-                    page.goto(f"http://127.0.0.1:{port}/", timeout=60_000)
+                    response = page.goto(f"http://127.0.0.1:{port}/", timeout=60_000)
+                    headers = response.all_headers()
+                    missing = [h for h in IMAGE_HEADERS if h not in headers]
+                    assert not missing, f"the image's page lacks the security headers {missing}: {headers}"
+                    assert "frame-ancestors 'self'" in headers["content-security-policy"], headers
                     page.wait_for_selector("[data-testid='stApp']", timeout=60_000)
                     # first script run finished (torch import etc. included)
                     page.wait_for_selector(
