@@ -7,6 +7,8 @@ identical neurons are at distance exactly 0.0.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 CHUNK_ROWS = 64
@@ -59,12 +61,47 @@ def distinct(vectors: np.ndarray, tol: float = 1e-6) -> np.ndarray | int:
     return int(counts) if np.ndim(counts) == 0 else counts
 
 
+# Pair differences `groups` computes at once (about 8 MB of float64).
+GROUP_CHUNK_ELEMENTS = 1 << 20
+
+
+@functools.lru_cache(maxsize=64)
+def _pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The index pairs i < j of n neurons, row by row (numpy's triu_indices costs more than the rest here)."""
+    return np.triu_indices(n, 1)
+
+
 def groups(vectors: np.ndarray, tol: float = 1e-6) -> list[list[int]]:
-    """The groups of one step's neurons [n, d], as lists of neuron indices (0-based)."""
-    labels = group_labels(vectors, tol)
+    """The groups of neurons equal within tol, as lists of neuron indices (0-based), ordered by first member.
+
+    vectors is one step's neurons [n, d] or several steps' [T, n, d]; over several steps two neurons are
+    tied when they are within tol at every step. Tied pairs chain into one group, as in `group_labels`.
+    Each pair's largest difference is taken once, over all steps, one chunk of steps at a time.
+    """
+    rows = vectors[None] if vectors.ndim == 2 else vectors
+    n = rows.shape[1]
+    first, second = _pairs(n)
+    worst = np.zeros(len(first))
+    chunk = max(1, GROUP_CHUNK_ELEMENTS // max(1, len(first) * rows.shape[2]))
+    for start in range(0, len(rows), chunk):
+        part = rows[start: start + chunk]
+        worst = np.maximum(worst, np.abs(part[:, first] - part[:, second]).max(axis=(0, 2), initial=0.0))
+    label = list(range(n))
+
+    def root(i: int) -> int:
+        while label[i] != i:
+            label[i] = label[label[i]]
+            i = label[i]
+        return i
+
+    tied = worst <= tol
+    for i, j in zip(first[tied].tolist(), second[tied].tolist()):
+        a, b = root(i), root(j)
+        if a != b:
+            label[max(a, b)] = min(a, b)
     found: dict[int, list[int]] = {}
-    for neuron, label in enumerate(labels.tolist()):
-        found.setdefault(label, []).append(neuron)
+    for neuron in range(n):
+        found.setdefault(root(neuron), []).append(neuron)
     return list(found.values())
 
 
