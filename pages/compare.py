@@ -11,6 +11,7 @@ from pages import common as cm
 from pages import lesson_common as lc
 from symbreak import figures as F
 from symbreak import lessons
+from symbreak import probe as P
 from symbreak.config import BUILTIN_DATASETS, MAX_SEED, PRESETS, ConfigError
 from symbreak.data import DataError
 from symbreak.lesson_figures import share_y_range
@@ -33,8 +34,10 @@ VIEWS: dict[str, View] = {
     "Loss and accuracy": lambda t, r: F.loss_figure(t.history, run=r, task=t.task, height=320),
     "Network": lambda t, r: F.network_figure(t.history, run=r, tol=t.configs[r].tol, names=_names(t)),
     "Gradients": lambda t, r: F.gradient_figure(t.history, run=r, names=_names(t)),
-    "What each neuron computes": lambda t, r: F.activation_maps_figure(t, run=r, tol=t.configs[r].tol),
-    "Prediction": lambda t, r: F.decision_figure(t, run=r),
+    "What each neuron computes": lambda t, r: F.activation_maps_figure(P.of_run(t, run=r), t.history, run=r,
+                                                                       tol=t.configs[r].tol, activation=t.activation,
+                                                                       names=_names(t)),
+    "Prediction": lambda t, r: F.decision_figure(P.of_run(t, run=r), t.dataset, t.history, run=r),
 }
 NEEDS_HIDDEN = {"Symmetry meter", "Neuron trajectories", "Weight space", "Distances between neurons", "Gradients",
                 "What each neuron computes"}

@@ -59,11 +59,11 @@ with left:
     cm.show_figure(curves_figure(result.steps, result.loss, result.labels, "Training loss", "loss"),
                    key=f"{KEY}_loss", min_width=cm.COLUMN_MIN_WIDTH)
 with right:
-    cm.show_figure(curves_figure(result.steps, result.spread, result.labels, "Symmetry meter: layer 1's spread",
-                                 "spread (log)", log_y=True),
+    cm.show_figure(curves_figure(result.steps, result.spread, result.labels, "Symmetry meter: layer 1's gap",
+                                 "gap (log)", log_y=True),
                    key=f"{KEY}_spread", min_width=cm.COLUMN_MIN_WIDTH)
 st.caption("A small start is nearly tied: its neurons are close together, the loss sits on a plateau, and the "
-           "spread grows only once the signal gets through. The zero start is exactly tied (spread 0, not drawn "
+           "gap grows only once the signal gets through. The zero start is exactly tied (gap 0, not drawn "
            "on a log axis).")
 
 which = st.radio("Histograms of", result.labels, index=normal, horizontal=True, key=f"{KEY}_hist")

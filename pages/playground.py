@@ -19,6 +19,8 @@ import streamlit as st
 from pages import charts
 from pages import common as cm
 from symbreak import figures as F
+from symbreak import plotting
+from symbreak import probe as P
 from symbreak.config import DEFAULT_PRESET, preset
 from symbreak.trainer import Trainer
 
@@ -206,7 +208,7 @@ def _layer_choice(trainer: Trainer) -> None:
 def _headline(trainer: Trainer, summary: F.Summary, layer: int) -> None:
     """The lesson at a glance: how many neurons are distinct, in large coloured type, and what this run is."""
     where = F.layer_title(trainer.history, layer)
-    colour = "blue" if summary.spread == 0 else "orange" if summary.distinct < summary.neurons else "green"
+    colour = "blue" if summary.gap == 0 else "orange" if summary.distinct < summary.neurons else "green"
     # A row whose right part is as wide as the count needs: in a narrow window the headline wraps, never the count.
     row = st.container(horizontal=True, vertical_alignment="center", wrap=False, gap="medium")
     left = row.container()
@@ -238,9 +240,9 @@ def _live_figure(trainer: Trainer, layer: int, row: int) -> str:
 
 
 def _point_budget(trainer: Trainer, layer: int) -> int:
-    """Points per trace for the layer's charts (fewer for wide layers, see `figures.point_budget`)."""
+    """Points per trace for the layer's charts (fewer for wide layers, see `plotting.point_budget`)."""
     fan_out, fan_in = trainer.layout.slices[layer][2:]
-    return F.point_budget(fan_out, fan_in + 1)
+    return plotting.point_budget(fan_out, fan_in + 1)
 
 
 def _loss_view(trainer: Trainer, row: int) -> str:
@@ -279,15 +281,17 @@ def _secondary(trainer: Trainer, layer: int, row: int, playing: bool, busy: bool
             cm.show_figure(F.network_figure(history, row=row, tol=tol, names=names, outputs=outputs),
                            key=_key("network"))
         else:
+            plane = P.of_run(trainer, row=row)
             left, right = st.columns([3, 2])
             with left:
                 if layer < len(trainer.config.model.hidden):
-                    cm.show_figure(F.activation_maps_figure(trainer, row=row, layer=layer, tol=tol),
+                    cm.show_figure(F.activation_maps_figure(plane, history, row=row, layer=layer, tol=tol,
+                                                            activation=trainer.activation, names=names),
                                    key=_key("activations"))
                 else:
                     st.info("No hidden layer: the prediction on the right is all the network computes.")
             with right:
-                cm.show_figure(F.decision_figure(trainer, row=row), key=_key("decision"))
+                cm.show_figure(F.decision_figure(plane, trainer.dataset, history, row=row), key=_key("decision"))
 
 
 def _next_batch(trainer: Trainer, layer: int) -> Batch:

@@ -1,13 +1,15 @@
-"""Plotly figures of a run: pure functions from recorded history to `go.Figure`.
+"""Plotly figures of a run: pure functions from recorded history (and probed outputs) to `go.Figure`.
 
-Every builder takes a `History` (or a `Trainer` where it needs a forward pass)
-plus a run and a history row, and returns a figure; nothing here draws or
-imports streamlit, so every figure is tested without a browser. Long histories
+Every builder takes a `History` plus a run and a history row, and returns a
+figure; the input-plane views also take a `probe.Probe`, the network's outputs
+over a grid that the page computes. Nothing here trains, draws or imports
+streamlit, so every figure is tested without a browser. The look (palette,
+template, panel grid, thinning, group labels) is `plotting`'s. Long histories
 are thinned to at most `MAX_POINTS` points per trace, so the cost of a redraw
 does not grow with the steps trained. Neurons that are identical (within the
-config's tolerance; bitwise when it is 0) are drawn once and labelled with how
-many they are, e.g. "n1–8 ×8"; a group takes the colour of its first neuron,
-so neuron 1 has the same colour in every view.
+config's tolerance; bitwise when it is 0; grouped by `metrics.groups`) are
+drawn once and labelled with how many they are, e.g. "n1–8 ×8"; a group takes
+the colour of its first neuron, so neuron 1 has the same colour in every view.
 
 Figures are assembled from plain dicts and validated once at the end (twice as
 fast as adding graph objects one by one, which matters at 10 redraws a second).
@@ -20,7 +22,6 @@ writes for them (the tests compare the two).
 from __future__ import annotations
 
 import base64
-import functools
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -31,38 +32,17 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.utils import PlotlyJSONEncoder
 
+from .data import Dataset
 from .history import History
 from .metrics import distinct, groups, pairwise_distances, spread
-from .trainer import Trainer
+from .plotting import (FAINT, FONT_SIZE, MARKER_LINE, MAX_POINTS, NEGATIVE, NEUTRAL, OKABE_ITO, POSITIVE, SEQUENTIAL,
+                       SYMBOLS, DIVERGING, TEMPLATE, axis_name, f32, grid, group_label, neuron_color, neuron_dash,
+                       neuron_symbol, thin_rows)
+from .probe import Probe
 
-MAX_POINTS = 1000
 MAX_PANELS = 6
 MAX_PLANE_PANELS = 12
-PLANE_RESOLUTION = 48
-# Pair differences computed at once by `tied_groups` (about 8 MB of float64).
-TIED_CHUNK_ELEMENTS = 1 << 20
-FONT_SIZE = 16
 IDENTICAL_TEXT = "identical to the last bit"
-
-# Okabe & Ito (2008), "Color Universal Design", reordered so the yellow, the
-# weakest on a white projector screen, comes last.
-OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#000000", "#F0E442")
-DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot", "5px,2px,1px,2px", "1px,3px")
-SYMBOLS = ("circle", "square", "diamond", "triangle-up", "cross", "x", "star", "hexagon")
-POSITIVE = "#0072B2"
-NEGATIVE = "#D55E00"
-NEUTRAL = "#9A9A9A"
-FAINT = "#BBBBBB"
-MARKER_LINE = "#555555"
-# Vermillion (negative) through white to blue (positive): colour-blind safe.
-DIVERGING = [[0.0, NEGATIVE], [0.5, "#FFFFFF"], [1.0, POSITIVE]]
-SEQUENTIAL = "Cividis"
-
-_AXIS = dict(showgrid=True, gridcolor="#E6E6E6", zeroline=False, linecolor="#888888", ticks="outside")
-_TEMPLATE = dict(layout=dict(
-    font=dict(size=FONT_SIZE, family="Source Sans Pro, Arial, sans-serif", color="#222222"),
-    paper_bgcolor="white", plot_bgcolor="white", xaxis=_AXIS, yaxis=_AXIS, hoverlabel=dict(font=dict(size=FONT_SIZE)),
-))
 
 
 # plotly.js's names of the numpy dtypes it reads from base64 (its "typed array specs").
@@ -117,79 +97,7 @@ def figure_json(figure: Mapping[str, Any]) -> str:
     return json.dumps(_wire(figure), cls=PlotlyJSONEncoder, separators=(",", ":"))
 
 
-# ------------------------------------------------------------------ colours, labels, thinning
-def neuron_color(index: int) -> str:
-    """Colour of neuron `index` (0-based): Okabe–Ito, repeating every 8 (told apart by `neuron_dash`)."""
-    return OKABE_ITO[index % len(OKABE_ITO)]
-
-
-def neuron_dash(index: int) -> str:
-    """Line dash of neuron `index`: solid for the first 8, then a new dash per block of 8."""
-    return DASHES[(index // len(OKABE_ITO)) % len(DASHES)]
-
-
-def neuron_symbol(index: int) -> str:
-    """Marker symbol of neuron `index`: circles for the first 8, then a new symbol per block of 8."""
-    return SYMBOLS[(index // len(OKABE_ITO)) % len(SYMBOLS)]
-
-
-def group_label(members: Sequence[int]) -> str:
-    """'n3' for one neuron; 'n1–8 ×8' for a run of neurons; 'n1,n3 ×2' otherwise (1-based names)."""
-    names = [m + 1 for m in members]
-    if len(names) == 1:
-        return f"n{names[0]}"
-    if names == list(range(names[0], names[-1] + 1)):
-        return f"n{names[0]}–{names[-1]} ×{len(names)}"
-    shown = ",".join(f"n{n}" for n in names[:4]) + (",…" if len(names) > 4 else "")
-    return f"{shown} ×{len(names)}"
-
-
-def thin_rows(count: int, max_points: int = MAX_POINTS, keep: Sequence[int] = ()) -> np.ndarray:
-    """At most `max_points` row indices spread evenly over [0, count), always with the ends and `keep`."""
-    if count <= max_points:
-        return np.arange(count)
-    kept = [k for k in keep if 0 <= k < count]
-    base = np.round(np.linspace(0, count - 1, max(2, max_points - len(kept)))).astype(np.int64)
-    return np.unique(np.concatenate([base, np.asarray(kept, dtype=np.int64)]))
-
-
-def point_budget(neurons: int, dim: int, work: int = 4_000_000) -> int:
-    """Points per trace for a layer of `neurons` vectors of length `dim`: MAX_POINTS, fewer for wide layers.
-
-    The symmetry series costs neurons² · dim per row, so wide layers get fewer rows (at least 100).
-    """
-    return int(min(MAX_POINTS, max(100, work // max(1, neurons * neurons * dim))))
-
-
-@functools.lru_cache(maxsize=64)
-def _pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """The index pairs i < j of n neurons, row by row (numpy's triu_indices costs more than the rest here)."""
-    return np.triu_indices(n, 1)
-
-
-def tied_groups(vectors: np.ndarray, tol: float) -> list[list[int]]:
-    """Groups of neurons identical within `tol` at every row of vectors [T, n, d] (chained, as metrics.groups).
-
-    Each pair's largest difference is taken over the rows, one chunk of rows at a time, for i < j only.
-    """
-    n = vectors.shape[1]
-    first, second = _pairs(n)
-    gap = np.zeros(len(first))
-    chunk = max(1, TIED_CHUNK_ELEMENTS // max(1, len(first) * vectors.shape[2]))
-    for start in range(0, len(vectors), chunk):
-        part = vectors[start: start + chunk]
-        gap = np.maximum(gap, np.abs(part[:, first] - part[:, second]).max(axis=(0, 2), initial=0.0))
-    label = list(range(n))
-    for i, j, g in zip(first.tolist(), second.tolist(), gap.tolist()):
-        if g <= tol and label[j] != label[i]:
-            old, new = max(label[i], label[j]), min(label[i], label[j])
-            label = [new if x == old else x for x in label]
-    found: dict[int, list[int]] = {}
-    for neuron, lab in enumerate(label):
-        found.setdefault(lab, []).append(neuron)
-    return list(found.values())
-
-
+# ------------------------------------------------------------------ names
 def input_names(history: History, layer: int, names: Sequence[str] | None = None) -> list[str]:
     """Names of a layer's inputs: the dataset's feature names for layer 0, else h1..hn of the layer below."""
     fan_in = history.layout.sizes[layer]
@@ -210,16 +118,6 @@ def _clamp_row(history: History, row: int | None) -> int:
     return last if row is None else int(min(max(row, 0), last))
 
 
-def _f32(values: np.ndarray) -> np.ndarray:
-    """Compact float32 for the wire (a chart cannot show more digits anyway)."""
-    return np.asarray(values, dtype=np.float32)
-
-
-def _axis(kind: str, index: int) -> str:
-    """'x', 'x2', … (trace references) or 'xaxis', 'xaxis2', … (layout keys) for panel `index`."""
-    return kind if index == 0 else f"{kind}{index + 1}"
-
-
 _LISTS = ("shapes", "annotations")
 
 
@@ -234,7 +132,7 @@ class _Fig:
 
     def __post_init__(self) -> None:
         given = self.layout
-        self.layout = dict(template=_TEMPLATE, height=self.height, title=dict(text=self.title, x=0, xanchor="left"),
+        self.layout = dict(template=TEMPLATE, height=self.height, title=dict(text=self.title, x=0, xanchor="left"),
                            margin=dict(l=60, r=20, t=70, b=50), shapes=[], annotations=[])
         self.layout.update(given)
 
@@ -244,28 +142,17 @@ class _Fig:
 
     def grid(self, n: int, cols: int, titles: Sequence[str], gap: float = 0.07, vgap: float = 0.16,
              share_x: bool = False) -> None:
-        """n panels in a grid of `cols` columns (cheaper than make_subplots), each with a bold title."""
-        rows = -(-n // cols)
-        width = (1 - gap * (cols - 1)) / cols
-        height = (1 - vgap * (rows - 1)) / rows
-        for i in range(n):
-            r, c = divmod(i, cols)
-            x0, y1 = c * (width + gap), 1 - r * (height + vgap)
-            self.axis(_axis("xaxis", i), domain=[max(0.0, x0), min(1.0, x0 + width)], anchor=_axis("y", i),
-                      **({"matches": "x"} if share_x and i else {}))
-            self.axis(_axis("yaxis", i), domain=[max(0.0, y1 - height), min(1.0, y1)], anchor=_axis("x", i))
-            self.layout["annotations"].append(dict(
-                text=f"<b>{titles[i]}</b>", x=x0 + width / 2, y=y1, xref="paper", yref="paper", xanchor="center",
-                yanchor="bottom", showarrow=False, font=dict(size=FONT_SIZE)))
+        """n panels in a grid of `cols` columns, each with a bold title (see `plotting.grid`)."""
+        grid(self.layout, n, cols, titles, gap, vgap, share_x)
 
     def step_axes(self, history: History, row: int, panels: int = 1) -> None:
         """Step axes from 0 to the last step, with a dotted line at the row's step, on the first panels."""
         step, last = int(history.steps[row]), int(history.steps[history.count - 1])
         for i in range(panels):
             # Few step ticks: neighbouring panels' labels do not collide, and each redraw measures less text.
-            self.axis(_axis("xaxis", i), range=[0, max(last, 10) * 1.02], nticks=4)
+            self.axis(axis_name("xaxis", i), range=[0, max(last, 10) * 1.02], nticks=4)
             self.layout["shapes"].append(dict(
-                type="line", x0=step, x1=step, y0=0, y1=1, xref=_axis("x", i), yref=f"{_axis('y', i)} domain",
+                type="line", x0=step, x1=step, y0=0, y1=1, xref=axis_name("x", i), yref=f"{axis_name('y', i)} domain",
                 line=dict(color=MARKER_LINE, width=1.5, dash="dot")))
 
     def hline(self, y: float, colour: str, text: str, dash: str = "solid", right: bool = False,
@@ -294,12 +181,12 @@ class _Fig:
 # ------------------------------------------------------------------ headline
 @dataclass(frozen=True)
 class Summary:
-    """Symmetry at one row: how many neurons, how many distinct, the spread, and a one-line headline."""
+    """Symmetry at one row: how many neurons, how many distinct, the largest gap, and a one-line headline."""
 
     step: int
     neurons: int
     distinct: int
-    spread: float
+    gap: float
     text: str
 
 
@@ -355,21 +242,21 @@ def _trajectories(history: History, layer: int, run: int, row: int | None, tol: 
                dict(legend=dict(x=1.01, y=1, font=dict(size=FONT_SIZE + 2)), margin=dict(l=60, r=10, t=90, b=50)))
     fig.grid(len(shown), cols, [sources[s] for s in shown], gap=0.12, share_x=True)
     for panel in range(len(shown)):
-        fig.axis(_axis("yaxis", panel), nticks=6)
-    for members in tied_groups(vectors, tol):
+        fig.axis(axis_name("yaxis", panel), nticks=6)
+    for members in groups(vectors, tol):
         first, label = members[0], group_label(members)
         for panel, source in enumerate(shown):
             fig.traces.append(dict(
-                type="scatter", x=steps, y=_f32(vectors[:, first, source]), name=label, legendgroup=label,
+                type="scatter", x=steps, y=f32(vectors[:, first, source]), name=label, legendgroup=label,
                 mode="lines" if len(steps) > 1 else "markers", showlegend=panel == 0,
-                xaxis=_axis("x", panel), yaxis=_axis("y", panel),
+                xaxis=axis_name("x", panel), yaxis=axis_name("y", panel),
                 line=dict(color=neuron_color(first), dash=neuron_dash(first), width=4 if len(members) > 1 else 2.5),
                 marker=dict(color=neuron_color(first), size=10),
                 hovertemplate=f"{label}<br>step %{{x}}<br>%{{y:.4g}}<extra></extra>",
             ))
     for panel in range(len(shown)):
         if panel + cols >= len(shown):
-            fig.axis(_axis("xaxis", panel), title=dict(text="step", standoff=4))
+            fig.axis(axis_name("xaxis", panel), title=dict(text="step", standoff=4))
     fig.step_axes(history, row, len(shown))
     return fig
 
@@ -550,14 +437,14 @@ def _weight_space(history: History, layer: int, run: int, row: int | None, tol: 
     for members in found:
         first, label = members[0], group_label(members)
         fig.traces.append(dict(
-            type="scatter", x=_f32(coords[rows, first, 0]), y=_f32(coords[rows, first, 1]), mode="lines",
+            type="scatter", x=f32(coords[rows, first, 0]), y=f32(coords[rows, first, 1]), mode="lines",
             legendgroup=label, showlegend=False, hoverinfo="skip", opacity=0.45,
             line=dict(color=neuron_color(first), width=2, dash=neuron_dash(first)),
         ))
     for members in found:
         first, label = members[0], group_label(members)
         fig.traces.append(dict(
-            type="scatter", x=_f32(coords[row, first, :1]), y=_f32(coords[row, first, 1:2]), mode="markers+text",
+            type="scatter", x=f32(coords[row, first, :1]), y=f32(coords[row, first, 1:2]), mode="markers+text",
             name=label, legendgroup=label, text=[label if len(members) > 1 else ""], textposition="top center",
             cliponaxis=False,  # a label above a marker at the top of the range is not cut off
             textfont=dict(size=FONT_SIZE + 2, color=neuron_color(first)),
@@ -571,10 +458,10 @@ def _weight_space(history: History, layer: int, run: int, row: int | None, tol: 
 
 
 # ------------------------------------------------------------------ 3. symmetry meter
-def symmetry_floor(spreads: np.ndarray, dtype_bits: int = 32) -> float:
-    """Where exactly-zero spread is drawn on the log axis: below every non-zero spread."""
+def symmetry_floor(gaps: np.ndarray, dtype_bits: int = 32) -> float:
+    """Where an exactly-zero gap is drawn on the log axis: below every non-zero gap."""
     floor = 1e-12 if dtype_bits == 32 else 1e-20
-    positive = spreads[spreads > 0]
+    positive = gaps[gaps > 0]
     if positive.size:
         floor = min(floor, 10 ** (np.floor(np.log10(positive.min())) - 1))
     return float(floor)
@@ -587,9 +474,9 @@ def history_bits(history: History) -> int:
 
 def symmetry_figure(history: History, layer: int = 0, run: int = 0, row: int | None = None,
                     tol: float = 1e-6, max_points: int = MAX_POINTS, height: int = 330) -> go.Figure:
-    """Spread (largest distance between two neurons) against step on a log axis.
+    """The gap (largest distance between two neurons) against step on a log axis.
 
-    An exactly-zero spread cannot sit on a log axis, so it is drawn on a floor
+    An exactly-zero gap cannot sit on a log axis, so it is drawn on a floor
     line labelled 'identical to the last bit'; a dashed line marks the tolerance.
     """
     return _symmetry(history, layer, run, row, tol, max_points, height).done()
@@ -600,13 +487,13 @@ def _symmetry(history: History, layer: int, run: int, row: int | None, tol: floa
     row = _clamp_row(history, row)
     rows = thin_rows(history.count, max_points, keep=(row,))
     steps = history.steps[rows].astype(np.int32)
-    spreads, counts = (series[rows] for series in history.symmetry(layer, run, tol))
-    floor = symmetry_floor(spreads, history_bits(history))
-    zero = spreads == 0
+    gaps, counts = (series[rows] for series in history.symmetry(layer, run, tol))
+    floor = symmetry_floor(gaps, history_bits(history))
+    zero = gaps == 0
     fig = _Fig("Symmetry meter: largest gap", height,
                dict(showlegend=False, margin=dict(l=70, r=20, t=60, b=50)))
     fig.traces.append(dict(
-        type="scatter", x=steps, y=np.where(zero, floor, spreads), mode="lines" if len(steps) > 1 else "markers",
+        type="scatter", x=steps, y=np.where(zero, floor, gaps), mode="lines" if len(steps) > 1 else "markers",
         line=dict(color="#333333", width=3), marker=dict(color="#333333", size=9), customdata=counts,
         hovertemplate="step %{x}<br>gap %{y:.3g}<br>%{customdata} distinct<extra></extra>",
     ))
@@ -624,7 +511,7 @@ def _symmetry(history: History, layer: int, run: int, row: int | None, tol: floa
         fig.hline(floor, NEUTRAL, "floor: gap 0 would sit here", dash="dot", log=True)
     if tol > 0:
         fig.hline(tol, "#666666", f"tolerance {tol:g}", dash="dash", right=True, log=True)
-    top = max(float(spreads.max()) if spreads.size else 1.0, tol, floor * 1e3)
+    top = max(float(gaps.max()) if gaps.size else 1.0, tol, floor * 1e3)
     fig.axis("yaxis", type="log", title=dict(text="gap (log scale)"), exponentformat="power",
              range=[np.log10(floor) - 0.6, np.log10(top) + 0.6])
     fig.axis("xaxis", title=dict(text="step", standoff=4))
@@ -690,14 +577,14 @@ def _loss(history: History, run: int, row: int | None, task: str, max_points: in
         if np.isnan(values).all():
             continue
         fig.traces.append(dict(
-            type="scatter", x=steps, y=_f32(values), mode="lines" if len(steps) > 1 else "markers", name=label,
-            legendgroup=label, showlegend=panel == 0, xaxis=_axis("x", panel), yaxis=_axis("y", panel),
+            type="scatter", x=steps, y=f32(values), mode="lines" if len(steps) > 1 else "markers", name=label,
+            legendgroup=label, showlegend=panel == 0, xaxis=axis_name("x", panel), yaxis=axis_name("y", panel),
             line=dict(color=POSITIVE if label == "train" else NEGATIVE, dash=dash, width=3),
             marker=dict(color=POSITIVE if label == "train" else NEGATIVE, size=9),
             hovertemplate=f"{label} {name.split('_')[1]}<br>step %{{x}}<br>%{{y:.4g}}<extra></extra>",
         ))
     for panel in range(panels):
-        fig.axis(_axis("xaxis", panel), title=dict(text="step", standoff=4))
+        fig.axis(axis_name("xaxis", panel), title=dict(text="step", standoff=4))
     if classify:
         fig.axis("yaxis2", range=[0, 1.02])
     fig.step_axes(history, row, panels)
@@ -739,7 +626,7 @@ def network_figure(history: History, run: int = 0, row: int | None = None, tol: 
                 mids_text.append(f"w = {w:.4g}")
     for (colour, level), coords in buckets.items():
         pts = np.asarray(coords).reshape(-1, 2)
-        fig.traces.append(dict(type="scatter", x=_f32(pts[:, 0]), y=_f32(pts[:, 1]), mode="lines",
+        fig.traces.append(dict(type="scatter", x=f32(pts[:, 0]), y=f32(pts[:, 1]), mode="lines",
                                hoverinfo="skip", opacity=0.75,
                                line=dict(color=colour, width=0.8 + 9 * (level + 0.5) / width_bins)))
     if len(mids_x) <= 400:
@@ -760,7 +647,7 @@ def network_figure(history: History, run: int = 0, row: int | None = None, tol: 
                     colours[m] = neuron_color(members[0])
                 texts[members[0]] = group_label(members)
         fig.traces.append(dict(
-            type="scatter", x=np.full(size, layer, dtype=np.float32), y=_f32(ys[layer]), mode="markers+text",
+            type="scatter", x=np.full(size, layer, dtype=np.float32), y=f32(ys[layer]), mode="markers+text",
             text=texts, textposition=position, textfont=dict(size=FONT_SIZE), hoverinfo="skip",
             marker=dict(size=node_size, color=colours, line=dict(color="#333333", width=1.5)),
         ))
@@ -770,17 +657,6 @@ def network_figure(history: History, run: int = 0, row: int | None = None, tol: 
 
 
 # ------------------------------------------------------------------ 7. the input plane
-def plane_grid(trainer: Trainer, resolution: int = PLANE_RESOLUTION) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(xs, ys, points [res², 2]) covering the data of a 2-input dataset, with a margin."""
-    x = np.concatenate([trainer.dataset.x_train, trainer.dataset.x_test])
-    (x0, y0), (x1, y1) = x.min(axis=0), x.max(axis=0)
-    pad_x, pad_y = 0.1 * (x1 - x0 or 1.0), 0.1 * (y1 - y0 or 1.0)
-    xs = np.linspace(x0 - pad_x, x1 + pad_x, resolution)
-    ys = np.linspace(y0 - pad_y, y1 + pad_y, resolution)
-    gx, gy = np.meshgrid(xs, ys)
-    return xs, ys, np.column_stack([gx.ravel(), gy.ravel()])
-
-
 def _activation_range(activation: str, values: np.ndarray) -> tuple[float, float]:
     if activation == "sigmoid":
         return 0.0, 1.0
@@ -790,37 +666,30 @@ def _activation_range(activation: str, values: np.ndarray) -> tuple[float, float
     return (0.0, m) if activation == "relu" else (-m, m)
 
 
-def _line_x(trainer: Trainer) -> np.ndarray:
-    x = np.concatenate([trainer.dataset.x_train, trainer.dataset.x_test])[:, 0]
-    return np.linspace(x.min(), x.max(), 200)
-
-
-def activation_maps_figure(trainer: Trainer, row: int | None = None, run: int = 0, layer: int = 0,
-                           tol: float = 1e-6, resolution: int = PLANE_RESOLUTION,
+def activation_maps_figure(probe: Probe, history: History, row: int | None = None, run: int = 0, layer: int = 0,
+                           tol: float = 1e-6, activation: str = "tanh", names: Sequence[str] | None = None,
                            max_panels: int = MAX_PLANE_PANELS, height: int = 420) -> go.Figure:
     """What each hidden neuron computes over the input plane (2 inputs) or along the input (1 input).
 
-    One panel (2-D) or one curve (1-D) per group of identical neurons, labelled '×k'.
+    `probe` holds the network's outputs at the row (see `probe.probe`). One panel (2-D) or one curve (1-D)
+    per group of identical neurons, labelled '×k'.
     """
-    history = trainer.history
     row = _clamp_row(history, row)
     found = groups(history.neuron_vectors(layer, run)[row], tol)
     step = int(history.steps[row])
-    if trainer.dataset.n_features == 1:
-        xs = _line_x(trainer)
-        acts = trainer.layer_outputs(xs[:, None], row=row, run=run)[layer]
+    acts = probe.layers[layer]
+    if probe.ys is None:
         fig = _Fig(f"What each neuron computes at step {step:,} ({layer_title(history, layer)})", height,
                    dict(legend=dict(x=1.01, y=1)))
         for members in found:
             first = members[0]
-            fig.traces.append(dict(type="scatter", x=_f32(xs), y=_f32(acts[:, first]), mode="lines",
+            fig.traces.append(dict(type="scatter", x=f32(probe.xs), y=f32(acts[:, first]), mode="lines",
                                    name=group_label(members),
                                    line=dict(color=neuron_color(first), dash=neuron_dash(first), width=3)))
-        fig.axis("xaxis", title=dict(text=trainer.dataset.feature_names[0]))
+        fig.axis("xaxis", title=dict(text=input_names(history, 0, names)[0]))
         fig.axis("yaxis", title=dict(text="activation"))
         return fig.done()
-    xs, ys, points = plane_grid(trainer, resolution)
-    acts = trainer.layer_outputs(points, row=row, run=run)[layer]
+    xs, ys = probe.xs, probe.ys
     shown = found[:max_panels]
     cols = min(len(shown), 4)
     n_rows = -(-len(shown) // cols)
@@ -829,41 +698,40 @@ def activation_maps_figure(trainer: Trainer, row: int | None = None, run: int = 
         title += f" (first {len(shown)} of {len(found)} groups)"
     fig = _Fig(title, max(height, 250 * n_rows + 80), dict(margin=dict(l=45, r=20, t=120, b=40)))
     fig.grid(len(shown), cols, [group_label(m) for m in shown], gap=0.05, vgap=0.12)
-    zmin, zmax = _activation_range(trainer.activation, acts)
+    zmin, zmax = _activation_range(activation, acts)
     for panel, members in enumerate(shown):
         fig.traces.append(dict(
-            type="heatmap", x=_f32(xs), y=_f32(ys), z=_f32(acts[:, members[0]].reshape(len(ys), len(xs))),
+            type="heatmap", x=f32(xs), y=f32(ys), z=f32(acts[:, members[0]].reshape(len(ys), len(xs))),
             colorscale=SEQUENTIAL, zmin=zmin, zmax=zmax, showscale=panel == 0,
-            colorbar=dict(title=dict(text="activation"), len=0.8), xaxis=_axis("x", panel), yaxis=_axis("y", panel),
-            hovertemplate="(%{x:.2f}, %{y:.2f}): %{z:.3f}<extra></extra>",
+            colorbar=dict(title=dict(text="activation"), len=0.8), xaxis=axis_name("x", panel),
+            yaxis=axis_name("y", panel), hovertemplate="(%{x:.2f}, %{y:.2f}): %{z:.3f}<extra></extra>",
         ))
         # Numbers on the outer panels only: the left column and the bottom panel of each column.
-        fig.axis(_axis("xaxis", panel), showgrid=False, showticklabels=panel + cols >= len(shown), nticks=4)
-        fig.axis(_axis("yaxis", panel), showgrid=False, showticklabels=panel % cols == 0, nticks=5)
+        fig.axis(axis_name("xaxis", panel), showgrid=False, showticklabels=panel + cols >= len(shown), nticks=4)
+        fig.axis(axis_name("yaxis", panel), showgrid=False, showticklabels=panel % cols == 0, nticks=5)
     return fig.done()
 
 
-def decision_figure(trainer: Trainer, row: int | None = None, run: int = 0,
-                    resolution: int = PLANE_RESOLUTION, height: int = 420) -> go.Figure:
-    """The network's prediction over the input plane (or along the input) with the training data on top."""
-    history = trainer.history
+def decision_figure(probe: Probe, data: Dataset, history: History, row: int | None = None,
+                    height: int = 420) -> go.Figure:
+    """The network's prediction over the input plane (or along the input) with the training data on top.
+
+    `probe` holds the network's outputs at the row (see `probe.probe`); `data` gives the points and names.
+    """
     row = _clamp_row(history, row)
     step = int(history.steps[row])
-    data = trainer.dataset
-    task = trainer.task
-    if data.n_features == 1:
-        xs = _line_x(trainer)
-        pred = trainer.layer_outputs(xs[:, None], row=row, run=run)[-1]
+    task = data.task
+    pred = probe.prediction
+    if probe.ys is None:
         fig = _Fig(f"Prediction at step {step:,}", height, dict(legend=dict(orientation="h", y=-0.2)))
-        fig.traces.append(dict(type="scatter", x=_f32(data.x_train[:, 0]), y=_f32(data.y_train), mode="markers",
+        fig.traces.append(dict(type="scatter", x=f32(data.x_train[:, 0]), y=f32(data.y_train), mode="markers",
                                name="data", marker=dict(color=FAINT, size=6)))
-        fig.traces.append(dict(type="scatter", x=_f32(xs), y=_f32(pred[:, 0]), mode="lines", name="network",
+        fig.traces.append(dict(type="scatter", x=f32(probe.xs), y=f32(pred[:, 0]), mode="lines", name="network",
                                line=dict(color=POSITIVE, width=4)))
         fig.axis("xaxis", title=dict(text=data.feature_names[0]))
         fig.axis("yaxis", title=dict(text=data.target_name))
         return fig.done()
-    xs, ys, points = plane_grid(trainer, resolution)
-    pred = trainer.layer_outputs(points, row=row, run=run)[-1]
+    xs, ys = probe.xs, probe.ys
     fig = _Fig(f"Prediction and decision boundary<br>at step {step:,}", height,
                dict(legend=dict(x=1.02, y=0.0, yanchor="bottom"), margin=dict(l=60, r=20, t=90, b=50)))
     shape = (len(ys), len(xs))
@@ -875,12 +743,12 @@ def decision_figure(trainer: Trainer, row: int | None = None, run: int = 0,
     else:
         z, title = pred[:, 0].reshape(shape), data.target_name
         zrange, scale = (float(z.min()), float(z.max())), SEQUENTIAL
-    fig.traces.append(dict(type="heatmap", x=_f32(xs), y=_f32(ys), z=_f32(z), colorscale=scale, zmin=zrange[0],
+    fig.traces.append(dict(type="heatmap", x=f32(xs), y=f32(ys), z=f32(z), colorscale=scale, zmin=zrange[0],
                            zmax=zrange[1], opacity=0.5, showscale=task != "multiclass",  # classes: the legend
                            colorbar=dict(title=dict(text=title), len=0.55, y=1.0, yanchor="top"),
                            hovertemplate="(%{x:.2f}, %{y:.2f}): %{z:.3g}<extra></extra>"))
     if task == "binary":
-        fig.traces.append(dict(type="contour", x=_f32(xs), y=_f32(ys), z=_f32(z), showscale=False, hoverinfo="skip",
+        fig.traces.append(dict(type="contour", x=f32(xs), y=f32(ys), z=f32(z), showscale=False, hoverinfo="skip",
                                contours=dict(start=0.5, end=0.5, size=1, coloring="none"),
                                line=dict(color="#222222", width=3), name="boundary"))
     if task != "regression":
@@ -889,7 +757,7 @@ def decision_figure(trainer: Trainer, row: int | None = None, run: int = 0,
             pick = labels == k
             colour = (NEGATIVE, POSITIVE)[k] if task == "binary" else OKABE_ITO[k % 8]
             fig.traces.append(dict(
-                type="scatter", x=_f32(data.x_train[pick, 0]), y=_f32(data.x_train[pick, 1]), mode="markers",
+                type="scatter", x=f32(data.x_train[pick, 0]), y=f32(data.x_train[pick, 1]), mode="markers",
                 name=name, marker=dict(color=colour, size=9, symbol=SYMBOLS[k % len(SYMBOLS)],
                                        line=dict(color="#222222", width=1)),
             ))

@@ -1,6 +1,6 @@
 """Plotly figures specific to the lessons: pure functions from lesson results to `go.Figure`.
 
-Colours, fonts and the exact-zero floor follow `figures` so the lessons look like the Playground.
+The look is `plotting`'s and the exact-zero floor `figures`', so the lessons look like the Playground.
 """
 
 from __future__ import annotations
@@ -12,21 +12,18 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from .figures import FONT_SIZE, NEGATIVE, NEUTRAL, POSITIVE, neuron_color, symmetry_floor
+from .figures import symmetry_floor
 from .lessons import NoHidden, SplitSpeed
+from .metrics import groups
+from .plotting import FONT_SIZE, NEGATIVE, NEUTRAL, POSITIVE, TEMPLATE, axis_name, grid, group_label, neuron_color
 
 
 def _figure(title: str, height: int, **layout: object) -> go.Figure:
     """An empty figure in the app's style: large fonts for a projector, white background."""
-    settings: dict[str, object] = dict(
-        template="simple_white", height=height, title=dict(text=title, x=0, xanchor="left"),
-        font=dict(size=FONT_SIZE), margin=dict(l=70, r=20, t=60, b=50), hoverlabel=dict(font_size=FONT_SIZE),
-    )
+    settings: dict[str, object] = dict(template=TEMPLATE, height=height, title=dict(text=title, x=0, xanchor="left"),
+                                       margin=dict(l=70, r=20, t=60, b=50))
     settings.update(layout)
-    fig = go.Figure(layout=settings)
-    fig.update_xaxes(showgrid=True, gridcolor="#E6E6E6")
-    fig.update_yaxes(showgrid=True, gridcolor="#E6E6E6")
-    return fig
+    return go.Figure(layout=settings)
 
 
 # The x axis's tick labels and title reach about 60 px under the plot at FONT_SIZE (measured in Chromium).
@@ -94,7 +91,7 @@ def _wrapped(label: str, width: int = 14) -> str:
 
 def breaker_figure(table: pd.DataFrame, series: Sequence[np.ndarray], series_steps: Sequence[np.ndarray],
                    cols: int = 5, height: int = 560) -> go.Figure:
-    """Small multiples: each intervention's spread over steps on a log axis; exact zero sits on a floor labelled 0."""
+    """Small multiples: each intervention's gap over steps on a log axis; exact zero sits on a floor labelled 0."""
     everything = np.concatenate([np.asarray(s) for s in series])
     floor = symmetry_floor(everything, 32)
     top = float(max(everything.max(), floor * 1e3))
@@ -102,31 +99,24 @@ def breaker_figure(table: pd.DataFrame, series: Sequence[np.ndarray], series_ste
     ticks = [floor, *(10.0 ** decades)]
     labels = ["0", *(f"1e{int(d)}" if d else "1" for d in decades)]
     n = len(series)
-    rows = -(-n // cols)
-    fig = _figure("Spread over steps (log scale; blue: exactly 0)", height,
-                  showlegend=False, margin=dict(l=60, r=10, t=125, b=20))
-    gap, vgap = 0.02, 0.22
-    width, tall = (1 - gap * (cols - 1)) / cols, (1 - vgap * (rows - 1)) / rows
+    labels_of = [str(label) for label in table["intervention"]]
+    layout: dict[str, object] = dict(showlegend=False, margin=dict(l=60, r=10, t=125, b=20))
+    grid(layout, n, cols, [_wrapped(label) for label in labels_of], gap=0.02, vgap=0.22,
+         title_size=FONT_SIZE - 3, bold=False)
     for i in range(n):
-        r, c = divmod(i, cols)
-        xa, ya = ("x", "y") if i == 0 else (f"x{i + 1}", f"y{i + 1}")
-        x0, y1 = c * (width + gap), 1 - r * (tall + vgap)
-        fig.layout[f"xaxis{'' if i == 0 else i + 1}"] = dict(domain=[x0, min(x0 + width, 1.0)], anchor=ya,
-                                                             showticklabels=False, showgrid=False, ticks="")
-        fig.layout[f"yaxis{'' if i == 0 else i + 1}"] = dict(
-            domain=[max(y1 - tall, 0.0), y1], anchor=xa, type="log",
-            range=[np.log10(floor) - 0.5, np.log10(top) + 0.3], tickvals=ticks, ticktext=labels,
-            showticklabels=c == 0, showgrid=True, gridcolor="#EEEEEE")
+        layout[axis_name("xaxis", i)].update(showticklabels=False, showgrid=False, ticks="")
+        layout[axis_name("yaxis", i)].update(
+            type="log", range=[np.log10(floor) - 0.5, np.log10(top) + 0.3], tickvals=ticks, ticktext=labels,
+            showticklabels=i % cols == 0, gridcolor="#EEEEEE")
+    fig = _figure("Gap over steps (log scale; blue: exactly 0)", height, **layout)
+    for i in range(n):
         values = np.asarray(series[i], dtype=np.float64)
         zero = values == 0
         tied = bool(zero.all())
-        label = str(table["intervention"].iloc[i])
-        fig.add_annotation(text=_wrapped(label), x=x0 + width / 2, y=y1, xref="paper", yref="paper", xanchor="center",
-                           yanchor="bottom", showarrow=False, font=dict(size=FONT_SIZE - 3))
         fig.add_trace(go.Scatter(
-            x=series_steps[i], y=np.where(zero, floor, values), mode="lines", xaxis=xa, yaxis=ya,
-            line=dict(color=POSITIVE if tied else NEGATIVE, width=3),
-            hovertemplate=f"{label}<br>step %{{x}}<br>spread %{{y:.3g}}<extra></extra>",
+            x=series_steps[i], y=np.where(zero, floor, values), mode="lines", xaxis=axis_name("x", i),
+            yaxis=axis_name("y", i), line=dict(color=POSITIVE if tied else NEGATIVE, width=3),
+            hovertemplate=f"{labels_of[i]}<br>step %{{x}}<br>gap %{{y:.3g}}<extra></extra>",
         ))
     return fig
 
@@ -138,17 +128,9 @@ def plane_figure(vectors: np.ndarray, labels: Sequence[str], title: str, tol: fl
     (a ring) to the end (a dot). Rows identical at every step are drawn once, labelled ×k.
     The legend sits under the x axis's title."""
     fig = _figure(title, height, **_legend_below(dict(l=70, r=10, t=60)))
-    groups: list[list[int]] = []
-    for i in range(vectors.shape[1]):
-        for g in groups:
-            if np.abs(vectors[:, g[0]] - vectors[:, i]).max() <= tol:
-                g.append(i)
-                break
-        else:
-            groups.append([i])
-    for members in groups:
+    for members in groups(vectors, tol):
         first = members[0]
-        name = labels[first] if len(members) == 1 else f"{labels[first]}–{labels[members[-1]]} ×{len(members)}"
+        name = group_label(members, labels)
         color = neuron_color(first)
         xs, ys = vectors[:, first, 0], vectors[:, first, 1]
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color=color, width=3), name=name,
@@ -200,20 +182,20 @@ def _eps_color(i: int, n: int) -> str:
 
 
 def split_curves_figure(result: SplitSpeed, height: int = 440) -> go.Figure:
-    """Spread against step on a log axis, one line per ε, with the split threshold dashed.
+    """The gap between neurons against step on a log axis, one line per ε, with the split threshold dashed.
     The legend sits under the step axis's title."""
-    fig = _figure("Spread between neurons against step", height,
+    fig = _figure("Gap between neurons against step", height,
                   **_legend_below(dict(l=80, r=10, t=60), title=dict(text="ε ")))
     n = len(result.epsilons)
     for i, (eps, values) in enumerate(zip(result.epsilons, result.spreads)):
         positive = np.where(values > 0, values, np.nan)
         fig.add_trace(go.Scatter(x=result.steps, y=positive, mode="lines", name=f"{eps:.0e}",
                                  line=dict(color=_eps_color(i, n), width=3),
-                                 hovertemplate=f"ε = {eps:.0e}<br>step %{{x}}<br>spread %{{y:.3g}}<extra></extra>"))
+                                 hovertemplate=f"ε = {eps:.0e}<br>step %{{x}}<br>gap %{{y:.3g}}<extra></extra>"))
     fig.add_hline(y=result.threshold, line=dict(color=NEGATIVE, dash="dash", width=2),
-                  annotation=dict(text=f"split: spread ≥ {result.threshold:g}", font=dict(color=NEGATIVE)),
+                  annotation=dict(text=f"split: gap ≥ {result.threshold:g}", font=dict(color=NEGATIVE)),
                   annotation_position="top left")
-    fig.update_yaxes(type="log", title_text="spread (log scale)", exponentformat="power")
+    fig.update_yaxes(type="log", title_text="gap (log scale)", exponentformat="power")
     fig.update_xaxes(title_text="step")
     return fig
 

@@ -1,6 +1,6 @@
 """Plotly figures of the three lessons about the starting weights: pure functions of arrays and tables.
 
-Colours and fonts follow `figures`, so these lessons look like the rest of the app.
+The look is `plotting`'s, so these lessons look like the rest of the app.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .figures import DIVERGING, FONT_SIZE, NEGATIVE, OKABE_ITO, POSITIVE
 from .lessons_init import RANDOM, TIED, Boundary
+from .plotting import DIVERGING, FONT_SIZE, NEGATIVE, OKABE_ITO, POSITIVE, TEMPLATE, f32
 
 ARM_COLORS = tuple(OKABE_ITO[i] for i in (6, 0, 2, 3))  # black, orange, green, blue: one per network compared
 CLASS_SYMBOLS = ("circle", "square")
@@ -21,25 +21,18 @@ CLASS_SYMBOLS = ("circle", "square")
 
 def _layout(fig: go.Figure, title: str, height: int, **layout: object) -> go.Figure:
     """The app's figure style: large fonts for a projector, white background, a left-aligned title."""
-    settings: dict[str, object] = dict(
-        template="simple_white", height=height, title=dict(text=title, x=0, xanchor="left"),
-        font=dict(size=FONT_SIZE), hoverlabel=dict(font_size=FONT_SIZE), margin=dict(l=70, r=20, t=70, b=60))
+    settings: dict[str, object] = dict(template=TEMPLATE, height=height, title=dict(text=title, x=0, xanchor="left"),
+                                       margin=dict(l=70, r=20, t=70, b=60))
     settings.update(layout)
     fig.update_layout(**settings)
-    fig.update_xaxes(showgrid=True, gridcolor="#E6E6E6")
-    fig.update_yaxes(showgrid=True, gridcolor="#E6E6E6")
     return fig
-
-
-def _f32(values: np.ndarray) -> np.ndarray:
-    return np.asarray(values, dtype=np.float32)
 
 
 def _points(fig: go.Figure, x: np.ndarray, y: np.ndarray, classes: Sequence[str]) -> None:
     """The data as markers, one trace per class."""
     for k, name in enumerate(classes):
         pick = y.astype(int) == k
-        fig.add_trace(go.Scatter(x=_f32(x[pick, 0]), y=_f32(x[pick, 1]), mode="markers", name=name,
+        fig.add_trace(go.Scatter(x=f32(x[pick, 0]), y=f32(x[pick, 1]), mode="markers", name=name,
                                  marker=dict(color=(NEGATIVE, POSITIVE)[k], size=7, symbol=CLASS_SYMBOLS[k],
                                              line=dict(color="#222222", width=1))))
 
@@ -63,11 +56,11 @@ def boundaries_figure(boundaries: Mapping[str, Boundary], titles: Sequence[str],
     for i, name in enumerate(names):
         b, row, col = boundaries[name], i // cols + 1, i % cols + 1
         where = dict(row=row, col=col)
-        fig.add_trace(go.Heatmap(x=_f32(b.xs), y=_f32(b.ys), z=_f32(b.prob), colorscale=DIVERGING, zmin=0, zmax=1,
+        fig.add_trace(go.Heatmap(x=f32(b.xs), y=f32(b.ys), z=f32(b.prob), colorscale=DIVERGING, zmin=0, zmax=1,
                                  opacity=0.55, showscale=i == 0, colorbar=dict(title=dict(text=f"P({classes[1]})"),
                                                                                 len=0.6, thickness=14),
                                  hovertemplate="(%{x:.2f}, %{y:.2f}): %{z:.2f}<extra></extra>"), **where)
-        fig.add_trace(go.Contour(x=_f32(b.xs), y=_f32(b.ys), z=_f32(b.prob), showscale=False, hoverinfo="skip",
+        fig.add_trace(go.Contour(x=f32(b.xs), y=f32(b.ys), z=f32(b.prob), showscale=False, hoverinfo="skip",
                                  contours=dict(start=0.5, end=0.5, size=1, coloring="none"),
                                  line=dict(color="#222222", width=3), showlegend=False), **where)
         _points_at(fig, b, classes, where, legend=i == 0)
@@ -81,7 +74,7 @@ def boundaries_figure(boundaries: Mapping[str, Boundary], titles: Sequence[str],
 def _points_at(fig: go.Figure, b: Boundary, classes: Sequence[str], where: dict[str, int], legend: bool) -> None:
     for k, name in enumerate(classes):
         pick = b.y_train.astype(int) == k
-        fig.add_trace(go.Scatter(x=_f32(b.x_train[pick, 0]), y=_f32(b.x_train[pick, 1]), mode="markers", name=name,
+        fig.add_trace(go.Scatter(x=f32(b.x_train[pick, 0]), y=f32(b.x_train[pick, 1]), mode="markers", name=name,
                                  legendgroup=name, showlegend=legend,
                                  marker=dict(color=(NEGATIVE, POSITIVE)[k], size=6, symbol=CLASS_SYMBOLS[k],
                                              line=dict(color="#222222", width=1))), **where)
@@ -154,7 +147,7 @@ def histograms_figure(layers: Sequence[np.ndarray], title: str, bins: int = 40, 
                         horizontal_spacing=0.02, shared_yaxes=True)
     for i, v in enumerate(values, start=1):
         counts, _ = np.histogram(v, bins=edges)
-        fig.add_trace(go.Bar(x=_f32((edges[:-1] + edges[1:]) / 2), y=counts, width=float(edges[1] - edges[0]),
+        fig.add_trace(go.Bar(x=f32((edges[:-1] + edges[1:]) / 2), y=counts, width=float(edges[1] - edges[0]),
                              marker=dict(color=ARM_COLORS[3], line=dict(width=0)), showlegend=False,
                              hovertemplate="%{x:.3g}: %{y}<extra></extra>"), row=1, col=i)
         fig.update_xaxes(range=[low, high], nticks=3, exponentformat="e", row=1, col=i)
@@ -164,7 +157,7 @@ def histograms_figure(layers: Sequence[np.ndarray], title: str, bins: int = 40, 
 
 def curves_figure(steps: np.ndarray, values: np.ndarray, labels: Sequence[str], title: str, y_title: str,
                   log_y: bool = False, height: int = 400) -> go.Figure:
-    """One line per start over the recorded steps (loss, or the first layer's spread on a log axis)."""
+    """One line per start over the recorded steps (loss, or the first layer's gap on a log axis)."""
     fig = go.Figure()
     for r, name in enumerate(labels):
         y = _positive(values[r]) if log_y else np.asarray(values[r], dtype=np.float64)

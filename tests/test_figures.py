@@ -19,7 +19,10 @@ from hypothesis import strategies as st
 from pages import charts
 from symbreak import Config, Trainer, preset
 from symbreak import figures as F
-from symbreak.metrics import pairwise_distances, symmetry_series
+from symbreak import lesson_figures as LF
+from symbreak import plotting
+from symbreak import probe as P
+from symbreak.metrics import distinct, group_labels, groups, pairwise_distances, symmetry_series
 
 STEPS = 60
 
@@ -67,40 +70,45 @@ def texts(fig: go.Figure) -> list[str]:
 
 # ------------------------------------------------------------------ helpers
 def test_group_labels():
-    assert F.group_label([3]) == "n4"
-    assert F.group_label(list(range(8))) == "n1–8 ×8"
-    assert F.group_label([0, 2]) == "n1,n3 ×2"
-    assert F.group_label([0, 2, 4, 6, 7]) == "n1,n3,n5,n7,… ×5"
+    assert plotting.group_label([3]) == "n4"
+    assert plotting.group_label(list(range(8))) == "n1–8 ×8"
+    assert plotting.group_label([0, 2]) == "n1,n3 ×2"
+    assert plotting.group_label([0, 2, 4, 6, 7]) == "n1,n3,n5,n7,… ×5"
+    names = ["class 0", "class 1", "class 2"]
+    assert plotting.group_label([1], names) == "class 1"
+    assert plotting.group_label([0, 1, 2], names) == "class 0–class 2 ×3"
+    assert plotting.group_label([0, 2], names) == "class 0,class 2 ×2"
 
 
 def test_palette_is_okabe_ito_and_extends_with_dashes():
     okabe_ito = {"#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000"}
-    assert {F.neuron_color(i) for i in range(8)} == okabe_ito
-    assert len({(F.neuron_color(i), F.neuron_dash(i)) for i in range(32)}) == 32
-    assert F.neuron_color(0) == F.neuron_color(8) and F.neuron_dash(0) != F.neuron_dash(8)
+    assert {plotting.neuron_color(i) for i in range(8)} == okabe_ito
+    assert len({(plotting.neuron_color(i), plotting.neuron_dash(i)) for i in range(32)}) == 32
+    assert plotting.neuron_color(0) == plotting.neuron_color(8) and plotting.neuron_dash(0) != plotting.neuron_dash(8)
 
 
 @pytest.mark.parametrize("count, budget", [(10, 50), (4096, 1000), (4096, 100), (1001, 1000)])
 def test_thin_rows_caps_and_keeps_the_ends(count, budget):
-    rows = F.thin_rows(count, budget, keep=(count // 3,))
+    rows = plotting.thin_rows(count, budget, keep=(count // 3,))
     assert len(rows) <= budget
     assert rows[0] == 0 and rows[-1] == count - 1 and count // 3 in rows
     assert np.all(np.diff(rows) > 0)
 
 
 def test_point_budget_shrinks_for_wide_layers():
-    assert F.point_budget(8, 3) == F.MAX_POINTS
-    assert 100 <= F.point_budget(64, 65) < F.MAX_POINTS
+    assert plotting.point_budget(8, 3) == plotting.MAX_POINTS
+    assert 100 <= plotting.point_budget(64, 65) < plotting.MAX_POINTS
 
 
-def test_tied_groups_need_equality_at_every_row():
+def test_groups_need_equality_at_every_row():
     vectors = np.zeros((3, 3, 2))
     vectors[2, 2, 0] = 1.0  # neuron 3 leaves the others at the last row only
-    assert F.tied_groups(vectors, tol=0.0) == [[0, 1], [2]]
-    assert F.tied_groups(vectors, tol=1.0) == [[0, 1, 2]]
+    assert groups(vectors, tol=0.0) == [[0, 1], [2]]
+    assert groups(vectors, tol=1.0) == [[0, 1, 2]]
+    assert groups(vectors[0], tol=0.0) == [[0, 1, 2]]
 
 
-def tied_groups_by_hand(vectors: np.ndarray, tol: float) -> list[list[int]]:
+def groups_by_hand(vectors: np.ndarray, tol: float) -> list[list[int]]:
     """Neurons i and j are linked when |v_i - v_j| <= tol in every entry of every row; groups are the chains."""
     n = vectors.shape[1]
     linked = [[all(abs(float(a) - float(b)) <= tol for a, b in zip(vectors[:, i].ravel(), vectors[:, j].ravel()))
@@ -116,13 +124,11 @@ def tied_groups_by_hand(vectors: np.ndarray, tol: float) -> list[list[int]]:
     return [[m for m in range(n) if group[m] == g] for g in sorted(set(group))]
 
 
-@settings(max_examples=60, deadline=None)
-@given(st.integers(1, 40), st.integers(1, 7), st.integers(1, 5), st.integers(0, 2**31 - 1),
-       st.sampled_from([0.0, 1e-6, 0.3]))
-def test_tied_groups_match_a_pair_by_pair_reading(rows, neurons, dim, seed, tol):
+def planted(rows: int, neurons: int, dim: int, seed: int) -> np.ndarray:
+    """Random neurons [rows, neurons, dim] of which some copy another, some only nearly, some only for a while."""
     rng = np.random.default_rng(seed)
     vectors = rng.normal(size=(rows, neurons, dim))
-    for neuron in range(1, neurons):  # some neurons copy another, some only nearly, some only for a while
+    for neuron in range(1, neurons):
         kind = rng.integers(4)
         source = int(rng.integers(neuron))
         if kind == 1:
@@ -131,19 +137,47 @@ def test_tied_groups_match_a_pair_by_pair_reading(rows, neurons, dim, seed, tol)
             vectors[:, neuron] = vectors[:, source] + rng.choice([1e-7, 0.2, 0.5]) * rng.normal(size=(rows, dim))
         elif kind == 3:
             vectors[: rows // 2, neuron] = vectors[: rows // 2, source]
-    assert F.tied_groups(vectors, tol) == tied_groups_by_hand(vectors, tol)
+    return vectors
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 7), st.integers(1, 5), st.integers(0, 2**31 - 1),
+       st.sampled_from([0.0, 1e-6, 0.3]))
+def test_groups_match_a_pair_by_pair_reading(rows, neurons, dim, seed, tol):
+    vectors = planted(rows, neurons, dim, seed)
+    assert groups(vectors, tol) == groups_by_hand(vectors, tol)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 12), st.integers(1, 9), st.integers(2, 4), st.integers(0, 2**31 - 1),
+       st.sampled_from([0.0, 1e-6, 0.3]))
+def test_every_view_of_ties_agrees(rows, neurons, dim, seed, tol):
+    """Per row, metrics.groups, the meter's labels and distinct counts, the network diagram's colours and the
+    lesson's plane trails name the same groups; over all rows, so do the trajectories' and the plane's legends."""
+    vectors = planted(rows, neurons, dim, seed).astype(np.float32)
+    labels = group_labels(vectors, tol)
+    counts = distinct(vectors, tol)
+    for t in range(rows):
+        found = groups(vectors[t], tol)
+        assert found == [[m for m in range(neurons) if labels[t, m] == g] for g in sorted(set(labels[t].tolist()))]
+        assert counts[t] == len(found)
+    over_all = groups(vectors, tol)
+    names = [f"n{i + 1}" for i in range(neurons)]
+    plane = LF.plane_figure(vectors, names, "t", tol=tol)
+    drawn = [t.name for t in plane.data if t.mode == "lines"]
+    assert drawn == [plotting.group_label(m, names) for m in over_all]
 
 
 # ------------------------------------------------------------------ headline
 def test_summary_of_tied_neurons(tied):
     summary = F.symmetry_summary(tied.history, tol=tied.config.tol)
     assert summary.text == "8 neurons, 1 distinct: identical to the last bit"
-    assert (summary.step, summary.neurons, summary.distinct, summary.spread) == (STEPS, 8, 1, 0.0)
+    assert (summary.step, summary.neurons, summary.distinct, summary.gap) == (STEPS, 8, 1, 0.0)
 
 
 def test_summary_of_split_neurons(split):
     summary = F.symmetry_summary(split.history, tol=split.config.tol)
-    assert summary.distinct == 8 and summary.spread > 0
+    assert summary.distinct == 8 and summary.gap > 0
     assert "identical" not in summary.text and "8 distinct" in summary.text
     assert F.symmetry_summary(split.history, row=0).text.endswith("identical to the last bit")
 
@@ -330,7 +364,7 @@ def test_renumber_axis_references():
 def test_network_colours_edges_by_sign_and_groups_by_colour(random_start, tied):
     fig = valid(F.network_figure(random_start.history, tol=random_start.config.tol))
     edge_colours = {t.line.color for t in fig.data if t.mode == "lines"}
-    assert edge_colours == {F.POSITIVE, F.NEGATIVE}
+    assert edge_colours == {plotting.POSITIVE, plotting.NEGATIVE}
     hidden_nodes = next(t for t in fig.data if t.mode == "markers+text" and t.x[0] == 1)
     assert len(set(hidden_nodes.marker.color)) == 8
     tied_nodes = next(t for t in F.network_figure(tied.history).data if t.mode == "markers+text" and t.x[0] == 1)
@@ -338,15 +372,53 @@ def test_network_colours_edges_by_sign_and_groups_by_colour(random_start, tied):
 
 
 # ------------------------------------------------------------------ 7. input plane
+def maps(trainer: Trainer, **options) -> go.Figure:
+    return F.activation_maps_figure(P.of_run(trainer), trainer.history, activation=trainer.activation, **options)
+
+
+def decision(trainer: Trainer) -> go.Figure:
+    return F.decision_figure(P.of_run(trainer), trainer.dataset, trainer.history)
+
+
+def test_no_figure_module_imports_the_trainer():
+    """The figure modules draw arrays: the forward pass over the plane is the probe's, called by the page."""
+    import ast
+    import inspect
+
+    for module in (F, LF, plotting, P, __import__("symbreak.lesson_init_figures", fromlist=["_"])):
+        tree = ast.parse(inspect.getsource(module))
+        imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        assert "trainer" not in imported and "symbreak.trainer" not in imported, module.__name__
+
+
+def test_probe_covers_the_data_with_a_margin_row_by_row_along_y(tied):
+    data = tied.dataset
+    x = np.concatenate([data.x_train, data.x_test])
+    seen = []
+    probe = P.probe(lambda points: seen.append(points) or tied.layer_outputs(points), x, resolution=5)
+    width = x.max(axis=0) - x.min(axis=0)
+    assert probe.xs[0] == pytest.approx(x[:, 0].min() - 0.1 * width[0])
+    assert probe.ys[-1] == pytest.approx(x[:, 1].max() + 0.1 * width[1])
+    points = seen[0]
+    assert points.shape == (25, 2) and points[7].tolist() == [probe.xs[2], probe.ys[1]]  # point k: (x[k % 5], y[k // 5])
+    np.testing.assert_array_equal(probe.prediction, tied.layer_outputs(points)[-1])
+    assert [a.shape[1] for a in probe.layers] == [8, 1]
+
+
+def test_probe_refuses_data_it_cannot_draw():
+    with pytest.raises(ValueError, match="1 or 2 input columns"):
+        P.probe(lambda points: [points], np.zeros((4, 3)))
+
+
 def test_activation_maps_one_panel_per_group(tied, split):
-    fig = valid(F.activation_maps_figure(tied, tol=tied.config.tol))
+    fig = valid(maps(tied, tol=tied.config.tol))
     assert len(fig.data) == 1 and fig.data[0].type == "heatmap"
     assert "n1–8 ×8" in texts(fig)
-    assert len(F.activation_maps_figure(split).data) == 8
+    assert len(maps(split).data) == 8
 
 
 def test_decision_figure_shows_boundary_and_data(tied):
-    fig = valid(F.decision_figure(tied))
+    fig = valid(decision(tied))
     kinds = [t.type for t in fig.data]
     assert kinds[:2] == ["heatmap", "contour"]
     assert [t.name for t in fig.data[2:]] == list(tied.dataset.classes)
@@ -354,15 +426,16 @@ def test_decision_figure_shows_boundary_and_data(tied):
 
 def test_one_input_plane_is_a_curve():
     trainer = trained({"dataset": "sine", "lr": "0.1"}, steps=5)
-    maps = valid(F.activation_maps_figure(trainer))
-    assert all(t.type == "scatter" and t.mode == "lines" for t in maps.data)
-    decision = valid(F.decision_figure(trainer))
-    assert [t.name for t in decision.data] == ["data", "network"]
+    line = valid(maps(trainer, names=trainer.dataset.feature_names))
+    assert all(t.type == "scatter" and t.mode == "lines" for t in line.data)
+    assert line.layout.xaxis.title.text == trainer.dataset.feature_names[0]
+    prediction = valid(decision(trainer))
+    assert [t.name for t in prediction.data] == ["data", "network"]
 
 
 def test_multiclass_decision_regions():
     trainer = trained("softmax-zero", steps=20)
-    fig = valid(F.decision_figure(trainer))
+    fig = valid(decision(trainer))
     assert fig.data[0].zmax == 2 and [t.name for t in fig.data[1:]] == ["0", "1", "2"]
 
 
