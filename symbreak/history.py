@@ -22,6 +22,7 @@ from .model import Layout
 DEFAULT_BUDGET_BYTES = 96 * 2**20
 MIN_ROWS, MAX_ROWS = 64, 4096
 METRIC_NAMES = ("train_loss", "test_loss", "train_accuracy", "test_accuracy")
+TRAIN_LOSS, TEST_LOSS, TRAIN_ACCURACY, TEST_ACCURACY = range(len(METRIC_NAMES))  # their columns in `metrics`
 
 
 class _Symmetry:
