@@ -22,7 +22,7 @@ from .model import Layout
 DEFAULT_BUDGET_BYTES = 96 * 2**20
 MIN_ROWS, MAX_ROWS = 64, 4096
 METRIC_NAMES = ("train_loss", "test_loss", "train_accuracy", "test_accuracy")
-TRAIN_LOSS, TEST_LOSS, TRAIN_ACCURACY, TEST_ACCURACY = range(len(METRIC_NAMES))  # their columns in `metrics`
+COLUMN = {name: column for column, name in enumerate(METRIC_NAMES)}  # each metric's column in `metrics`
 
 
 class _Symmetry:
@@ -109,7 +109,7 @@ class History:
 
     def metric(self, name: str, run: int = 0) -> np.ndarray:
         """One metric over the recorded rows for one run."""
-        return self.metrics[: self.count, METRIC_NAMES.index(name), run].double().numpy().copy()
+        return self.metrics[: self.count, COLUMN[name], run].double().numpy().copy()
 
     def layer_params(self, layer: int, run: int = 0, grads: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """(weight [T, out, in], bias [T, out]) of one layer over the recorded rows."""

@@ -20,7 +20,7 @@ import torch
 from . import model
 from .config import Config, ConfigError
 from .data import Dataset, load_csv, make_builtin
-from .history import METRIC_NAMES, TEST_ACCURACY, TEST_LOSS, TRAIN_ACCURACY, TRAIN_LOSS, History
+from .history import COLUMN, METRIC_NAMES, History
 from .model import Layout
 
 MOMENTUM = 0.9
@@ -326,11 +326,11 @@ class Trainer:
         fwd = self.forward(self.theta, self.x_train, self.x_train_t)
         if not self.uses_dropout and self.batch_size >= self.n_train:
             self._cache = fwd
-        row = self._metrics_row
-        row[TRAIN_LOSS] = model.output_loss(self.task, fwd.out, self.y_train, self.onehot_train)
-        if not math.isfinite(float(row[TRAIN_LOSS].sum())) and self.step_count > 0:
-            loss = row[TRAIN_LOSS].tolist()
-            self._diverge(~torch.isfinite(row[TRAIN_LOSS]).unsqueeze(-1),
+        row, train_loss = self._metrics_row, COLUMN["train_loss"]
+        row[train_loss] = model.output_loss(self.task, fwd.out, self.y_train, self.onehot_train)
+        if not math.isfinite(float(row[train_loss].sum())) and self.step_count > 0:
+            loss = row[train_loss].tolist()
+            self._diverge(~torch.isfinite(row[train_loss]).unsqueeze(-1),
                           ["the loss became NaN" if math.isnan(v) else "the loss became infinite" for v in loss])
             if self.all_diverged:
                 return
@@ -359,7 +359,8 @@ class Trainer:
         if self._train_out:
             rows = list(self._train_out)
             outputs = torch.stack([self._train_out[row] for row in rows])
-            history.metrics[rows, TRAIN_ACCURACY] = model.accuracy(self.task, outputs, self.y_train).to(self.dtype)
+            accuracy = model.accuracy(self.task, outputs, self.y_train)
+            history.metrics[rows, COLUMN["train_accuracy"]] = accuracy.to(self.dtype)
             self._train_out.clear()
         self._unscored = history.count
         if start >= history.count or not self.y_test.shape[0]:
@@ -373,9 +374,10 @@ class Trainer:
             theta = history.params[first:last].reshape(-1, n_params)
             out = self.forward(theta, self.x_test, for_backward=False).out
             metrics = history.metrics[first:last]
-            metrics[:, TEST_LOSS] = model.output_loss(self.task, out, self.y_test, self.onehot_test).view(-1, self.k)
+            loss = model.output_loss(self.task, out, self.y_test, self.onehot_test)
+            metrics[:, COLUMN["test_loss"]] = loss.view(-1, self.k)
             if self.task != "regression":
-                metrics[:, TEST_ACCURACY] = model.accuracy(self.task, out, self.y_test).view(-1, self.k)
+                metrics[:, COLUMN["test_accuracy"]] = model.accuracy(self.task, out, self.y_test).view(-1, self.k)
 
     # ------------------------------------------------------------- reporting
     @property
@@ -476,7 +478,7 @@ class Trainer:
     @property
     def final_loss(self) -> list[float]:
         row = self.history.count - 1
-        return self.history.metrics[row, TRAIN_LOSS].double().tolist()
+        return self.history.metrics[row, COLUMN["train_loss"]].double().tolist()
 
 
 def run_side_by_side(configs: Sequence[Config], dataset: Dataset | None = None,
