@@ -15,13 +15,14 @@ import plotly.graph_objects as go
 from .figures import symmetry_floor
 from .lessons import NoHidden, SplitSpeed
 from .metrics import groups
-from .plotting import FONT_SIZE, NEGATIVE, NEUTRAL, POSITIVE, TEMPLATE, axis_name, grid, group_label, neuron_color
+from .plotting import (FONT_SIZE, FRAMED_TEMPLATE, NEGATIVE, NEUTRAL, POSITIVE, axis_name, grid, group_label,
+                       neuron_color)
 
 
 def _figure(title: str, height: int, **layout: object) -> go.Figure:
     """An empty figure in the app's style: large fonts for a projector, white background."""
-    settings: dict[str, object] = dict(template=TEMPLATE, height=height, title=dict(text=title, x=0, xanchor="left"),
-                                       margin=dict(l=70, r=20, t=60, b=50))
+    settings: dict[str, object] = dict(template=FRAMED_TEMPLATE, height=height,
+                                       title=dict(text=title, x=0, xanchor="left"), margin=dict(l=70, r=20, t=60, b=50))
     settings.update(layout)
     return go.Figure(layout=settings)
 

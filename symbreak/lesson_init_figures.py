@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .lessons_init import RANDOM, TIED, Boundary
-from .plotting import DIVERGING, FONT_SIZE, NEGATIVE, OKABE_ITO, POSITIVE, TEMPLATE, f32
+from .plotting import DIVERGING, FONT_SIZE, FRAMED_TEMPLATE, NEGATIVE, OKABE_ITO, POSITIVE, f32
 
 ARM_COLORS = tuple(OKABE_ITO[i] for i in (6, 0, 2, 3))  # black, orange, green, blue: one per network compared
 CLASS_SYMBOLS = ("circle", "square")
@@ -21,8 +21,8 @@ CLASS_SYMBOLS = ("circle", "square")
 
 def _layout(fig: go.Figure, title: str, height: int, **layout: object) -> go.Figure:
     """The app's figure style: large fonts for a projector, white background, a left-aligned title."""
-    settings: dict[str, object] = dict(template=TEMPLATE, height=height, title=dict(text=title, x=0, xanchor="left"),
-                                       margin=dict(l=70, r=20, t=70, b=60))
+    settings: dict[str, object] = dict(template=FRAMED_TEMPLATE, height=height,
+                                       title=dict(text=title, x=0, xanchor="left"), margin=dict(l=70, r=20, t=70, b=60))
     settings.update(layout)
     fig.update_layout(**settings)
     return fig

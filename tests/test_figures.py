@@ -152,8 +152,8 @@ def test_groups_match_a_pair_by_pair_reading(rows, neurons, dim, seed, tol):
 @given(st.integers(1, 12), st.integers(1, 9), st.integers(2, 4), st.integers(0, 2**31 - 1),
        st.sampled_from([0.0, 1e-6, 0.3]))
 def test_every_view_of_ties_agrees(rows, neurons, dim, seed, tol):
-    """Per row, metrics.groups, the meter's labels and distinct counts, the network diagram's colours and the
-    lesson's plane trails name the same groups; over all rows, so do the trajectories' and the plane's legends."""
+    """Per row, metrics.groups names the groups of the meter's labels and distinct counts (group_labels, chained
+    over a whole history at once); over all rows, the lesson's plane trails are drawn one per metrics.groups group."""
     vectors = planted(rows, neurons, dim, seed).astype(np.float32)
     labels = group_labels(vectors, tol)
     counts = distinct(vectors, tol)
@@ -400,7 +400,8 @@ def test_probe_covers_the_data_with_a_margin_row_by_row_along_y(tied):
     assert probe.xs[0] == pytest.approx(x[:, 0].min() - 0.1 * width[0])
     assert probe.ys[-1] == pytest.approx(x[:, 1].max() + 0.1 * width[1])
     points = seen[0]
-    assert points.shape == (25, 2) and points[7].tolist() == [probe.xs[2], probe.ys[1]]  # point k: (x[k % 5], y[k // 5])
+    # Point k is (x[k % 5], y[k // 5]): the rows of a heatmap's z run along y.
+    assert points.shape == (25, 2) and points[7].tolist() == [probe.xs[2], probe.ys[1]]
     np.testing.assert_array_equal(probe.prediction, tied.layer_outputs(points)[-1])
     assert [a.shape[1] for a in probe.layers] == [8, 1]
 
