@@ -1,4 +1,4 @@
-"""The MLP: parameter layout, init schemes, and an exact forward/backward pass.
+"""The MLP: parameter layout, init schemes, and an exact forward and backward pass over K runs at once.
 
 Parameters of K runs live in one flat tensor [K, P]; each layer's weight
 [K, out, in] (as in `torch.nn.Linear`) and bias [K, out] are views into it.
@@ -244,3 +244,102 @@ def accuracy(task: str, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Per-run share of correct predictions [K] for binary or multiclass outputs."""
     predicted = (z[..., 0] > 0) if task == "binary" else z.argmax(-1)
     return (predicted == y).sum(-1) / z.shape[-2]
+
+
+def prediction(task: str, z: torch.Tensor) -> torch.Tensor:
+    """What the output logits z predict: a probability (binary), class probabilities (multiclass) or the value."""
+    if task == "binary":
+        return sigmoid(z)
+    if task == "multiclass":
+        return torch.softmax(z, -1)
+    return z
+
+
+@dataclass
+class Forward:
+    """One forward pass: each layer's activations, and what the backward pass needs."""
+
+    inputs_t: list[torch.Tensor]   # each layer's input, transposed to [.., in, N], contiguous
+    pre: list[torch.Tensor]        # hidden pre-activations z
+    post: list[torch.Tensor]       # hidden activations a (before dropout)
+    out: torch.Tensor              # output logits [K, N, n_out]
+
+
+@dataclass(frozen=True)
+class MLP:
+    """The network: layer sizes, hidden activation, the task its output and loss serve, and its arithmetic.
+
+    Parameters come in as `layout.views(theta)` for theta [K, P], so a caller
+    that runs the same θ many times makes its views (and column views) once.
+    """
+
+    layout: Layout
+    activation: str
+    task: str
+    exact: bool = True
+
+    def forward(self, views: list[tuple[torch.Tensor, torch.Tensor]], x: torch.Tensor,
+                x_t: torch.Tensor | None = None, masks: list[torch.Tensor] | None = None,
+                for_backward: bool = True, x_cols: list[torch.Tensor] | None = None,
+                w_cols: list[list[torch.Tensor]] | None = None) -> Forward:
+        """All layers on inputs x [1 or K, N, in]; masks are inverted-dropout factors per hidden layer.
+
+        x_t (x transposed, contiguous), x_cols (`input_columns(x)`) and w_cols
+        (`weight_columns` per layer) may be passed in when already at hand.
+        Without `for_backward`, only the first layer's input is kept transposed.
+        """
+        h = x
+        h_cols = x_cols
+        inputs_t = [x_t if x_t is not None or not for_backward else x.transpose(-1, -2).contiguous()]
+        pre, post = [], []
+        for layer, (weight, bias) in enumerate(views):
+            z = linear(h, weight, bias, self.exact, h_cols, w_cols[layer] if w_cols is not None else None)
+            h_cols = None
+            if layer == len(views) - 1:
+                return Forward(inputs_t, pre, post, z)
+            a = activate(self.activation, z)
+            pre.append(z)
+            post.append(a)
+            h = a * masks[layer] if masks is not None else a
+            if for_backward:
+                inputs_t.append(h.transpose(-1, -2).contiguous())
+        raise AssertionError("unreachable")
+
+    def backward(self, views: list[tuple[torch.Tensor, torch.Tensor]],
+                 grad_views: list[tuple[torch.Tensor, torch.Tensor]], fwd: Forward, dz: torch.Tensor,
+                 masks: list[torch.Tensor] | None = None) -> None:
+        """Write dLoss/dθ into `grad_views` by the chain rule from dLoss/dz of the output, layer by layer back."""
+        for layer in range(len(views) - 1, -1, -1):
+            weight, _ = views[layer]
+            g_weight, g_bias = grad_views[layer]
+            dz_t = dz.transpose(-1, -2).contiguous()
+            if self.exact:
+                g_weight.copy_(rowdot(dz_t, fwd.inputs_t[layer]))
+            else:
+                g_weight.copy_(torch.matmul(dz_t, fwd.inputs_t[layer].transpose(-1, -2)))
+            g_bias.copy_(dz_t.sum(-1))
+            if layer == 0:
+                return
+            if self.exact:
+                dh = rowdot(dz, weight.transpose(-1, -2).contiguous())
+            else:
+                dh = torch.matmul(dz, weight)
+            if masks is not None:
+                dh = dh * masks[layer - 1]
+            dz = dh * activation_slope(self.activation, fwd.pre[layer - 1], fwd.post[layer - 1])
+
+    def gradients(self, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor, onehot: torch.Tensor | None,
+                  x_t: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean loss [K] and its gradient [K, P] at θ [K, P] on the examples (x, y), without dropout."""
+        views = self.layout.views(theta)
+        fwd = self.forward(views, x, x_t)
+        loss = output_loss(self.task, fwd.out, y, onehot)
+        dz = output_grad(self.task, fwd.out, y, onehot)
+        grad = torch.zeros_like(theta)
+        self.backward(views, self.layout.views(grad), fwd, dz)
+        return loss, grad
+
+    def outputs(self, theta: torch.Tensor, x: torch.Tensor) -> list[torch.Tensor]:
+        """Each hidden layer's activations [K, M, width], then the `prediction` [K, M, n_out], on x [1 or K, M, in]."""
+        fwd = self.forward(self.layout.views(theta), x, for_backward=False)
+        return [*fwd.post, prediction(self.task, fwd.out)]

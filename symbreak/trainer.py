@@ -1,5 +1,9 @@
 """Step-by-step training of K runs at once, with recording and a divergence stop.
 
+The network's arithmetic is `model.MLP`'s;
+the trainer draws the batches and dropout masks, steps, records and stops a run
+that diverges.
+
 The K runs share data and architecture (and optimizer, batch size, dtype,
 arithmetic); each has its own starting parameters, dropout rate, learning
 rate, weight decay and seed. Every operation is batched over K, and each
@@ -12,7 +16,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -57,16 +61,6 @@ def _shared_key(config: Config) -> tuple:
     return (config.data, config.model, t.optimizer, t.batch_size, t.dtype, t.arithmetic)
 
 
-@dataclass
-class _Forward:
-    """What the backward pass needs from a forward pass."""
-
-    inputs_t: list[torch.Tensor]   # each layer's input, transposed to [.., in, N], contiguous
-    pre: list[torch.Tensor]        # hidden pre-activations z
-    post: list[torch.Tensor]       # hidden activations a (before dropout)
-    out: torch.Tensor              # output logits [K, N, n_out]
-
-
 class Trainer:
     """Trains K compatible configurations step by step and records everything."""
 
@@ -91,6 +85,7 @@ class Trainer:
         self.exact = self.config.train.arithmetic == "exact"
         self.activation = self.config.model.activation
         self.layout = Layout((self.dataset.n_features, *self.config.model.hidden, self.dataset.n_outputs))
+        self.net = model.MLP(self.layout, self.activation, self.task, self.exact)
         self._set_data()
         self.initial = torch.stack([
             model.init_params(c, self.layout, torch.Generator().manual_seed(c.seed)) for c in configs
@@ -142,7 +137,7 @@ class Trainer:
         self._previous = self.theta.clone()
         self.generators = [torch.Generator().manual_seed(c.seed + TRAIN_SEED_OFFSET) for c in self.configs]
         self.order: torch.Tensor | None = None
-        self._cache: _Forward | None = None
+        self._cache: model.Forward | None = None
         self.history.clear()
         self._unscored = 0
         self._train_out: dict[int, torch.Tensor] = {}
@@ -150,64 +145,19 @@ class Trainer:
             self._record(on_stride=True)
             self._score_recorded()
 
-    # ------------------------------------------------------------- arithmetic
+    # ------------------------------------------------------------ the network
     def forward(self, theta: torch.Tensor, x: torch.Tensor, x_t: torch.Tensor | None = None,
-                masks: list[torch.Tensor] | None = None, for_backward: bool = True) -> _Forward:
-        """All layers on inputs x [1 or K, N, in]; masks are inverted-dropout factors per hidden layer."""
+                masks: list[torch.Tensor] | None = None, for_backward: bool = True) -> model.Forward:
+        """`model.MLP.forward` at θ [K, P] on x, with the views kept for the trainer's own θ and data."""
         own = theta is self.theta
-        views = self._theta_views if own else self.layout.views(theta)
-        h = x
-        h_cols = self._input_cols.get(id(x))
-        inputs_t = [x_t if x_t is not None or not for_backward else x.transpose(-1, -2).contiguous()]
-        pre, post = [], []
-        for layer, (weight, bias) in enumerate(views):
-            w_cols = self._weight_cols[layer] if own else None
-            z = model.linear(h, weight, bias, self.exact, h_cols, w_cols)
-            h_cols = None
-            if layer == len(views) - 1:
-                return _Forward(inputs_t, pre, post, z)
-            a = model.activate(self.activation, z)
-            pre.append(z)
-            post.append(a)
-            h = a * masks[layer] if masks is not None else a
-            if for_backward:
-                inputs_t.append(h.transpose(-1, -2).contiguous())
-        raise AssertionError("unreachable")
-
-    def backward(self, theta: torch.Tensor, fwd: _Forward, dz: torch.Tensor, grad: torch.Tensor,
-                 masks: list[torch.Tensor] | None = None) -> None:
-        """Write dLoss/dθ into `grad` [K, P] by the chain rule, layer by layer from the output."""
-        views = self._theta_views if theta is self.theta else self.layout.views(theta)
-        grad_views = self._grad_views if grad is self.grad else self.layout.views(grad)
-        for layer in range(len(views) - 1, -1, -1):
-            weight, _ = views[layer]
-            g_weight, g_bias = grad_views[layer]
-            dz_t = dz.transpose(-1, -2).contiguous()
-            if self.exact:
-                g_weight.copy_(model.rowdot(dz_t, fwd.inputs_t[layer]))
-            else:
-                g_weight.copy_(torch.matmul(dz_t, fwd.inputs_t[layer].transpose(-1, -2)))
-            g_bias.copy_(dz_t.sum(-1))
-            if layer == 0:
-                return
-            if self.exact:
-                dh = model.rowdot(dz, weight.transpose(-1, -2).contiguous())
-            else:
-                dh = torch.matmul(dz, weight)
-            if masks is not None:
-                dh = dh * masks[layer - 1]
-            dz = dh * model.activation_slope(self.activation, fwd.pre[layer - 1], fwd.post[layer - 1])
+        return self.net.forward(self._theta_views if own else self.layout.views(theta), x, x_t, masks, for_backward,
+                                self._input_cols.get(id(x)), self._weight_cols if own else None)
 
     def gradients(self, theta: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Full-batch loss [K] and gradient [K, P] at θ, without dropout and without stepping."""
         theta = self.theta if theta is None else theta.to(self.dtype)
         with torch.inference_mode():
-            fwd = self.forward(theta, self.x_train, self.x_train_t)
-            loss = model.output_loss(self.task, fwd.out, self.y_train, self.onehot_train)
-            dz = model.output_grad(self.task, fwd.out, self.y_train, self.onehot_train)
-            grad = torch.zeros_like(theta)
-            self.backward(theta, fwd, dz, grad)
-        return loss, grad
+            return self.net.gradients(theta, self.x_train, self.y_train, self.onehot_train, self.x_train_t)
 
     # --------------------------------------------------------------- stepping
     def _batch(self) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor, torch.Tensor | None] | None:
@@ -288,7 +238,7 @@ class Trainer:
         if fwd is None:
             fwd = self.forward(self.theta, x, x_t, masks)
         dz = model.output_grad(self.task, fwd.out, y, onehot)
-        self.backward(self.theta, fwd, dz, self.grad, masks)
+        self.net.backward(self._theta_views, self._grad_views, fwd, dz, masks)
         self._previous.copy_(self.theta)
         self._update(self.grad)
         self.step_count += 1
@@ -467,13 +417,8 @@ class Trainer:
         theta = self.theta[run: run + 1] if row is None else self.history.params[row, run: run + 1]
         inputs = torch.as_tensor(np.asarray(x, dtype=np.float64), dtype=self.dtype).unsqueeze(0)
         with torch.inference_mode():
-            fwd = self.forward(theta, inputs, for_backward=False)
-            out = fwd.out
-            if self.task == "binary":
-                out = model.sigmoid(out)
-            elif self.task == "multiclass":
-                out = torch.softmax(out, -1)
-        return [a[0].double().numpy().copy() for a in (*fwd.post, out)]
+            outputs = self.net.outputs(theta, inputs)
+        return [a[0].double().numpy().copy() for a in outputs]
 
     @property
     def final_loss(self) -> list[float]:
