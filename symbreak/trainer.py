@@ -1,6 +1,6 @@
 """Step-by-step training of K runs at once, with recording and a divergence stop.
 
-The network's arithmetic is `model.MLP`'s;
+The network's arithmetic is `model.MLP`'s and the updates are `optim.Optimizer`'s;
 the trainer draws the batches and dropout masks, steps, records and stops a run
 that diverges.
 
@@ -26,10 +26,8 @@ from .config import Config, ConfigError
 from .data import Dataset, load_csv, make_builtin
 from .history import COLUMN, METRIC_NAMES, History
 from .model import Layout
+from .optim import Optimizer
 
-MOMENTUM = 0.9
-ADAM_BETAS = (0.9, 0.999)
-ADAM_EPS = 1e-8
 TRAIN_SEED_OFFSET = 1
 # A finite loss that blows up still means the learning rate is too high: a train loss this many times its
 # start, or ending this many times above it, gets a warning (a loss that spikes 30x and recovers does not).
@@ -90,8 +88,8 @@ class Trainer:
         self.initial = torch.stack([
             model.init_params(c, self.layout, torch.Generator().manual_seed(c.seed)) for c in configs
         ]).to(self.dtype)
-        self.lr = self._per_run([c.train.lr for c in configs])
-        self.weight_decay = self._per_run([c.train.weight_decay for c in configs])
+        self.optimizer = Optimizer(self.config.train.optimizer, self._per_run([c.train.lr for c in configs]),
+                                   self._per_run([c.train.weight_decay for c in configs]), self.initial)
         self.keep = [1.0 - c.train.dropout for c in configs]
         self.uses_dropout = any(k < 1.0 for k in self.keep) and self.layout.n_layers > 1
         batch = self.config.train.batch_size
@@ -127,8 +125,7 @@ class Trainer:
         self._theta_views = self.layout.views(self.theta)
         self._grad_views = self.layout.views(self.grad)
         self._weight_cols = [model.weight_columns(weight) for weight, _ in self._theta_views]
-        self.velocity = torch.zeros_like(self.theta)
-        self.second = torch.zeros_like(self.theta)
+        self.optimizer.reset(self.theta)
         self.step_count = 0
         self.diverged_at: list[int | None] = [None] * self.k
         self.diverged_reason: list[str] = [""] * self.k
@@ -185,25 +182,6 @@ class Trainer:
             masks.append(mask)
         return masks
 
-    def _update(self, grad: torch.Tensor) -> None:
-        """One optimizer update of θ from `grad` (weight decay added as in torch.optim)."""
-        if bool((self.weight_decay != 0).any()):
-            grad = grad + self.weight_decay * self.theta
-        optimizer = self.config.train.optimizer
-        if optimizer == "sgd":
-            self.theta.sub_(grad * self.lr)
-        elif optimizer == "momentum":
-            self.velocity.mul_(MOMENTUM).add_(grad)
-            self.theta.sub_(self.velocity * self.lr)
-        else:
-            beta1, beta2 = ADAM_BETAS
-            t = self.step_count + 1
-            self.velocity.mul_(beta1).add_(grad * (1 - beta1))
-            self.second.mul_(beta2).add_(grad * grad * (1 - beta2))
-            m_hat = self.velocity / (1 - beta1**t)
-            v_hat = self.second / (1 - beta2**t)
-            self.theta.sub_(m_hat / (torch.sqrt(v_hat) + ADAM_EPS) * self.lr)
-
     def step(self, n: int = 1, seconds: float | None = None) -> int:
         """Advance exactly n optimizer updates (fewer only if every run diverged); returns how many.
 
@@ -240,7 +218,7 @@ class Trainer:
         dz = model.output_grad(self.task, fwd.out, y, onehot)
         self.net.backward(self._theta_views, self._grad_views, fwd, dz, masks)
         self._previous.copy_(self.theta)
-        self._update(self.grad)
+        self.optimizer.update(self.theta, self.grad, self.step_count)
         self.step_count += 1
         self._cache = None
         if not math.isfinite(float(self.theta.sum())):
