@@ -2,7 +2,7 @@
 
 The 2-2-1 net is checked against the chain rule written out by hand in NumPy
 (dJ/dw1 = δ·w5·σ'(z1)·x1, ...); deeper nets, every activation and every loss
-against torch autograd on nn.Linear; the optimizers against torch.optim.
+against torch autograd on nn.Linear (dropout masks included); the optimizers against torch.optim.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import torch
 
 from symbreak import Config, Trainer
 from symbreak.config import explicit_json
+from symbreak.model import MLP, Layout, output_grad
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
@@ -137,3 +138,33 @@ def test_dropout_is_inverted_and_training_only() -> None:
     assert float(masks[0].mean()) == pytest.approx(1.0, abs=0.03)
     loss_eval, _ = trainer.gradients()
     assert float(loss_eval[0]) == pytest.approx(trainer.history.metric("train_loss")[0], rel=1e-12)
+
+
+@pytest.mark.parametrize("exact", [True, False])
+def test_backward_through_dropout_masks_matches_autograd(exact: bool) -> None:
+    # The masks of a training step, fixed here, scale each hidden activation; autograd differentiates the same
+    # masked network built from nn.Linear.
+    layout = Layout((2, 5, 4, 1))
+    generator = torch.Generator().manual_seed(2)
+    theta = torch.randn(2, layout.n_params, generator=generator, dtype=torch.float64)
+    x = torch.randn(1, 30, 2, generator=generator, dtype=torch.float64)
+    y = (torch.rand(30, generator=generator) < 0.5).double()
+    masks = [(torch.rand(2, 30, width, generator=generator) < 0.6).double() / 0.6 for width in (5, 4)]
+    net = MLP(layout, "tanh", "binary", exact)
+    fwd = net.forward(layout.views(theta), x, masks=masks)
+    grad = torch.zeros_like(theta)
+    net.backward(layout.views(theta), layout.views(grad), fwd, output_grad("binary", fwd.out, y, None), masks)
+    for run in range(2):
+        layers = []
+        for weight, bias in layout.views(theta[run]):
+            linear = torch.nn.Linear(weight.shape[1], weight.shape[0]).double()
+            with torch.no_grad():
+                linear.weight.copy_(weight)
+                linear.bias.copy_(bias)
+            layers.append(linear)
+        h = x[0]
+        for linear, mask in zip(layers[:-1], masks):
+            h = torch.tanh(linear(h)) * mask[run]
+        torch.nn.functional.binary_cross_entropy_with_logits(layers[-1](h)[:, 0], y).backward()
+        expected = torch.cat([torch.cat([l.weight.grad.flatten(), l.bias.grad]) for l in layers])
+        np.testing.assert_allclose(grad[run].numpy(), expected.numpy(), rtol=1e-10, atol=1e-14)
