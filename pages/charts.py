@@ -33,7 +33,12 @@ PLOTLY_JS = "plotly.min.js"
 PLOTLY_DIR = Path(plotly.__file__).parent / "package_data"
 COMPONENT = "symbreak_chart"
 CHART_CLASS = "symbreak-chart"
+PLOT_CLASS = "symbreak-plot"
 MAX_FPS = 20
+# A box narrower than this (a phone), or one that would scale its figure below MIN_SCALE, gets the narrow layout:
+# side-by-side panels stacked, at full size (see charts.js).
+NARROW_WIDTH = 640
+MIN_SCALE = 0.8
 # How a base64 array (plotly's "typed array spec") starts in figure JSON.
 TYPED_ARRAY = '{"dtype":"'
 # An array this long or longer that appears more than once in one chart update is sent once.
@@ -42,126 +47,24 @@ SHARED_KEY = "sharedArray"
 # Declaring a (never drawn) classic component makes Streamlit serve plotly's own folder at /component/<name>/.
 _PLOTLY_FILES = declare_component("plotly_files", path=str(PLOTLY_DIR))
 
-_JS = """
-function loadPlotly(src) {
-  if (window.Plotly) return Promise.resolve(window.Plotly);
-  if (!window.__symbreakPlotly) {
-    window.__symbreakPlotly = new Promise((resolve, reject) => {
-      const script = document.createElement("script");
-      script.src = src;
-      script.async = true;
-      script.onload = () => resolve(window.Plotly);
-      script.onerror = () => {
-        window.__symbreakPlotly = null;
-        reject(new Error("plotly.js could not be loaded from " + src));
-      };
-      document.head.appendChild(script);
-    });
-  }
-  return window.__symbreakPlotly;
-}
+HERE = Path(__file__).parent
+_JS = (HERE / "charts.js").read_text(encoding="utf-8")
+_CSS = (HERE / "charts.css").read_text(encoding="utf-8")
 
-const sleep = ms => new Promise(resolve => setTimeout(resolve, ms));
-
-// A chart narrower than its figure's minimum width (a 1024-pixel projector with the sidebar open) is drawn at
-// that width and scaled down as a whole, so its panel titles and ticks shrink instead of running into each other.
-function fit(box, height) {
-  const min = box.__minWidth, width = box.clientWidth, plot = box.__plot;
-  const scale = min && width && width < min ? width / min : 1;
-  plot.style.width = scale < 1 ? min + "px" : "100%%";
-  plot.style.transform = scale < 1 ? "scale(" + scale + ")" : "";
-  box.style.height = Math.ceil(height * scale) + "px";
+# What the browser side needs to know, sent with every chart (a few hundred bytes).
+OPTIONS = {
+    "box_class": CHART_CLASS, "plot_class": PLOT_CLASS, "fps": MAX_FPS, "shared_key": SHARED_KEY,
+    "default_height": 450, "narrow_width": NARROW_WIDTH, "min_scale": MIN_SCALE,
+    # The narrow layout, in pixels: a panel's height, the room over it for titles and under it for ticks, a
+    # legend's row and its entries, how many panels still get a row each, the width from which two share a row.
+    "panel_px": 170, "title_px": 28, "footer_px": 56, "legend_row_px": 30, "legend_per_row": 3,
+    "single_column_max": 4, "two_column_width": 480,
+    # The gap between two columns (paper); font sizes, a character's width and a line's height in ems (to wrap
+    # titles); how far under a one-column plot its legend goes; the margins.
+    "column_gap": 0.12, "font_size": 16, "title_font_size": 20, "char_em": 0.5, "line_em": 1.3,
+    "legend_below_px": 84, "margin_left": 56, "margin_right": 12, "margin_top": 6, "margin_bottom": 6,
+    "title_margin": 48,
 }
-
-// Draws the queued figures one after another, at most MAX_FPS a second. The first frame of a batch asks for
-// the next batch as it starts, so the server trains and builds it while this one is on screen.
-async function drawQueue(box) {
-  box.__busy = true;
-  try {
-    const Plotly = await loadPlotly(box.__src);
-    while (box.__queue.length) {
-      const wait = (box.__last || 0) + 1000 / %(fps)d - performance.now();
-      if (wait > 0) await sleep(wait);
-      const item = box.__queue.shift();
-      if (!item) break;
-      box.__last = performance.now();
-      if (item.first && item.batch !== null && item.batch === box.__batch) {
-        box.__report("drawn", item.batch);
-        await sleep(0);  // lets the report go out before this frame is drawn
-      }
-      // Animation frames are drawn static (no hover layers to rebuild): cheaper, and nobody hovers a moving line.
-      const config = item.batch === null ? box.__config : Object.assign({}, box.__config, {staticPlot: true});
-      box.__height = item.figure.layout.height || 450;
-      fit(box, box.__height);
-      await Plotly.react(box.__plot, item.figure.data, item.figure.layout, config);
-      box.dataset.draws = String(Number(box.dataset.draws || 0) + 1);
-    }
-  } catch (error) {
-    box.__plot.textContent = "This chart could not be drawn: " + error.message;
-  } finally {
-    box.__busy = false;
-  }
-}
-
-export default function ({ parentElement, data, setTriggerValue }) {
-  let box = parentElement.querySelector(".%(cls)s");
-  if (!box) {
-    box = document.createElement("div");
-    box.className = "%(cls)s";
-    box.style.width = "100%%";
-    box.style.overflow = "hidden";
-    box.__queue = [];
-    box.__plot = document.createElement("div");
-    box.__plot.style.transformOrigin = "top left";
-    box.appendChild(box.__plot);
-    parentElement.appendChild(box);
-    // Follow the column's width (window resized, sidebar opened or closed): this replaces plotly's "responsive".
-    // A chart that is not on screen (its page left, its tab closed) reports width 0: plotly cannot resize it
-    // then, and it keeps the width it had; it is resized when it comes back at another width.
-    let width = null;
-    new ResizeObserver(entries => {
-      const now = Math.round(entries[0].contentRect.width);
-      if (!box.isConnected || now === 0) return;
-      if (width !== null && now !== width && window.Plotly && box.__plot.layout) {
-        fit(box, box.__height);
-        window.Plotly.Plots.resize(box.__plot);
-      }
-      width = now;
-    }).observe(box);
-  }
-  box.__minWidth = data.min_width || 0;
-  box.__src = data.src;
-  box.__config = data.config;
-  box.__report = setTriggerValue;
-  const batch = data.batch === undefined ? null : data.batch;
-  if (batch !== null && batch === box.__batch) return;  // a batch sent again: already queued or drawn
-  // An array sent once for several traces: each place gets its own copy of it.
-  const shared = (data.shared || []).map(text => JSON.parse(text));
-  const unshare = value => {
-    if (Array.isArray(value)) return value.map(unshare);
-    if (value === null || typeof value !== "object") return value;
-    if (typeof value.%(shared)s === "number") return Object.assign({}, shared[value.%(shared)s]);
-    for (const key in value) value[key] = unshare(value[key]);
-    return value;
-  };
-  const frames = data.figures.map((text, i) => {
-    const figure = unshare(JSON.parse(text));
-    figure.layout.autosize = true;
-    delete figure.layout.width;
-    return {figure, batch, first: i === 0};
-  });
-  // The room is kept while plotly.js loads.
-  if (!box.__plot.layout) box.style.height = (frames[0].figure.layout.height || 450) + "px";
-  if (batch === null) {
-    box.__batch = null;
-    box.__queue = frames;  // a plain update replaces whatever was still queued
-  } else {
-    box.__batch = batch;
-    box.__queue = box.__queue.filter(item => item.batch !== null).slice(-frames.length).concat(frames);
-  }
-  if (!box.__busy) drawQueue(box);
-}
-""" % {"fps": MAX_FPS, "cls": CHART_CLASS, "shared": SHARED_KEY}
 
 _component = None
 
@@ -176,7 +79,8 @@ def show(figures: go.Figure | Sequence[go.Figure | str], key: str, config: Mappi
          batch: int | None = None, on_drawn: Callable[[], None] | None = None, min_width: int = 0) -> None:
     """Draw a figure (or, for an animation, a batch of frames) full width; the same key updates the same chart.
 
-    In a column narrower than `min_width` pixels the figure is drawn that wide and scaled down to fit.
+    In a column narrower than `min_width` pixels the figure is drawn that wide and scaled down to fit, by no
+    less than MIN_SCALE; a narrower column (and any under NARROW_WIDTH) stacks the figure's side-by-side panels.
 
     Frames may be given as figures or as their JSON text (`fig.to_json()`,
     `figures.live_json`), so a batch that is sent again is not serialised again.
@@ -189,11 +93,11 @@ def show(figures: go.Figure | Sequence[go.Figure | str], key: str, config: Mappi
     """
     global _component
     if _component is None:
-        _component = st.components.v2.component(COMPONENT, js=_JS, isolate_styles=False)
+        _component = st.components.v2.component(COMPONENT, js=_JS, css=_CSS, isolate_styles=False)
     figures = [figures] if isinstance(figures, (go.Figure, str)) else list(figures)
     figures, shared = share_arrays([f if isinstance(f, str) else f.to_json() for f in figures])
     data = {"figures": figures, "shared": shared, "config": dict(config or {}), "src": plotly_src(), "batch": batch,
-            "min_width": min_width}
+            "min_width": min_width, "options": OPTIONS}
     _component(key=key, data=data, on_drawn_change=on_drawn or _ignore)
 
 
