@@ -40,22 +40,20 @@ import streamlit as st
 import torch
 
 from pages import charts
-from symbreak import model
+from symbreak import model, settings
 from symbreak.config import (
-    ACTIVATIONS, ARITHMETIC, DTYPES, FLAT_FIELDS, INIT_SCHEMES, MAX_DROPOUT, MAX_EXPLICIT_CHARS, MAX_HIDDEN_LAYERS,
-    MAX_INIT_PARAM, MAX_LR, MAX_PERTURB, MAX_SEED, MAX_TOL, MAX_VALUE_CHARS, MAX_WEIGHT_DECAY, MAX_WIDTH, MIN_LR,
-    OPTIMIZERS, PRESETS, QUOTE_CHARS, SCHEMES_WITH_PARAM, TASK_CHOICES, Config, ConfigError, explicit_json,
-    parse_scheme, preset, quote,
+    FLAT_FIELDS, MAX_EXPLICIT_CHARS, MAX_SEED, MAX_VALUE_CHARS, PRESETS, QUOTE_CHARS, SCHEMES_WITH_PARAM, Config,
+    ConfigError, explicit_json, parse_hide, parse_scheme, preset, quote,
 )
 from symbreak.export import csv_text
-from symbreak.data import BUILTINS, MAX_ROWS, MIN_SAMPLES, DataError, Dataset
+from symbreak.data import BUILTINS, DataError, Dataset
+from symbreak.settings import HIDE_KEY, MAX_UPLOAD_MB, SETTINGS
 from symbreak.trainer import Trainer, load_dataset
 from streamlit import config as st_config
 from streamlit.runtime import Runtime
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
-MAX_UPLOAD_MB = 5
 # Datasets are shared by every session (they are never changed), up to this many bytes in all.
 MAX_DATASET_CACHE_BYTES = 256 * 2**20
 # How often closed sessions are looked for, to free what they held.
@@ -106,14 +104,7 @@ def _route_through_app() -> None:
 _route_through_app()
 
 # Friendly names of the flat config fields, for "New run: …" messages.
-FIELD_LABELS = {
-    "dataset": "dataset", "path": "file", "target": "target", "task": "task", "standardize": "standardize",
-    "n_samples": "samples", "noise": "noise", "test_fraction": "test share", "hidden": "hidden layers",
-    "activation": "activation", "init": "weight init", "bias_init": "bias init", "perturb": "perturbation ε",
-    "init_weights": "initial weights", "optimizer": "optimizer", "lr": "learning rate",
-    "weight_decay": "weight decay", "batch_size": "batch size", "dropout": "dropout", "steps": "steps",
-    "dtype": "dtype", "arithmetic": "arithmetic", "seed": "seed", "tol": "tolerance",
-}
+FIELD_LABELS = {entry.key: entry.name for entry in settings.fields()}
 
 
 # ------------------------------------------------------------------ page set-up
@@ -530,12 +521,16 @@ def adopt_query(slot: RunSlot) -> None:
     slot.set_errors(errors)
 
 
+def carried_params() -> dict[str, str]:
+    """The URL's page-wide keys that every link and rewrite of the URL keeps: projector mode and the hide list."""
+    return {key: st.query_params[key] for key in (PRESENT_KEY, HIDE_KEY) if key in st.query_params}
+
+
 def sync_query(slot: RunSlot) -> None:
-    """Make the URL hold exactly the run's non-default fields (keeping `present`), and remember it."""
+    """Make the URL hold exactly the run's non-default fields (keeping `present` and `hide`), and remember it."""
     desired = query_for_config(slot.config)
     st.session_state[slot.key("url")] = dict(desired)
-    if PRESENT_KEY in st.query_params:
-        desired[PRESENT_KEY] = st.query_params[PRESENT_KEY]
+    desired.update(carried_params())
     current = {k: st.query_params[k] for k in st.query_params}
     if current != desired:
         st.query_params.from_dict(desired)
@@ -599,47 +594,19 @@ def download_buttons(trainer: Trainer, run: int = 0, prefix: str = "symbreak") -
 
 
 # ------------------------------------------------------------------ sidebar controls
-_HELP = {
-    "preset": "A ready-made experiment. Each one changes a few settings from the default; the caption says what "
-              "to watch for.",
-    "dataset": "What the network learns. Built-in sets are generated from the seed; pick 'csv' after uploading "
-               "your own file.",
-    "upload": f"A CSV with a header row, numeric feature columns and a target column (the last, unless you name "
-              f"another). At most {MAX_UPLOAD_MB} MB.",
-    "target": "The column to predict (empty: the last column).",
-    "task": "auto guesses from the target: two values is binary, a few whole numbers or labels multiclass, "
-            "else regression.",
-    "standardize": "Rescale each feature to mean 0 and spread 1 (built-in sets always are).",
-    "n_samples": "How many points to generate (built-in sets).",
-    "noise": "How noisy the generated data is, from 0 (clean) to 1.",
-    "test_fraction": "Share of the data held back to measure the test loss.",
-    "layers": "How many hidden layers (0 = no hidden layer: the inputs feed the outputs directly).",
-    "width": "Neurons in each hidden layer.",
-    "activation": "The function each hidden neuron applies to its weighted sum.",
-    "init_scheme": "How the starting weights are chosen. zeros and constant give every neuron the same start "
-                   "(symmetric); the others draw each weight at random from the seed.",
-    "init_param": "The value (constant) or spread (normal, uniform) of the starting weights.",
-    "bias_scheme": "How the starting biases are chosen (same schemes as the weights).",
-    "bias_param": "The value or spread of the starting biases.",
-    "perturb": "Add random noise of this size to every starting weight. Even 1e-6 makes the neurons different, "
-               "and the difference can grow.",
-    "dropout": "During training, switch off each hidden neuron at random with this probability on every step. "
-               "Different neurons are dropped, so they get different updates.",
-    "optimizer": "sgd: step against the gradient; momentum: keep some of the last step; adam: per-weight step "
-                 "sizes. None of them can tell identical neurons apart.",
-    "lr": "How big each step is. Too big and training blows up (the page says so and stops).",
-    "batch_size": "Examples per step; 0 uses all of them (full batch). Mini-batches are shuffled from the seed, but "
-                  "every neuron sees the same batch.",
-    "weight_decay": "Pull every weight a little towards 0 on each step (the same pull for identical neurons).",
-    "seed": "One number fixes the data, the random starting weights, the dropout masks and the shuffling.",
-    "dtype": "float32 (7 digits) or float64 (16 digits). Identical neurons stay identical in both.",
-    "arithmetic": "exact: every dot product is summed in the same order for every neuron, so identical neurons get "
-                  "identical numbers. blas: the fast matrix multiply, which may sum identical columns in a "
-                  "different order; the results then differ in the last bit (an ulp) and that tiny tie-break can grow.",
-    "tol": "Two neurons count as equal when no parameter differs by more than this. 0 = equal to the last bit.",
-    "table": "Rows are the neurons of a layer, columns the weights coming into them. Give two rows the same "
-             "numbers (and the same outgoing weights) to keep two neurons tied; change one cell to untie them.",
+_HELP = {**{key: entry.help for key, entry in SETTINGS.items()},
+         "table": "Rows are the neurons of a layer, columns the weights coming into them. Give two rows the same "
+                  "numbers (and the same outgoing weights) to keep two neurons tied; change one cell to untie them."}
+# The sidebar's sections by the controls they hold: one whose controls are all hidden is left out.
+_SECTIONS = {
+    "data": ("path", "target", "task", "standardize", "n_samples", "noise", "test_fraction"),
+    "network": ("layers", "width", "activation"),
+    "start": ("init_scheme", "init_param", "bias_scheme", "bias_param", "perturb", "init_weights"),
+    "training": ("dropout", "optimizer", "lr", "batch_size", "weight_decay", "seed"),
+    "arithmetic": ("dtype", "arithmetic", "tol"),
 }
+WIDTH_WITHOUT_LAYERS = 8  # the width control's value while there is no hidden layer
+
 
 def _preset_of(config: Config) -> str:
     for name in PRESETS:
@@ -661,38 +628,27 @@ def _clamp(value: float, low: float, high: float) -> float:
     return min(max(value, low), high)
 
 
+def _field_value(config: Config, key: str) -> Any:
+    section, attr = FLAT_FIELDS[key]
+    return getattr(getattr(config, section) if section else config, attr)
+
+
 def widget_values(config: Config) -> dict[str, Any]:
-    """The value of every sidebar control for a config (clamped into the controls' ranges)."""
+    """The value of every sidebar control for a config (numbers clamped into the controls' ranges)."""
     init_name, init_param = _scheme_values(config.init.weight)
     bias_name, bias_param = _scheme_values(config.init.bias)
     hidden = config.model.hidden
-    return {
-        "preset": _preset_of(config),
-        "dataset": config.data.dataset,
-        "target": config.data.target,
-        "task": config.data.task,
-        "standardize": config.data.standardize,
-        "n_samples": int(_clamp(config.data.n_samples, MIN_SAMPLES, MAX_ROWS)),
-        "noise": float(config.data.noise),
-        "test_fraction": float(config.data.test_fraction),
-        "layers": len(hidden),
-        "width": hidden[0] if hidden else 8,
-        "activation": config.model.activation,
-        "init_scheme": init_name,
-        "init_param": _clamp(init_param, -MAX_INIT_PARAM, MAX_INIT_PARAM),
-        "bias_scheme": bias_name,
-        "bias_param": _clamp(bias_param, -MAX_INIT_PARAM, MAX_INIT_PARAM),
-        "perturb": float(config.init.perturb),
-        "dropout": float(config.train.dropout),
-        "optimizer": config.train.optimizer,
-        "lr": _clamp(config.train.lr, MIN_LR, MAX_LR),
-        "batch_size": int(config.train.batch_size),
-        "weight_decay": float(config.train.weight_decay),
-        "seed": int(config.seed),
-        "dtype": config.train.dtype,
-        "arithmetic": config.train.arithmetic,
-        "tol": float(config.tol),
-    }
+    parts = {"preset": _preset_of(config), "layers": len(hidden), "width": hidden[0] if hidden else WIDTH_WITHOUT_LAYERS,
+             "init_scheme": init_name, "init_param": init_param, "bias_scheme": bias_name, "bias_param": bias_param}
+    values: dict[str, Any] = {}
+    for entry in settings.controls():
+        if entry.widget in (settings.UPLOAD, settings.TABLE):
+            continue
+        value = parts[entry.key] if entry.key in parts else _field_value(config, entry.key)
+        if entry.kind in (settings.NUMBER, settings.INT):
+            value = (int if entry.kind == settings.INT else float)(_clamp(value, entry.low, entry.high))
+        values[entry.key] = value
+    return values
 
 
 def _changes(control: str, values: Mapping[str, Any], config: Config,
@@ -848,6 +804,36 @@ def _control(slot: RunSlot, name: str) -> dict[str, Any]:
     return dict(key=slot.key(f"w.{name}"), on_change=_on_control, args=(slot.name, name), help=_HELP[name])
 
 
+def hidden_controls() -> frozenset[str]:
+    """The controls a teacher's `?hide=` list removes from the sidebar."""
+    return parse_hide(str(st.query_params.get(HIDE_KEY, "")))[0]
+
+
+def _widget(where: Any, slot: RunSlot, key: str, **options: Any) -> None:
+    """One sidebar control as its registry entry describes it (label, help, bounds, step, format, choices), unless
+    the hide list removes it; `options` override the entry's (the choices a page offers now, how it shows them)."""
+    entry = SETTINGS[key]
+    if key in hidden_controls():
+        return
+    args = {**_control(slot, key), **options}
+    if entry.widget in (settings.SELECT, settings.RADIO):
+        choices = list(args.pop("choices", entry.choices))
+        args.setdefault("format_func", entry.show)
+        if entry.widget == settings.SELECT:
+            where.selectbox(entry.label, choices, **args)
+        else:
+            where.radio(entry.label, choices, horizontal=True, **args)
+    elif entry.widget == settings.SLIDER:
+        where.slider(entry.label, entry.low, entry.high, step=entry.step, **args)
+    elif entry.widget == settings.NUMBER_INPUT:
+        where.number_input(entry.label, min_value=entry.low, max_value=entry.high, step=entry.step,
+                           format=entry.format, **args)
+    elif entry.widget == settings.CHECKBOX:
+        where.checkbox(entry.label, **args)
+    else:
+        where.text_input(entry.label, max_chars=entry.max_chars, **args)
+
+
 def section_args(key: str) -> dict[str, Any]:
     """Keyword arguments of an expander or popover whose content is drawn only while it is open (`.open`).
 
@@ -861,88 +847,85 @@ def section_args(key: str) -> dict[str, Any]:
 def _data_controls(slot: RunSlot) -> None:
     """Upload, CSV settings or the built-in data's size and noise, and the test share."""
     config = slot.config
-    st.file_uploader("Upload a CSV", type=["csv", "txt", "tsv"], key=slot.key("w.upload_file"),
-                     on_change=_on_upload, args=(slot.name,), help=_HELP["upload"],
-                     max_upload_size=MAX_UPLOAD_MB)
-    if config.data.dataset == "csv":
-        st.text_input("Target column", **_control(slot, "target"))
-        st.selectbox("Task", TASK_CHOICES, **_control(slot, "task"))
-        st.checkbox("Standardize features", **_control(slot, "standardize"))
-    else:
-        st.number_input("Samples", min_value=MIN_SAMPLES, max_value=MAX_ROWS, step=50,
-                        **_control(slot, "n_samples"))
-        st.slider("Noise", 0.0, 1.0, step=0.05, **_control(slot, "noise"))
-    st.slider("Test share", 0.0, 0.5, step=0.05, **_control(slot, "test_fraction"))
+    if "path" not in hidden_controls():
+        entry = SETTINGS["path"]
+        st.file_uploader(entry.label, type=["csv", "txt", "tsv"], key=slot.key("w.upload_file"),
+                         on_change=_on_upload, args=(slot.name,), help=entry.help, max_upload_size=MAX_UPLOAD_MB)
+    csv = config.data.dataset == settings.CSV_DATASET
+    for key in ("target", "task", "standardize") if csv else ("n_samples", "noise"):
+        _widget(st, slot, key)
+    _widget(st, slot, "test_fraction")
 
 
 def _arithmetic_controls(slot: RunSlot) -> None:
     """Number type, exact or BLAS arithmetic, and the tolerance that counts neurons as equal."""
-    st.selectbox("Number type", DTYPES, **_control(slot, "dtype"))
-    st.radio("Arithmetic", ARITHMETIC, horizontal=True,
-             format_func=lambda a: "exact" if a == "exact" else "plain BLAS", **_control(slot, "arithmetic"))
-    st.number_input("Tolerance for 'equal'", min_value=0.0, max_value=MAX_TOL, step=1e-6, format="%g",
-                    **_control(slot, "tol"))
+    for key in _SECTIONS["arithmetic"]:
+        _widget(st, slot, key)
 
 
 def config_sidebar(slot: RunSlot) -> None:
     """Every configuration control, in the sidebar; each change starts a new run (or shows why it cannot).
 
-    The sections that start closed draw their controls only when opened (see `section_args`).
+    The sections that start closed draw their controls only when opened (see `section_args`). A teacher's
+    `?hide=` list leaves controls out (a section with none left is left out too); a name it cannot use is
+    reported at the top of the sidebar.
     """
     _seed_widgets(slot)
     config = slot.config
     sb = st.sidebar
-    options = list(PRESETS) + ([CUSTOM] if _preset_of(config) == CUSTOM else [])
-    sb.selectbox("Preset", options, format_func=lambda n: n if n == CUSTOM else f"{n}", **_control(slot, "preset"))
-    if _preset_of(config) != CUSTOM:
-        sb.caption(PRESETS[_preset_of(config)][0])
-    else:
-        sb.caption("Your own settings (changed from a preset).")
-    datasets = list(BUILTINS) + (["csv"] if config.data.dataset == "csv" or slot.upload else [])
-    csv_name = config.data.path if config.data.dataset == "csv" else (slot.upload[0] if slot.upload else "")
-    sb.selectbox("Dataset", datasets, format_func=lambda d: f"csv: {_short(csv_name)}" if d == "csv" else d,
-                 **_control(slot, "dataset"))
-    with sb.expander("Data details", **section_args(slot.key("x.data"))) as section:
-        if section.open:
-            _data_controls(slot)
-    with sb.expander("Network", expanded=True):
-        left, right = st.columns(2)
-        left.number_input("Hidden layers", min_value=0, max_value=MAX_HIDDEN_LAYERS, step=1, **_control(slot, "layers"))
-        right.number_input("Neurons per layer", min_value=1, max_value=MAX_WIDTH, step=1, **_control(slot, "width"))
-        st.selectbox("Activation", ACTIVATIONS, **_control(slot, "activation"))
-    with sb.expander("Starting weights", expanded=True):
-        left, right = st.columns([3, 2])
-        left.selectbox("Weight init", INIT_SCHEMES, **_control(slot, "init_scheme"))
-        if st.session_state[slot.key("w.init_scheme")] in SCHEMES_WITH_PARAM:
-            right.number_input("value", min_value=-MAX_INIT_PARAM, max_value=MAX_INIT_PARAM, step=0.1, format="%g",
-                               **_control(slot, "init_param"))
-        left, right = st.columns([3, 2])
-        left.selectbox("Bias init", INIT_SCHEMES, **_control(slot, "bias_scheme"))
-        if st.session_state[slot.key("w.bias_scheme")] in SCHEMES_WITH_PARAM:
-            right.number_input("value ", min_value=-MAX_INIT_PARAM, max_value=MAX_INIT_PARAM, step=0.1, format="%g",
-                               **_control(slot, "bias_param"))
-        st.number_input("Perturbation ε", min_value=0.0, max_value=MAX_PERTURB, step=1e-4, format="%g",
-                        **_control(slot, "perturb"))
-        if config.init.explicit:
-            st.info("Starting weights typed in by hand (below) replace the weight and bias init.")
-        with st.popover("Type in the starting weights", width="stretch", **section_args(slot.key("x.tables")),
-                        help="A table per layer of the starting weights; what you type starts a new run from it.") as box:
-            if box.open:
-                weight_tables(slot)
-    with sb.expander("Training", expanded=True):
-        st.slider("Dropout rate", 0.0, MAX_DROPOUT, step=0.05, **_control(slot, "dropout"))
-        left, right = st.columns(2)
-        left.selectbox("Optimizer", OPTIMIZERS, **_control(slot, "optimizer"))
-        right.number_input("Learning rate", min_value=MIN_LR, max_value=MAX_LR, step=0.05, format="%g",
-                           **_control(slot, "lr"))
-        left, right = st.columns(2)
-        left.number_input("Batch size", min_value=0, max_value=MAX_ROWS, step=1, **_control(slot, "batch_size"))
-        right.number_input("Weight decay", min_value=0.0, max_value=MAX_WEIGHT_DECAY, step=1e-3, format="%g",
-                           **_control(slot, "weight_decay"))
-        st.number_input("Seed", min_value=0, max_value=MAX_SEED, step=1, **_control(slot, "seed"))
-    with sb.expander("Arithmetic", **section_args(slot.key("x.arithmetic"))) as section:
-        if section.open:
-            _arithmetic_controls(slot)
+    hidden, message = parse_hide(str(st.query_params.get(HIDE_KEY, "")))
+    if message:
+        sb.warning(plain(message), icon=":material/visibility_off:")
+    shown = {name: not set(keys) <= hidden for name, keys in _SECTIONS.items()}
+    if "preset" not in hidden:
+        options = list(PRESETS) + ([CUSTOM] if _preset_of(config) == CUSTOM else [])
+        _widget(sb, slot, "preset", choices=options)
+        if _preset_of(config) != CUSTOM:
+            sb.caption(PRESETS[_preset_of(config)][0])
+        else:
+            sb.caption("Your own settings (changed from a preset).")
+    datasets = list(BUILTINS) + ([settings.CSV_DATASET] if config.data.dataset == settings.CSV_DATASET or slot.upload
+                                 else [])
+    csv_name = config.data.path if config.data.dataset == settings.CSV_DATASET else (slot.upload[0] if slot.upload else "")
+    _widget(sb, slot, "dataset", choices=datasets,
+            format_func=lambda d: f"csv: {_short(csv_name)}" if d == settings.CSV_DATASET else d)
+    if shown["data"]:
+        with sb.expander("Data details", **section_args(slot.key("x.data"))) as section:
+            if section.open:
+                _data_controls(slot)
+    if shown["network"]:
+        with sb.expander("Network", expanded=True):
+            left, right = st.columns(2)
+            _widget(left, slot, "layers")
+            _widget(right, slot, "width")
+            _widget(st, slot, "activation")
+    if shown["start"]:
+        with sb.expander("Starting weights", expanded=True):
+            for scheme, param in (("init_scheme", "init_param"), ("bias_scheme", "bias_param")):
+                left, right = st.columns([3, 2])
+                _widget(left, slot, scheme)
+                if st.session_state[slot.key(f"w.{scheme}")] in SCHEMES_WITH_PARAM:
+                    _widget(right, slot, param)
+            _widget(st, slot, "perturb")
+            if config.init.explicit:
+                st.info("Starting weights typed in by hand (below) replace the weight and bias init.")
+            if "init_weights" not in hidden:
+                entry = SETTINGS["init_weights"]
+                with st.popover(entry.label, width="stretch", **section_args(slot.key("x.tables")),
+                                help=entry.help) as box:
+                    if box.open:
+                        weight_tables(slot)
+    if shown["training"]:
+        with sb.expander("Training", expanded=True):
+            _widget(st, slot, "dropout")
+            for pair in (("optimizer", "lr"), ("batch_size", "weight_decay")):
+                for column, key in zip(st.columns(2), pair):
+                    _widget(column, slot, key)
+            _widget(st, slot, "seed")
+    if shown["arithmetic"]:
+        with sb.expander("Arithmetic", **section_args(slot.key("x.arithmetic"))) as section:
+            if section.open:
+                _arithmetic_controls(slot)
 
 
 def config_summary(config: Config) -> str:

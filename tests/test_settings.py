@@ -10,18 +10,25 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import typing
 from dataclasses import fields as dataclass_fields
 from pathlib import Path
 
 import pytest
+from streamlit.proto.NumberInput_pb2 import NumberInput as NumberInputProto
+from streamlit.proto.Slider_pb2 import Slider as SliderProto
+from streamlit.testing.v1 import AppTest
 
 from symbreak import settings
 from symbreak.cli import build_parser, config_from_args, main
 from symbreak.config import FLAT_FIELDS, PRESETS, Config, ConfigError, explicit_json, parse_hide
 from symbreak.settings import SETTINGS, Setting, bound_text
 
-ROOT = Path(__file__).resolve().parent.parent
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+TIMEOUT = 60
+# The Playground's sidebar sections that draw their controls only when open.
+SECTIONS = ("playground.x.data", "playground.x.arithmetic", "playground.x.tables")
 FIELDS = settings.fields()
 RANGED = [s for s in SETTINGS.values() if s.kind in (settings.NUMBER, settings.INT)]
 # The Python type each kind of config field holds.
@@ -194,3 +201,101 @@ def test_every_field_at_its_upper_bound_round_trips() -> None:
     assert Config.from_flat(config.to_flat()) == config
     assert Config.from_json(config.to_json()) == config
     assert json.loads(config.to_json())["train"]["lr"] == SETTINGS["lr"].high
+
+
+# ------------------------------------------------------------------ the sidebar (AppTest)
+def open_sidebar(**params: str) -> AppTest:
+    """A Playground session with these URL parameters and every sidebar section open."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params.update(params)
+    at.run()
+    for section in SECTIONS:
+        at.session_state[section] = True
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def widgets(at: AppTest) -> dict[str, object]:
+    """Every sidebar control of the Playground by its setting's key."""
+    found = (*at.sidebar.slider, *at.sidebar.number_input, *at.sidebar.selectbox, *at.sidebar.radio,
+             *at.sidebar.checkbox, *at.sidebar.text_input)
+    prefix = "playground.w."
+    return {w.key[len(prefix):]: w for w in found if w.key and w.key.startswith(prefix)}
+
+
+def upload_csv(at: AppTest) -> None:
+    rows = "\n".join(f"{i % 7},{(i * 3) % 5},{i % 2}" for i in range(60))
+    at.sidebar.file_uploader[0].upload("up.csv", f"a,b,label\n{rows}\n".encode(), "text/csv").run()
+    assert not at.exception and at.session_state["playground.config"].data.dataset == "csv"
+
+
+@pytest.fixture(scope="module")
+def sidebar() -> dict[str, object]:
+    """The sidebar's controls, from a built-in set and from an uploaded CSV (each shows controls of its own), with
+    a bias scheme that takes a value."""
+    at = open_sidebar(bias_init="constant:0.0")
+    drawn = widgets(at)
+    uploader = at.sidebar.file_uploader[0]
+    upload_csv(at)
+    return {**drawn, **widgets(at), "path": uploader}
+
+
+INT_DATA, FLOAT_DATA = NumberInputProto.DataType.INT, NumberInputProto.DataType.FLOAT
+assert (INT_DATA, FLOAT_DATA) == (SliderProto.DataType.INT, SliderProto.DataType.FLOAT)
+CONTROLS = [s for s in settings.controls() if s.widget != settings.TABLE]
+
+
+@pytest.mark.parametrize("entry", CONTROLS, ids=key)
+def test_the_sidebar_draws_each_control_as_its_entry_says(entry: Setting, sidebar: dict) -> None:
+    widget = sidebar[entry.key]
+    assert (widget.label, widget.help) == (entry.label, entry.help)
+    if entry.widget in (settings.SLIDER, settings.NUMBER_INPUT):
+        assert (widget.min, widget.max, widget.step) == (entry.low, entry.high, entry.step)
+        assert widget.proto.data_type == (INT_DATA if entry.kind == settings.INT else FLOAT_DATA)
+        assert type(widget.value) is type(entry.low)
+    if entry.format:
+        assert widget.proto.format == entry.format
+    if entry.widget == settings.SELECT and entry.kind == settings.PRESET:
+        assert list(widget.options)[:len(PRESETS)] == list(PRESETS)
+    elif entry.key == "dataset":  # the page names the uploaded file after "csv"
+        assert list(widget.options) == [*entry.choices[:-1], f"{settings.CSV_DATASET}: up.csv"]
+    elif entry.widget in (settings.SELECT, settings.RADIO):
+        assert list(widget.options) == [entry.show(c) for c in entry.choices]
+    if entry.widget == settings.TEXT_INPUT:
+        assert widget.max_chars == entry.max_chars
+    if entry.widget == settings.UPLOAD:
+        assert widget.proto.max_upload_size_mb == settings.MAX_UPLOAD_MB
+
+
+def test_every_control_has_a_widget_and_no_widget_lacks_an_entry(sidebar: dict) -> None:
+    assert set(sidebar) == {s.key for s in CONTROLS}
+
+
+def test_a_hide_list_removes_those_controls_and_stays_in_the_url() -> None:
+    at = open_sidebar(hide="dropout,optimizer")
+    drawn = widgets(at)
+    assert not {"dropout", "optimizer"} & set(drawn)
+    assert {"lr", "batch_size", "seed", "layers", "width", "init_scheme", "tol"} <= set(drawn)
+    assert not at.sidebar.warning
+    drawn["lr"].set_value(0.5).run()
+    assert not at.exception
+    assert at.session_state["playground.config"].train.lr == 0.5
+    assert dict(at.query_params) == {"lr": "0.5", "hide": "dropout,optimizer"}
+    assert not {"dropout", "optimizer"} & set(widgets(at))
+
+
+def test_hiding_a_field_removes_its_parts_and_a_section_with_nothing_left() -> None:
+    at = open_sidebar(hide="hidden,dtype,arithmetic,tol")
+    assert not {"layers", "width", "dtype", "arithmetic", "tol"} & set(widgets(at))
+    assert "activation" in widgets(at)
+    assert "Arithmetic" not in [e.label for e in at.sidebar.expander]
+
+
+def test_an_unknown_name_in_a_hide_list_is_shown_as_text_and_the_rest_is_hidden() -> None:
+    at = open_sidebar(hide="dropout,[log in](https://example.com)")
+    assert "dropout" not in widgets(at)
+    (warning,) = at.sidebar.warning
+    text = re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", warning.value).replace("\u2060", "")  # as Markdown shows it
+    assert text.startswith("hide: cannot hide '[log in](https://example.com)'; hide any of preset, dataset")
+    assert "](" not in warning.value  # escaped: no link is drawn
