@@ -45,7 +45,7 @@ $(STAMP)-dev: requirements-dev.txt $(STAMP)
 deps: $(STAMP)
 
 run: deps
-	$(PYTHON) -m streamlit run app.py --server.port $(PORT)
+	MALLOC_ARENA_MAX=2 $(PYTHON) -m streamlit run app.py --server.port $(PORT)
 
 test-deps: APT_VENV = 1
 test-deps: $(STAMP)-dev

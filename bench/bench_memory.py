@@ -1,8 +1,8 @@
 """Does the server give its memory back? 50 browser sessions open and close, 10 of them upload a 4 MB CSV.
 
 Starts its own `streamlit run app.py` with a short `server.disconnectedSessionTTL`
-(TTL seconds instead of the default 120, so the bench takes minutes, not hours),
-then, one at a time, opens a Playground session in headless Chromium, waits for
+(TTL seconds instead of the default 120, so the bench takes minutes, not hours)
+and the MALLOC_ARENA_MAX every served app gets (`symbreak serve`, the image), then, one at a time, opens a Playground session in headless Chromium, waits for
 its charts, makes a step, uploads one of ten different 4 MB CSVs in every
 fifth session, and closes the tab. It prints the server's RSS (from /proc):
 idle, after one warm-up session that uploads a small CSV (the page modules,
@@ -18,6 +18,7 @@ session closed. The target: back within TARGET_MB of the baseline.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -28,10 +29,12 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
 
 from conftest import (  # noqa: E402  (tests/ is put on the path just above)
     APP_IDLE, free_port, launch_chromium, open_app, runs, wait_charts_drawn, wait_for_health, wait_rerun,
 )
+from symbreak.serve import MALLOC_ARENA_MAX  # noqa: E402
 
 TTL = 20
 SESSIONS = 50
@@ -107,7 +110,8 @@ def main() -> None:
                 [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
                  f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false",
                  f"--server.disconnectedSessionTTL={TTL}"],
-                cwd=args.root, stdout=out, stderr=subprocess.STDOUT)
+                cwd=args.root, env={**os.environ, "MALLOC_ARENA_MAX": MALLOC_ARENA_MAX}, stdout=out,
+                stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
         try:
             wait_for_health(url, server, 90, log)

@@ -44,6 +44,9 @@ FAIL_TIMEOUT = "3s"
 # Streamlit's own upload cap is 5 MB (.streamlit/config.toml); the proxy lets a bit more through so that Streamlit,
 # not nginx, tells the student the file is too big.
 MAX_BODY = "8m"
+# glibc gives each thread (every session's script runs on its own) a malloc arena, up to 8 per core, and rarely
+# gives back what is freed in one: two arenas, set before the process starts, keep a quiet server small.
+MALLOC_ARENA_MAX = "2"
 RESTARTED_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>symbreak: reload the page</title></head>
 <body style="font-family: sans-serif; max-width: 36rem; margin: 4rem auto; font-size: 1.2rem">
@@ -192,11 +195,12 @@ def check_nginx(conf: Path) -> None:
 
 
 def worker_env(cookie_secret: str) -> dict[str, str]:
-    """The environment of every worker: one torch thread, and one cookie secret shared by all of them (so the
-    XSRF cookie a browser got from one worker still holds after that worker restarts)."""
+    """The environment of every worker: one torch thread, MALLOC_ARENA_MAX arenas, and one cookie secret shared by
+    all of them (so the XSRF cookie a browser got from one worker still holds after that worker restarts)."""
     env = dict(os.environ)
     env.update({"STREAMLIT_SERVER_COOKIE_SECRET": cookie_secret, "OMP_NUM_THREADS": "1",
-                "MKL_NUM_THREADS": "1", "STREAMLIT_LOGGER_HIDE_WELCOME_MESSAGE": "true"})
+                "MKL_NUM_THREADS": "1", "MALLOC_ARENA_MAX": MALLOC_ARENA_MAX,
+                "STREAMLIT_LOGGER_HIDE_WELCOME_MESSAGE": "true"})
     return env
 
 
