@@ -58,10 +58,6 @@ from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_r
 MAX_DATASET_CACHE_BYTES = 256 * 2**20
 # How often closed sessions are looked for, to free what they held.
 JANITOR_SECONDS = 10.0
-# glibc gives each new thread (every session's script runs on its own) a malloc arena of its own, up to 8 per
-# core, and memory freed in one is rarely given back: two arenas keep what a closed session freed reusable.
-MALLOC_ARENAS = 2
-_M_ARENA_MAX = -8  # mallopt's parameter number (malloc.h)
 # A chart in one of two or more columns is drawn at least this wide, scaled down in a narrower column (a
 # 1024-pixel projector with the sidebar open), so its title and ticks shrink instead of being cut off.
 COLUMN_MIN_WIDTH = 400
@@ -177,6 +173,8 @@ class DatasetCache:
 
     A dataset is never changed after it is made, so sessions can share one
     object. One bigger than the whole bound is returned without being kept.
+    One made for an owner (a session's upload) is kept only while an owner of
+    it is alive: `release(owner)` drops the entries no other owner holds.
     Safe to use from the script threads of several sessions at once.
     """
 
@@ -185,51 +183,71 @@ class DatasetCache:
         self._size = size
         self._lock = threading.Lock()
         self._entries: OrderedDict[Hashable, tuple[Dataset, int]] = OrderedDict()
+        self._owners: dict[Hashable, set[str]] = {}
         self.bytes = 0
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, key: Hashable, make: Callable[[], Dataset]) -> Dataset:
-        """The dataset cached under key, or `make()`'s (kept if it fits); make's errors reach the caller."""
+    def get(self, key: Hashable, make: Callable[[], Dataset], owner: str | None = None) -> Dataset:
+        """The dataset cached under key, or `make()`'s (kept if it fits, for owner if given, else until it is
+        the least recently used); make's errors reach the caller."""
         with self._lock:
             if key in self._entries:
                 self._entries.move_to_end(key)
+                self._own(key, owner)
                 return self._entries[key][0]
         dataset = make()  # outside the lock: a slow CSV must not hold up the other sessions
         size = self._size(dataset)
         with self._lock:
             if key in self._entries:  # another session made it meanwhile
+                self._own(key, owner)
                 return self._entries[key][0]
             if size <= self.max_bytes:
                 self._entries[key] = (dataset, size)
                 self.bytes += size
+                self._own(key, owner)
                 while self.bytes > self.max_bytes:
-                    _, (_, dropped) = self._entries.popitem(last=False)
-                    self.bytes -= dropped
+                    self._drop(next(iter(self._entries)))
         return dataset
+
+    def _own(self, key: Hashable, owner: str | None) -> None:
+        if owner is not None:
+            self._owners.setdefault(key, set()).add(owner)
+
+    def _drop(self, key: Hashable) -> None:
+        _, size = self._entries.pop(key)
+        self._owners.pop(key, None)
+        self.bytes -= size
+
+    def release(self, owner: str) -> int:
+        """Forget owner (a closed session); drop the entries it held that no other owner holds. How many went."""
+        with self._lock:
+            orphans = []
+            for key, owners in self._owners.items():
+                owners.discard(owner)
+                if not owners:
+                    orphans.append(key)
+            for key in orphans:
+                self._drop(key)
+        return len(orphans)
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._owners.clear()
             self.bytes = 0
 
 
 DATASETS = DatasetCache(MAX_DATASET_CACHE_BYTES)
 
 
-def _libc() -> ctypes.CDLL | None:
-    """glibc, or None on a system without it (its malloc_trim and mallopt are then not used)."""
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's malloc_trim, or None on a system without it (memory is then left to the allocator)."""
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return libc if hasattr(libc, "malloc_trim") and hasattr(libc, "mallopt") else None
+        return getattr(ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6"), "malloc_trim", None)
     except OSError:
         return None
-
-
-_LIBC = _libc()
-if _LIBC is not None:  # before the sessions' script threads start: they then share MALLOC_ARENAS arenas
-    _LIBC.mallopt(_M_ARENA_MAX, MALLOC_ARENAS)
 
 
 class SessionJanitor:
@@ -239,20 +257,23 @@ class SessionJanitor:
     seconds (it may reconnect), but drops it from its store only when another
     session disconnects later, and the objects it dropped live on in reference
     cycles until a full garbage collection; glibc then keeps the freed memory
-    in its arenas (one per thread, unless limited to MALLOC_ARENAS). So a server
+    in its arenas (one per thread, unless the server's environment sets
+    MALLOC_ARENA_MAX, as `symbreak serve` and the image do). So a server
     that teaches a class and goes quiet never shrank.
     Every JANITOR_SECONDS a thread looks at the sessions seen by `watch()`:
-    one gone for longer than the TTL has its state and uploaded files dropped,
+    one gone for longer than the TTL has its state, uploaded files and the
+    datasets made from its uploads that no live session uses (`cache`) dropped,
     then cycles are collected and `malloc_trim(0)` returns the free pages.
     """
 
-    def __init__(self, period: float = JANITOR_SECONDS) -> None:
+    def __init__(self, cache: DatasetCache, period: float = JANITOR_SECONDS) -> None:
+        self.cache = cache
         self.period = period
         self._lock = threading.Lock()
         self._sessions: dict[str, weakref.ref] = {}
         self._gone_since: dict[str, float] = {}
         self._thread: threading.Thread | None = None
-        self._trim = _LIBC.malloc_trim if _LIBC is not None else None
+        self._trim = _malloc_trim()
 
     def watch(self) -> None:
         """Remember the session of the running script (a no-op outside a Streamlit server, as in AppTest)."""
@@ -296,6 +317,7 @@ class SessionJanitor:
             if session is not None:
                 session.session_state.clear()
             runtime.uploaded_file_mgr.remove_session_files(session_id)
+            self.cache.release(session_id)
         count = len(freed)
         freed.clear()
         if count:
@@ -313,19 +335,24 @@ class SessionJanitor:
             self._trim(0)
 
 
-JANITOR = SessionJanitor()
+JANITOR = SessionJanitor(DATASETS)
 
 
 def cached_dataset(config: Config, upload: bytes | None = None) -> Dataset:
-    """The config's dataset, shared per data fields + seed (+ a hash of the CSV bytes); raises DataError or
-    ConfigError."""
+    """The config's dataset, shared per data fields + seed (+ a hash of the CSV bytes, kept while the session
+    that uploaded it lives); raises DataError or ConfigError."""
     if config.data.dataset != "csv":
         upload = None
     elif upload is None:
         raise ConfigError("dataset: the CSV file is not in this session (a link cannot carry a file): "
                           "upload it again under Data")
-    digest = hashlib.sha256(upload).hexdigest() if upload is not None else None
-    return DATASETS.get((astuple(config.data), config.seed, digest), lambda: load_dataset(config, source=upload))
+    digest, owner = None, None
+    if upload is not None:
+        digest = hashlib.sha256(upload).hexdigest()
+        ctx = get_script_run_ctx()
+        owner = ctx.session_id if ctx is not None else None
+    return DATASETS.get((astuple(config.data), config.seed, digest), lambda: load_dataset(config, source=upload),
+                        owner)
 
 
 def build_trainer(config: Config, upload: bytes | None = None) -> Trainer:
