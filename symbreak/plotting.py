@@ -34,10 +34,12 @@ TEMPLATE = dict(layout=dict(
     font=dict(size=FONT_SIZE, family="Source Sans Pro, Arial, sans-serif", color="#222222"),
     paper_bgcolor="white", plot_bgcolor="white", xaxis=_AXIS, yaxis=_AXIS, hoverlabel=dict(font=dict(size=FONT_SIZE)),
 ))
-# The lessons' figures, read at leisure, frame each panel with dark axis lines and ticks; the Playground's, redrawn
-# every Play frame, go without.
-_FRAME = dict(showline=True, linecolor="#242424", tickcolor="#242424")
-FRAMED_TEMPLATE = dict(layout=dict(TEMPLATE["layout"], xaxis=dict(_AXIS, **_FRAME), yaxis=dict(_AXIS, **_FRAME)))
+# The lessons' figures, read at leisure, frame each panel with a dark axis line, make room for their tick labels
+# and axis titles, and draw a reference line (a threshold, a level) faintly behind the data, as plotly's
+# simple_white does; the Playground's, redrawn every Play frame and laid out by hand, go without.
+_FRAME = dict(showline=True, linecolor="#242424", zerolinecolor="#242424", automargin=True, title=dict(standoff=15))
+FRAMED_TEMPLATE = dict(layout=dict(TEMPLATE["layout"], xaxis=dict(_AXIS, **_FRAME), yaxis=dict(_AXIS, **_FRAME),
+                                   shapedefaults=dict(opacity=0.3)))
 
 
 def neuron_color(index: int) -> str:
