@@ -111,7 +111,7 @@ st.dataframe(
     summary.assign(**{"train accuracy": 100 * summary["train accuracy"],
                       "diverged": [message or "no" for message in summary["diverged"]]}),
     hide_index=True, key=f"{KEY}_summary",
-    column_config={"spread": st.column_config.NumberColumn(format="%.3g"),
+    column_config={"spread": st.column_config.NumberColumn("gap", format="%.3g"),
                    "train loss": st.column_config.NumberColumn(format="%.4f"),
                    "train accuracy": st.column_config.NumberColumn(format="%.1f%%")},
 )

@@ -54,12 +54,12 @@ st.dataframe(
     column_config={
         "intervention": st.column_config.TextColumn("change from the constant start", width=215),
         "outcome": st.column_config.TextColumn("outcome", width=80),
-        "spread": st.column_config.NumberColumn("spread", width=65,
+        "spread": st.column_config.NumberColumn("gap", width=65,
                                                 help="largest distance between two neurons at the end"),
         "distinct neurons": st.column_config.NumberColumn(
             "distinct", width=65, help="groups of neurons equal within 1e-6, out of 8"),
         "final loss": st.column_config.NumberColumn("loss", width=55),
-        "spread over steps": st.column_config.LineChartColumn("spread curve", width=100),
+        "spread over steps": st.column_config.LineChartColumn("gap curve", width=100),
         "why": st.column_config.TextColumn("why", width=300),
     },
 )

@@ -57,7 +57,7 @@ else:
     st.warning("With this learning rate the tie-break does not grow within the steps trained: the symmetric "
                "state is stable here. Try a larger learning rate or more steps.")
 if not split.all():
-    st.info(f"{int((~split).sum())} of {len(split)} runs did not reach a spread of {result.threshold:g} "
+    st.info(f"{int((~split).sum())} of {len(split)} runs did not reach a gap of {result.threshold:g} "
             f"within {steps} steps; train longer to see them split.")
 if result.shrinks_first.any():
     st.markdown(
@@ -80,13 +80,13 @@ st.dataframe(
     column_config={
         "ε": st.column_config.NumberColumn(format="%.0e"),
         "ln(1/ε)": st.column_config.NumberColumn(format="%.1f"),
-        "spread at step 0": st.column_config.NumberColumn(format="%.2e"),
+        "spread at step 0": st.column_config.NumberColumn("gap at step 0", format="%.2e"),
         "growth rate per step": st.column_config.TextColumn(
-            alignment="right", help=f"slope of ln(spread) against step while the spread is below {result.window:g} "
-                                    "(— : the spread starts above that)"),
+            alignment="right", help=f"slope of ln(gap) against step while the gap is below {result.window:g} "
+                                    "(— : the gap starts above that)"),
         "step of split": st.column_config.TextColumn(
-            alignment="right", help=f"first step with a spread of at least {result.threshold:g}"),
-        "spread at the end": st.column_config.NumberColumn(format="%.3g"),
+            alignment="right", help=f"first step with a gap of at least {result.threshold:g}"),
+        "spread at the end": st.column_config.NumberColumn("gap at the end", format="%.3g"),
     },
 )
 choice = st.selectbox("Open one ε in the Playground", [f"{e:.0e}" for e in result.epsilons], index=4,
