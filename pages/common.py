@@ -665,8 +665,9 @@ def widget_values(config: Config) -> dict[str, Any]:
     init_name, init_param = _scheme_values(config.init.weight)
     bias_name, bias_param = _scheme_values(config.init.bias)
     hidden = config.model.hidden
-    parts = {"preset": _preset_of(config), "layers": len(hidden), "width": hidden[0] if hidden else WIDTH_WITHOUT_LAYERS,
-             "init_scheme": init_name, "init_param": init_param, "bias_scheme": bias_name, "bias_param": bias_param}
+    width = hidden[0] if hidden else WIDTH_WITHOUT_LAYERS
+    parts = {"preset": _preset_of(config), "layers": len(hidden), "width": width, "init_scheme": init_name,
+             "init_param": init_param, "bias_scheme": bias_name, "bias_param": bias_param}
     values: dict[str, Any] = {}
     for entry in settings.controls():
         if entry.widget in (settings.UPLOAD, settings.TABLE):
@@ -913,7 +914,8 @@ def config_sidebar(slot: RunSlot) -> None:
             sb.caption("Your own settings (changed from a preset).")
     datasets = list(BUILTINS) + ([settings.CSV_DATASET] if config.data.dataset == settings.CSV_DATASET or slot.upload
                                  else [])
-    csv_name = config.data.path if config.data.dataset == settings.CSV_DATASET else (slot.upload[0] if slot.upload else "")
+    upload_name = slot.upload[0] if slot.upload else ""
+    csv_name = config.data.path if config.data.dataset == settings.CSV_DATASET else upload_name
     _widget(sb, slot, "dataset", choices=datasets,
             format_func=lambda d: f"csv: {_short(csv_name)}" if d == settings.CSV_DATASET else d)
     if shown["data"]:
