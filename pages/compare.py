@@ -37,7 +37,7 @@ VIEWS: dict[str, View] = {
     "What each neuron computes": lambda t, r: F.activation_maps_figure(P.of_run(t, run=r), t.history, run=r,
                                                                        tol=t.configs[r].tol, activation=t.activation,
                                                                        names=_names(t)),
-    "Prediction": lambda t, r: F.decision_figure(P.of_run(t, run=r), t.dataset, t.history, run=r),
+    "Prediction": lambda t, r: F.decision_figure(P.of_run(t, run=r), t.dataset, t.history),
 }
 NEEDS_HIDDEN = {"Symmetry meter", "Neuron trajectories", "Weight space", "Distances between neurons", "Gradients",
                 "What each neuron computes"}

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from streamlit.testing.v1 import AppTest
 
 from pages import charts
 from symbreak import Config, Trainer, preset
@@ -25,6 +28,7 @@ from symbreak import probe as P
 from symbreak.metrics import distinct, group_labels, groups, pairwise_distances, symmetry_series
 
 STEPS = 60
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def trained(flat: dict[str, str] | str, steps: int = STEPS) -> Trainer:
@@ -536,3 +540,16 @@ def test_arrays_shared_by_traces_are_sent_once_and_read_back_whole(split):
         assert all(spec not in s for s in sent)
     assert sum(map(len, sent)) + sum(map(len, shared)) < 0.6 * sum(map(len, texts))
     assert charts.share_arrays(['{"data":[],"layout":{}}']) == (['{"data":[],"layout":{}}'], [])
+
+
+# ------------------------------------------------------------------ the page that draws them per run
+@pytest.mark.parametrize("views", [["What each neuron computes", "Prediction"], ["Network", "Gradients"]])
+def test_compare_draws_its_views_for_every_run(views):
+    """Compare builds each view it offers, the probed ones too, for both runs of its batched trainer."""
+    at = AppTest.from_file(str(ROOT / "pages" / "compare.py"), default_timeout=120).run()
+    at.multiselect(key="compare_views").set_value(views).run()
+    [step] = [b for b in at.button if b.label == "Step 10"]
+    step.click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    keys = {e.proto.id for e in at.get("bidi_component") if e.proto.component_name == charts.COMPONENT}
+    assert len(keys) == 2 * len(views)
