@@ -565,8 +565,12 @@ def sync_query(slot: RunSlot) -> None:
 
 # ------------------------------------------------------------------ banners and downloads
 def _start_fresh(slot_name: str, default: Config) -> None:
-    """Leave a bad link or upload: an empty URL, no uploaded file, the page's default run."""
-    st.query_params.clear()
+    """Leave a bad link or upload: no settings in the URL (a teacher's projector mode and a usable hide list stay),
+    no uploaded file, the page's default run."""
+    kept = carried_params()
+    if HIDE_KEY in kept and parse_hide(kept[HIDE_KEY])[1]:
+        del kept[HIDE_KEY]
+    st.query_params.from_dict(kept)
     slot = RunSlot(slot_name, default)
     st.session_state.pop(slot.key("upload"), None)
     st.session_state.pop(slot.key("url"), None)

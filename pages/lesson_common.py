@@ -21,11 +21,9 @@ def playground_link(config: Config, label: str = "Open this in the Playground") 
 
     Inside the app it is a page link (same tab, same session); when a lesson runs on its own,
     where the Playground is not registered, it is a plain link to the default page at /.
-    Projector mode (`?present=1`) is carried along.
+    Projector mode (`?present=1`) and a teacher's hide list (`?hide=...`) are carried along.
     """
-    params = cm.query_for_config(config)
-    if cm.present_mode():
-        params[cm.PRESENT_KEY] = "1"
+    params = {**cm.query_for_config(config), **cm.carried_params()}
     try:
         st.page_link(PLAYGROUND, label=label, icon=":material/science:", query_params=params)
     except StreamlitPageNotFoundError:

@@ -152,6 +152,16 @@ def test_start_fresh_leaves_a_bad_link_in_one_click():
     assert_step_works(at)
 
 
+def test_start_fresh_keeps_a_teachers_projector_mode_and_usable_hide_list():
+    at = open_app(lr=LINK, hide="dropout", present="1")
+    at.button(key=FRESH).click().run()
+    assert dict(at.query_params) == {"hide": "dropout", "present": "1"} and not at.error
+    assert not [s for s in at.slider if s.key == "playground.w.dropout"], "dropout stays hidden"
+    at = open_app(lr=LINK, hide="[x](https://example.com)")
+    at.button(key=FRESH).click().run()
+    assert dict(at.query_params) == {}, "a hide list that cannot be used goes too"
+
+
 def test_a_hostile_upload_name_is_quoted_short_and_escaped():
     at = open_app()
     name = "[click](https://example.com)" * 20 + ".csv"

@@ -205,3 +205,15 @@ def test_lessons_inside_the_app_link_to_the_playground_page() -> None:
     link = at.get("page_link")[0].proto
     assert link.page == "playground"
     assert Config.from_flat(dict(parse_qsl(link.query_string))) == lessons.no_hidden_configs()[0]
+
+
+def test_a_lesson_link_carries_the_teachers_hide_list_and_projector_mode() -> None:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.query_params.update({"hide": "dropout,optimizer", "present": "1"})
+    at.run()
+    at.switch_page("pages/lesson_no_hidden.py").run()
+    assert not at.exception
+    query = dict(parse_qsl(at.get("page_link")[0].proto.query_string))
+    assert query["hide"] == "dropout,optimizer" and query["present"] == "1"
+    assert Config.from_flat({k: v for k, v in query.items() if k not in ("hide", "present")}) == \
+        lessons.no_hidden_configs()[0]
