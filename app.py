@@ -31,9 +31,16 @@ ICON = ("<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 24 24'><g stroke='
 
 present = str(st.query_params.get("present", "")).strip().lower() in ("1", "true", "yes", "on")
 st.set_page_config(page_title="symbreak: symmetry breaking", page_icon=ICON, layout="wide",
-                   initial_sidebar_state="collapsed" if present else "expanded")
-# Just enough space above the first line (the controls) to clear the top bar: the views matter more.
-st.html("<style>[data-testid='stMainBlockContainer'] {padding-top: 4.5rem;}</style>")
+                   initial_sidebar_state="collapsed" if present else "auto")
+# Just enough space above the first line (the controls) to clear the top bar: the views matter more. On a phone
+# the headline is smaller (three lines beside its count, not five) and every button is large enough to tap.
+st.html("<style>[data-testid='stMainBlockContainer'] {padding-top: 4.5rem;} @media (max-width: 640px) {"
+        "[data-testid='stMainBlockContainer'] h2 {font-size: 1.25rem;} "
+        "[data-testid='stMainBlockContainer'] [data-testid='stMetricValue'] {font-size: 1.75rem;} "
+        "[data-testid='stMainBlockContainer'] button {min-height: 2.75rem;}"
+        # Presenting on a phone: only the charts and the controls, not the tabs of further views.
+        + (" [data-testid='stMainBlockContainer'] [data-testid='stTabs'] {display: none;}" if present else "")
+        + "}</style>")
 pages = {"Playground": [st.Page("pages/playground.py", title="Playground", icon=":material/science:", default=True)]}
 lessons = [st.Page(path, title=title) for path, title in LESSONS if (ROOT / path).exists()]
 if lessons:
