@@ -86,22 +86,15 @@ def groups(vectors: np.ndarray, tol: float = 1e-6) -> list[list[int]]:
     for start in range(0, len(rows), chunk):
         part = rows[start: start + chunk]
         worst = np.maximum(worst, np.abs(part[:, first] - part[:, second]).max(axis=(0, 2), initial=0.0))
-    label = list(range(n))
-
-    def root(i: int) -> int:
-        while label[i] != i:
-            label[i] = label[label[i]]
-            i = label[i]
-        return i
-
+    label = list(range(n))  # each neuron's group: the smallest index in it
     tied = worst <= tol
     for i, j in zip(first[tied].tolist(), second[tied].tolist()):
-        a, b = root(i), root(j)
-        if a != b:
-            label[max(a, b)] = min(a, b)
+        if label[i] != label[j]:
+            old, new = max(label[i], label[j]), min(label[i], label[j])
+            label = [new if x == old else x for x in label]
     found: dict[int, list[int]] = {}
-    for neuron in range(n):
-        found.setdefault(root(neuron), []).append(neuron)
+    for neuron, group in enumerate(label):
+        found.setdefault(group, []).append(neuron)
     return list(found.values())
 
 
