@@ -35,7 +35,8 @@ NEURONS = 8  # the default preset's hidden width
 
 # ------------------------------------------------------------------ what the page shows
 def button(page, label: str):
-    return page.get_by_role("button", name=label, exact=True)
+    """A button of the page's main block (Streamlit's header shows a Stop button of its own while a run is slow)."""
+    return page.get_by_test_id("stMainBlockContainer").get_by_role("button", name=label, exact=True)
 
 
 def distinct(page) -> tuple[int, int]:
