@@ -36,7 +36,7 @@ CHART_CLASS = "symbreak-chart"
 PLOT_CLASS = "symbreak-plot"
 MAX_FPS = 20
 # A box narrower than this (a phone), or one that would scale its figure below MIN_SCALE, gets the narrow layout:
-# side-by-side panels stacked, at full size (see charts.js).
+# side-by-side panels stacked, at full size (see chart_assets/chart.js).
 NARROW_WIDTH = 640
 MIN_SCALE = 0.8
 # How a base64 array (plotly's "typed array spec") starts in figure JSON.
@@ -44,11 +44,15 @@ TYPED_ARRAY = '{"dtype":"'
 # An array this long or longer that appears more than once in one chart update is sent once.
 SHARED_MIN_CHARS = 200
 SHARED_KEY = "sharedArray"
-# Declaring a (never drawn) classic component makes Streamlit serve plotly's own folder at /component/<name>/.
-_PLOTLY_FILES = declare_component("plotly_files", path=str(PLOTLY_DIR))
-
 HERE = Path(__file__).parent
-_JS = (HERE / "charts.js").read_text(encoding="utf-8")
+ASSETS = HERE / "chart_assets"
+CHART_JS = "chart.js"
+# Declaring a (never drawn) classic component makes Streamlit serve a folder at /component/<name>/: plotly's own,
+# and the chart's module. Streamlit sends a component's script with every chart it draws, so that script is only
+# a small loader and the module is fetched once per page.
+_PLOTLY_FILES = declare_component("plotly_files", path=str(PLOTLY_DIR))
+_CHART_FILES = declare_component("chart_files", path=str(ASSETS))
+_JS = (ASSETS / "loader.js").read_text(encoding="utf-8")
 _CSS = (HERE / "charts.css").read_text(encoding="utf-8")
 
 # What the browser side needs to know, sent with every chart (a few hundred bytes).
@@ -71,8 +75,18 @@ _component = None
 
 def plotly_src() -> str:
     """The URL path of plotly.min.js on this server (honours `server.baseUrlPath`)."""
+    return _served(_PLOTLY_FILES.name, PLOTLY_JS)
+
+
+def chart_src() -> str:
+    """The URL path of the chart's module (chart_assets/chart.js) on this server."""
+    return _served(_CHART_FILES.name, CHART_JS)
+
+
+def _served(component: str, name: str) -> str:
+    """The URL path of a file in a declared component's folder (honours `server.baseUrlPath`)."""
     base = str(st.get_option("server.baseUrlPath") or "").strip("/")
-    return ("/" + base if base else "") + f"/component/{_PLOTLY_FILES.name}/{PLOTLY_JS}"
+    return ("/" + base if base else "") + f"/component/{component}/{name}"
 
 
 def show(figures: go.Figure | Sequence[go.Figure | str], key: str, config: Mapping[str, Any] | None = None,
@@ -96,8 +110,8 @@ def show(figures: go.Figure | Sequence[go.Figure | str], key: str, config: Mappi
         _component = st.components.v2.component(COMPONENT, js=_JS, css=_CSS, isolate_styles=False)
     figures = [figures] if isinstance(figures, (go.Figure, str)) else list(figures)
     figures, shared = share_arrays([f if isinstance(f, str) else f.to_json() for f in figures])
-    data = {"figures": figures, "shared": shared, "config": dict(config or {}), "src": plotly_src(), "batch": batch,
-            "min_width": min_width, "options": OPTIONS}
+    data = {"figures": figures, "shared": shared, "config": dict(config or {}), "src": plotly_src(),
+            "module": chart_src(), "batch": batch, "min_width": min_width, "options": OPTIONS}
     _component(key=key, data=data, on_drawn_change=on_drawn or _ignore)
 
 

@@ -1,5 +1,5 @@
-// The chart component of pages/charts.py: one plotly chart per key, updated in place with Plotly.react.
-// Every value it needs (the plot's class, the frame rate, the narrow width) comes in `data`.
+// The chart module of pages/charts.py (loaded by loader.js): one plotly chart per key, updated in place with
+// Plotly.react. Every value it needs (the plot's class, the frame rate, the narrow width) comes in `data`.
 
 function loadPlotly(src) {
   if (window.Plotly) return Promise.resolve(window.Plotly);
