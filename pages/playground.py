@@ -379,6 +379,18 @@ def _live_area(version: int, playing: bool, busy: bool, layer: int, row: int, vi
     cm.show_figure([batch.loss], key=_key("loss"), min_width=LOSS_MIN_WIDTH)
 
 
+def _live_still(version: int, playing: bool, busy: bool, layer: int, row: int, view: View | None) -> None:
+    """The live area while nothing plays or steps: a fragment of another name than the moving one's.
+
+    A watchdog tick or a chart report still on its way when Play or a Step N
+    ends names the moving fragment; the run that ended it registered only
+    this one, so Streamlit ignores the late rerun. Run, it could start a new
+    script runner that drops the rest of the ending run's messages (the
+    controls, enabled again, and its end), leaving Step disabled with no timer.
+    """
+    _live_area(version, playing, busy, layer, row, view)
+
+
 def _main_area(version: int, playing: bool, present: bool) -> None:
     """Controls, headline, live chart and tabs: a fragment that reruns alone on clicks."""
     slot = cm.RunSlot(SLOT)
@@ -395,8 +407,10 @@ def _main_area(version: int, playing: bool, present: bool) -> None:
     _controls(trainer, present, playing, busy)
     if not present:
         _layer_choice(trainer)
-    st.fragment(_live_area, run_every=WATCHDOG_SECONDS if playing or busy else None)(
-        version, playing, busy, layer, row, view)
+    if playing or busy:
+        st.fragment(_live_area, run_every=WATCHDOG_SECONDS)(version, playing, busy, layer, row, view)
+    else:
+        st.fragment(_live_still)(version, playing, busy, layer, row, view)
     _secondary(trainer, layer, row, playing, busy)
 
 
