@@ -22,22 +22,16 @@ from symbreak import figures as F
 from symbreak import plotting
 from symbreak import probe as P
 from symbreak.config import DEFAULT_PRESET, preset
+from symbreak.playback import FRAMES_PER_BATCH, STEP_SLICE_SECONDS, WATCHDOG_SECONDS
 from symbreak.trainer import Trainer
 
 SLOT = "playground"
-# Play frames made per run: a rerun costs the browser about as much as drawing a frame, so it is shared.
-FRAMES_PER_BATCH = 6
 LOSS_HEIGHT = 300
 # Narrower than this (a 1024-pixel projector with the sidebar open), the live and loss charts are scaled down
 # whole: their side-by-side panels would otherwise run into each other.
 LIVE_MIN_WIDTH = 820
 LOSS_MIN_WIDTH = 600
-# While playing, the chart asks for each next frame itself; this timer only restarts a loop whose request was lost.
-WATCHDOG_SECONDS = 2.0
 DEFAULT_N = 100
-# A Step N that takes longer than this is trained in slices this long, each drawn as a frame of the live chart
-# (the way Play draws), under a progress bar with Stop.
-STEP_SLICE_SECONDS = 0.4
 MAX_N = 1000
 DEFAULT_PER_FRAME = 5
 MAX_PER_FRAME = 500
