@@ -22,6 +22,7 @@ writes for them (the tests compare the two).
 from __future__ import annotations
 
 import base64
+import html
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -102,10 +103,16 @@ def input_names(history: History, layer: int, names: Sequence[str] | None = None
     """Names of a layer's inputs: the dataset's feature names for layer 0, else h1..hn of the layer below."""
     fan_in = history.layout.sizes[layer]
     if layer == 0 and names is not None and len(names) == fan_in:
-        return list(names)
+        return [label_text(name) for name in names]
     if layer == 0:
         return [f"x{i + 1}" for i in range(fan_in)]
     return [f"h{i + 1}" for i in range(fan_in)]
+
+
+def label_text(name: object) -> str:
+    """A name from the user's data as plain text in a chart: plotly reads tags like <a href> and <br> in labels,
+    so the markup characters become entities, which it shows as typed."""
+    return html.escape(str(name), quote=False)
 
 
 def layer_title(history: History, layer: int) -> str:
@@ -638,7 +645,7 @@ def network_figure(history: History, run: int = 0, row: int | None = None, tol: 
         if layer == 0:
             texts, position = input_names(history, 0, names), "middle left"
         elif layer == len(sizes) - 1:
-            texts = list(outputs) if outputs is not None and len(outputs) == size else ["output"] * size
+            texts = [label_text(o) for o in outputs] if outputs is not None and len(outputs) == size else ["output"] * size
             position = "middle right"
         else:
             texts, position = [""] * size, "middle right"
@@ -728,7 +735,7 @@ def decision_figure(probe: Probe, data: Dataset, history: History, row: int | No
                                name="data", marker=dict(color=FAINT, size=6)))
         fig.traces.append(dict(type="scatter", x=f32(probe.xs), y=f32(pred[:, 0]), mode="lines", name="network",
                                line=dict(color=POSITIVE, width=4)))
-        fig.axis("xaxis", title=dict(text=data.feature_names[0]))
+        fig.axis("xaxis", title=dict(text=label_text(data.feature_names[0])))
         fig.axis("yaxis", title=dict(text=data.target_name))
         return fig.done()
     xs, ys = probe.xs, probe.ys
@@ -736,7 +743,7 @@ def decision_figure(probe: Probe, data: Dataset, history: History, row: int | No
                dict(legend=dict(x=1.02, y=0.0, yanchor="bottom"), margin=dict(l=60, r=20, t=90, b=50)))
     shape = (len(ys), len(xs))
     if task == "binary":
-        z, title, zrange, scale = pred[:, 0].reshape(shape), f"P({data.classes[1]})", (0.0, 1.0), DIVERGING
+        z, title, zrange, scale = pred[:, 0].reshape(shape), f"P({label_text(data.classes[1])})", (0.0, 1.0), DIVERGING
     elif task == "multiclass":
         z, title, zrange = pred.argmax(-1).reshape(shape), "class", (0, pred.shape[1] - 1)
         scale = [[i / max(pred.shape[1] - 1, 1), OKABE_ITO[i % 8]] for i in range(pred.shape[1])]
@@ -758,11 +765,13 @@ def decision_figure(probe: Probe, data: Dataset, history: History, row: int | No
             colour = (NEGATIVE, POSITIVE)[k] if task == "binary" else OKABE_ITO[k % 8]
             fig.traces.append(dict(
                 type="scatter", x=f32(data.x_train[pick, 0]), y=f32(data.x_train[pick, 1]), mode="markers",
-                name=name, marker=dict(color=colour, size=9, symbol=SYMBOLS[k % len(SYMBOLS)],
+                name=label_text(name), marker=dict(color=colour, size=9, symbol=SYMBOLS[k % len(SYMBOLS)],
                                        line=dict(color="#222222", width=1)),
             ))
-    fig.axis("xaxis", title=dict(text=data.feature_names[0]), range=[float(xs[0]), float(xs[-1])], showgrid=False)
-    fig.axis("yaxis", title=dict(text=data.feature_names[1]), range=[float(ys[0]), float(ys[-1])], showgrid=False)
+    fig.axis("xaxis", title=dict(text=label_text(data.feature_names[0])), range=[float(xs[0]), float(xs[-1])],
+             showgrid=False)
+    fig.axis("yaxis", title=dict(text=label_text(data.feature_names[1])), range=[float(ys[0]), float(ys[-1])],
+             showgrid=False)
     return fig.done()
 
 

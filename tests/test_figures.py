@@ -25,6 +25,7 @@ from symbreak import figures as F
 from symbreak import lesson_figures as LF
 from symbreak import plotting
 from symbreak import probe as P
+from symbreak.data import load_csv
 from symbreak.metrics import distinct, group_labels, groups, pairwise_distances, symmetry_series
 
 STEPS = 60
@@ -553,3 +554,20 @@ def test_compare_draws_its_views_for_every_run(views):
     assert not at.exception, [e.value for e in at.exception]
     keys = {e.proto.id for e in at.get("bidi_component") if e.proto.component_name == charts.COMPONENT}
     assert len(keys) == 2 * len(views)
+
+
+def test_names_from_a_users_csv_reach_the_charts_as_text_not_markup():
+    """plotly draws <a href>, <b> and <br> in labels: a column or class named with tags must show as typed."""
+    link, bold = "<a href='https://example.com'>log in</a>", "<u>big</u>"
+    rows = "\n".join(f"{x:.2f},{1 - x:.2f},{'yes' if x > 0.5 else bold}" for x in np.linspace(0, 1, 40))
+    config = Config.from_flat({"dataset": "csv", "path": "x.csv", "hidden": "2"})
+    trainer = Trainer(config, dataset=load_csv(f"{link},temperature,label\n{rows}".encode(), name="x.csv"))
+    trainer.step(3)
+    names, outputs = list(trainer.dataset.feature_names), list(trainer.dataset.classes)
+    history = trainer.history
+    built = [F.live_json(history, 0, names=names), F.weight_space_json(history, 0, names=names),
+             F.network_figure(history, names=names, outputs=outputs).to_json(),
+             F.decision_figure(P.of_run(trainer), trainer.dataset, history).to_json()]
+    for text in built:
+        assert "<a href" not in text and "<u>" not in text, text[:300]
+    assert any("&lt;a href" in text for text in built), "the name is still shown, as text"
