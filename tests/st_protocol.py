@@ -22,8 +22,10 @@ import time
 import urllib.parse
 import urllib.request
 import uuid
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from http.cookies import SimpleCookie
-from typing import Any
+from typing import Any, TypeVar
 
 from streamlit.components.v2.bidi_component.main import _make_trigger_id
 from streamlit.proto.BackMsg_pb2 import BackMsg
@@ -400,3 +402,13 @@ class Client:
 
 def _trigger(widget_id: str) -> WidgetState:
     return WidgetState(id=widget_id, trigger_value=True)
+
+
+T = TypeVar("T")
+
+
+def run_async(lesson: Callable[[], Awaitable[T]]) -> T:
+    """asyncio.run(lesson()) on a thread of its own: Playwright's sync API keeps an event loop running on the
+    test's thread while a module's browser is open."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, lesson()).result()

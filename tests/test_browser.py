@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import expect
 
+from st_protocol import Client, run_async
 from symbreak.cli import main as cli_main
 from conftest import (
     APP_IDLE, CHART, QUIET_MS, assert_no_exception, chart_hashes, click_and_wait, open_app, playground_step, runs,
@@ -185,8 +186,6 @@ async def late_tick_runs(url: str) -> int:
     """Play, then Pause; then the watchdog tick a browser may still send for the playing live area: the runs
     that tick started (a run after the loop ended could replace the script runner and drop the rest of the
     run that ended it, with its enabled controls)."""
-    from st_protocol import Client
-
     async with Client(url) as student:
         await student.press("Play")
         ticking = list(student._intervals)
@@ -201,7 +200,7 @@ async def late_tick_runs(url: str) -> int:
 
 
 def test_a_late_watchdog_tick_after_pause_starts_no_run(app_url):
-    assert asyncio.run(late_tick_runs(app_url)) == 0
+    assert run_async(lambda: late_tick_runs(app_url)) == 0
 
 
 def test_random_init_starts_new_run_carried_by_the_url(page, app_url):

@@ -19,17 +19,15 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 import yaml
 
 from conftest import (ALL_CHARTS_DRAWN_JS, APP_IDLE, ROOT, assert_no_exception, click_and_wait, free_port,
                       open_app, playground_step)
-from st_protocol import Client
+from st_protocol import Client, run_async
 from symbreak import serve
 from symbreak.headers import SecurityHeaders, inline_script_hashes, security_headers
 
@@ -342,7 +340,6 @@ def test_new_browsers_spread_over_both_workers_and_stay(classroom):
 
 # ------------------------------------------------------------------ students as protocol clients
 STUDENTS = 10
-T = TypeVar("T")
 STEP_LINE = re.compile(r"^(?::gray\[)?Step ([\d,]+) ·")  # the markdown source of the line under the headline
 
 
@@ -358,13 +355,6 @@ def shown_step(student: Client) -> int:
 def worker_of(student: Client) -> int:
     """The worker (its port) that answered the student last, from the cookie nginx set."""
     return int(student.cookies[serve.COOKIE])
-
-
-def run_async(lesson: Callable[[], Awaitable[T]]) -> T:
-    """run_async(lesson) on a thread of its own: Playwright's sync API keeps an event loop running on this one
-    while the module's browser is open."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, lesson()).result()
 
 
 async def press_times(student: Client, label: str, times: int) -> None:
