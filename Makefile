@@ -59,8 +59,8 @@ test: test-deps
 bench: deps
 	$(PYTHON) bench/bench_engine.py
 
-# A class on this machine: one app process per core behind nginx on port 8501 (`symbreak serve`).
+# A class on this machine: one app process per core behind nginx on $(PORT) (`symbreak serve`).
 .PHONY: classroom
 WORKERS ?= $(shell nproc)
 classroom: deps
-	$(PYTHON) -m symbreak.serve --workers $(WORKERS) --port 8501
+	$(PYTHON) -m symbreak.serve --workers $(WORKERS) --port $(PORT)
