@@ -34,17 +34,23 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def health(url: str, timeout: float = 3) -> str | None:
+    """What the server at url answers on /_stcore/health ('ok' once it serves), or None while nothing answers."""
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=timeout) as reply:
+            return reply.read().decode().strip()
+    except OSError:
+        return None
+
+
 def wait_for_health(url: str, process: subprocess.Popen, seconds: float, log: Path) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"streamlit exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
-                if reply.read().strip() == b"ok":
-                    return
-        except OSError:
-            time.sleep(0.3)
+        if health(url, timeout=2) == "ok":
+            return
+        time.sleep(0.3)
     pytest.fail(f"streamlit did not answer /_stcore/health within {seconds}s:\n{log.read_text()[-3000:]}")
 
 

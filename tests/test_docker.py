@@ -34,13 +34,11 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import tomllib
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -49,6 +47,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
+from conftest import free_port, health  # noqa: E402
 from docker_helpers.build_base import ensure_base_image  # noqa: E402
 from docker_helpers.run_image import ImageRootfs, Server  # noqa: E402
 
@@ -404,24 +403,10 @@ def test_config_keys_exist_in_image_streamlit(built):
         log(f"config as the image's streamlit reads it: {seen}")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _health(port: int) -> str | None:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=3) as r:
-            return r.read().decode().strip()
-    except OSError:
-        return None
-
-
 def test_entrypoint_serves_app_in_chromium(built, tmp_path):
     from playwright.sync_api import sync_playwright
 
-    port = _free_port()
+    port = free_port()
     logf = tmp_path / "streamlit.log"
     info = built["info"]
     hc = (info.get("Healthcheck") or info["Config"].get("Healthcheck"))["Test"]
@@ -438,7 +423,7 @@ def test_entrypoint_serves_app_in_chromium(built, tmp_path):
             while time.monotonic() - t0 < 120:
                 if srv.proc.poll() is not None:
                     pytest.fail(f"entry point exited ({srv.proc.returncode}):\n{srv.log_tail()}")
-                status = _health(port)
+                status = health(f"http://127.0.0.1:{port}")
                 if status == "ok":
                     break
                 time.sleep(0.5)

@@ -25,12 +25,10 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -39,7 +37,9 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from conftest import APP_IDLE, PLAYGROUND_STEP, assert_no_exception, wait_charts_drawn  # noqa: E402
+from conftest import (  # noqa: E402
+    APP_IDLE, PLAYGROUND_STEP, assert_no_exception, free_port, health, wait_charts_drawn,
+)
 from docker_helpers.build_base import RECIPE, _debootstrap  # noqa: E402
 
 pytestmark = pytest.mark.docker
@@ -188,20 +188,6 @@ class StockChroot:
                               timeout=timeout)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _health(port: int) -> str | None:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=3) as r:
-            return r.read().decode().strip()
-    except OSError:
-        return None
-
-
 def _stop(proc: subprocess.Popen) -> None:
     """End `make run` and the server it started (one process group)."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
@@ -224,7 +210,7 @@ def stock(tmp_path_factory):
         subprocess.run(["umount", "-l", str(stale / "merged")], capture_output=True)
         shutil.rmtree(stale, ignore_errors=True)
     lower = stock_rootfs()
-    port = _free_port()
+    port = free_port()
     logf = tmp_path_factory.mktemp("stock") / "make-run.log"
     scratch = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=SCRATCH_DIR))
     scratch.rmdir()
@@ -234,7 +220,7 @@ def stock(tmp_path_factory):
         proc = subprocess.Popen(chroot.command("make run", STREAMLIT_SERVER_PORT=str(port)),
                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         try:
-            while _health(port) != "ok":
+            while health(f"http://127.0.0.1:{port}") != "ok":
                 if proc.poll() is not None:
                     pytest.fail(f"make run exited ({proc.returncode}):\n{logf.read_text()[-4000:]}")
                 if time.monotonic() - t0 > START_TIMEOUT_S:
