@@ -29,23 +29,19 @@ import argparse
 import asyncio
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from conftest import free_port, wait_for_health  # noqa: E402  (tests/ is put on the path just above)
+from conftest import streamlit_process  # noqa: E402  (tests/ is put on the path just above)
 from st_protocol import Client, ProtocolError  # noqa: E402
 
 STEP_LABEL = "Step 100"
-SERVER_START_SECONDS = 90
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -59,27 +55,6 @@ class Tally:
 
 
 # ------------------------------------------------------------------ the server
-@contextmanager
-def own_server(log: Path, root: Path) -> Iterator[tuple[str, list[int]]]:
-    """`streamlit run app.py` of the checkout at `root` on a free port until the block ends; yields URL and pid."""
-    port = free_port()
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true", f"--server.port={port}",
-             "--server.address=127.0.0.1", "--browser.gatherUsageStats=false"],
-            cwd=root, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_health(url, process, SERVER_START_SECONDS, log)
-        yield url, [process.pid]
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
 def family(pids: list[int]) -> list[int]:
     """The processes and all their descendants (from /proc/PID/task/*/children)."""
     seen, todo = [], list(pids)
@@ -255,8 +230,9 @@ def main() -> None:
             parser.error(f"--pid takes process ids separated by commas, not {args.pid[:60]!r}")
         asyncio.run(bench(args.url, pids, args))
         return
-    with tempfile.TemporaryDirectory() as tmp, own_server(Path(tmp) / "streamlit.log", args.root) as (url, pids):
-        asyncio.run(bench(url, pids, args))
+    with tempfile.TemporaryDirectory() as tmp, streamlit_process(Path(tmp) / "streamlit.log", root=args.root) as (
+            url, process):
+        asyncio.run(bench(url, [process.pid], args))
 
 
 async def warm_up(url: str) -> None:

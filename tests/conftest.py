@@ -55,9 +55,10 @@ def wait_for_health(url: str, process: subprocess.Popen, seconds: float, log: Pa
 
 
 @contextmanager
-def streamlit_server(log: Path, seconds: float = SERVER_START_SECONDS, root: Path = ROOT) -> Iterator[str]:
-    """`streamlit run app.py` (of the checkout at `root`) on a free port until the block ends; yields its URL
-    once it answers /health."""
+def streamlit_process(log: Path, seconds: float = SERVER_START_SECONDS,
+                      root: Path = ROOT) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`streamlit run app.py` (of the checkout at `root`) on a free port until the block ends; yields its URL and
+    process once it answers /health."""
     port = free_port()
     with log.open("w") as out:
         process = subprocess.Popen(
@@ -68,13 +69,20 @@ def streamlit_server(log: Path, seconds: float = SERVER_START_SECONDS, root: Pat
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for_health(url, process, seconds, log)
-        yield url
+        yield url, process
     finally:
         process.terminate()
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@contextmanager
+def streamlit_server(log: Path, seconds: float = SERVER_START_SECONDS, root: Path = ROOT) -> Iterator[str]:
+    """`streamlit_process`, for a caller that needs only the URL."""
+    with streamlit_process(log, seconds, root) as (url, _):
+        yield url
 
 
 @pytest.fixture(scope="module")
