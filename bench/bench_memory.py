@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
 from conftest import (  # noqa: E402  (tests/ is put on the path just above)
-    APP_IDLE, free_port, launch_chromium, open_app, runs, wait_charts_drawn, wait_for_health, wait_rerun,
+    free_port, launch_chromium, open_app, runs, upload_csv, wait_for_health, wait_rerun,
 )
 from symbreak.serve import MALLOC_ARENA_MAX  # noqa: E402
 
@@ -75,15 +75,7 @@ def one_session(browser, url: str, csv: Path | None) -> None:
         main.get_by_role("button", name="Step 1", exact=True).click()
         wait_rerun(page, before)
         if csv is not None:
-            sidebar = page.get_by_test_id("stSidebar")
-            before = runs(page)
-            sidebar.get_by_text("Data details").click()
-            wait_rerun(page, before)
-            before = runs(page)
-            sidebar.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(csv))
-            wait_rerun(page, before, timeout=120_000)
-            page.wait_for_selector(APP_IDLE)
-            wait_charts_drawn(page, timeout=120_000)
+            upload_csv(page, csv, timeout=120_000)
             if page.get_by_test_id("stAlertContentError").count():
                 raise RuntimeError(page.get_by_test_id("stAlertContentError").first.inner_text())
     finally:

@@ -286,3 +286,15 @@ def playground_step(page) -> int:
     """The step the Playground's views show, read from the line under the headline."""
     line = page.get_by_test_id("stMain").get_by_text(PLAYGROUND_STEP).first
     return int(PLAYGROUND_STEP.search(line.inner_text()).group(1).replace(",", ""))
+
+
+def upload_csv(page, path: Path | str, timeout: float = 30_000) -> None:
+    """Upload a CSV through the sidebar's Data details and wait until its run is drawn."""
+    sidebar = page.get_by_test_id("stSidebar")
+    before = runs(page)
+    sidebar.get_by_text("Data details").click()
+    wait_rerun(page, before)
+    before = runs(page)
+    sidebar.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(path))
+    wait_rerun(page, before, timeout)
+    wait_charts_drawn(page, timeout)

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from playwright.sync_api import expect
 
-from conftest import APP_IDLE, click_and_wait, open_app, runs, wait_charts_drawn, wait_rerun
+from conftest import APP_IDLE, click_and_wait, open_app, runs, upload_csv, wait_charts_drawn, wait_rerun
 from pages.common import WORD_JOINER
 
 pytestmark = pytest.mark.browser
@@ -75,7 +75,7 @@ def test_an_uploaded_file_name_shows_as_text(page, app_url: str, artifacts, tmp_
     name = tmp_path / "[Session expired](#login) ![x](#pixel) _x_.csv"
     name.write_text("a,b,label\n" + "".join(f"{i % 7},{i % 5},{i % 2}\n" for i in range(60)))
     open_app(page, app_url)
-    upload(page, name)
+    upload_csv(page, name)
     main = main_block(page)
     expect(main.get_by_text("[Session expired](#login) ![x](#pixel) _x_.csv", exact=False).first).to_be_visible()
     page.screenshot(path=str(artifacts / "hostile-upload-name.png"))
@@ -124,24 +124,12 @@ def test_start_fresh_clears_the_link_and_starts_the_default_run(page, app_url: s
     expect(main.get_by_test_id("stAlert")).to_have_count(0)
 
 
-def upload(page, path) -> None:
-    """Upload a CSV through the sidebar's Data details and wait until its run is drawn."""
-    sidebar = page.get_by_test_id("stSidebar")
-    before = runs(page)
-    sidebar.get_by_text("Data details").click()
-    wait_rerun(page, before)
-    before = runs(page)
-    sidebar.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(path))
-    wait_rerun(page, before)
-    wait_charts_drawn(page)
-
-
 def test_the_history_download_neutralises_formula_cells(page, app_url: str, tmp_path):
     formula = "=cmd|' /C calc'!A0"
     data = tmp_path / "formula.csv"
     data.write_text(f"{formula},@SUM(A1),label\n" + "".join(f"{i % 7},{i % 5},{i % 2}\n" for i in range(60)))
     open_app(page, app_url)
-    upload(page, data)
+    upload_csv(page, data)
     click_and_wait(page, main_block(page).get_by_role("button", name="Step 1", exact=True))
     click_and_wait(page, page.get_by_text("Download", exact=True))
     with page.expect_download() as download:
