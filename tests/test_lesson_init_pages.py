@@ -4,46 +4,20 @@ question, reveals the measured answer after a guess or "Show me", opens straight
 
 from __future__ import annotations
 
-import re
-import sys
-from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit
-
 import pytest
-import torch
 from streamlit.testing.v1 import AppTest
 
-from symbreak import Config
 from symbreak import lessons_init as li
+import test_lesson_pages as lesson_pages  # also puts the app's folder on the path, as app.py runs
+from test_lesson_pages import links, text
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # the pages import `pages.common`, as they do under `streamlit run app.py`
-    sys.path.insert(0, str(ROOT))
 TIMEOUT = 120
 PAGES = ("lesson_wasted", "lesson_init_scale", "lesson_course")
-torch.set_num_threads(1)
 
 
 def page(name: str, **query: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=TIMEOUT)
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def links(at: AppTest) -> dict[str, Config]:
-    """Label → config of every Playground link (plain links: the page runs outside the app)."""
-    found = {}
-    for block in at.markdown:
-        for label, url in re.findall(r"\[([^\]]+)\]\((/\?[^)]*)\)", block.value):
-            found[label] = Config.from_flat(dict(parse_qsl(urlsplit(url).query)))
-    return found
-
-
-def text(at: AppTest) -> str:
-    return "\n".join(m.value for m in at.markdown)
+    """A lesson page on the starting weights, given the time its batched runs need."""
+    return lesson_pages.page(name, TIMEOUT, **query)
 
 
 @pytest.mark.parametrize("name", PAGES)

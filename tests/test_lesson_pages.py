@@ -23,8 +23,11 @@ TIMEOUT = 60
 torch.set_num_threads(1)  # as app.py does: tiny tensors, extra threads only cost
 
 
-def page(name: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=TIMEOUT).run()
+def page(name: str, timeout: float = TIMEOUT, **query: str) -> AppTest:
+    """The lesson page `name` run on its own (outside the app), with the URL's query, and no exception."""
+    at = AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=timeout)
+    at.query_params.update(query)
+    at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 
