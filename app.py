@@ -1,4 +1,5 @@
-"""symbreak's entry point: page settings and the navigation over pages/ (`streamlit run app.py`)."""
+"""symbreak's entry point, run before every page: the session janitor, page settings and the navigation over pages/
+(`streamlit run app.py`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from pathlib import Path
 
 import streamlit as st
 import torch
+
+from pages import chrome, session
 
 # The tensors are tiny: extra OpenMP threads only add overhead on a busy 2-core server.
 torch.set_num_threads(1)
@@ -29,7 +32,8 @@ ICON = ("<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 24 24'><g stroke='
         "<circle cx='6' cy='6' r='4' fill='#0072B2'/><circle cx='18' cy='6' r='4' fill='#0072B2'/>"
         "<circle cx='12' cy='19' r='3.5' fill='#E69F00'/></svg>")
 
-present = str(st.query_params.get("present", "")).strip().lower() in ("1", "true", "yes", "on")
+session.JANITOR.watch()  # every run of every page passes here: the janitor knows every session
+present = chrome.present_mode()
 st.set_page_config(page_title="symbreak: symmetry breaking", page_icon=ICON, layout="wide",
                    initial_sidebar_state="collapsed" if present else "auto")
 # Just enough space above the first line (the controls) to clear the top bar: the views matter more. On a phone

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages import common as cm
+from pages import chrome, session
 from pages import lesson_common as lc
 from symbreak import figures as F
 from symbreak import lessons
@@ -16,6 +16,8 @@ from symbreak.config import BUILTIN_DATASETS, MAX_SEED, PRESETS, ConfigError
 from symbreak.data import DataError
 from symbreak.lesson_figures import share_y_range
 from symbreak.trainer import Trainer
+
+chrome.route_through_app()
 
 KEY = "compare"
 View = Callable[[Trainer, int], go.Figure]
@@ -46,14 +48,9 @@ SHARED_AXES = {"Symmetry meter"}  # drawn on one y range across the columns
 
 
 def _comparison(names: tuple[str, ...], dataset: str, seed: int) -> lessons.Comparison:
-    """This session's comparison; a new one when the choice of presets, data or seed changes."""
-    wanted = (names, dataset, seed)
-    if st.session_state.get(f"{KEY}_wanted") != wanted:
-        configs = lessons.Comparison.preset_configs(names, seed, {"dataset": dataset})
-        comparison = lessons.Comparison(configs, names, dataset=cm.cached_dataset(configs[0]))
-        st.session_state[f"{KEY}_comparison"] = comparison
-        st.session_state[f"{KEY}_wanted"] = wanted
-    return st.session_state[f"{KEY}_comparison"]
+    """A new comparison of these presets on this data and seed."""
+    configs = lessons.Comparison.preset_configs(names, seed, {"dataset": dataset})
+    return lessons.Comparison(configs, names, dataset=session.cached_dataset(configs[0]))
 
 
 st.title("Compare")
@@ -70,9 +67,10 @@ if len(chosen) < 2:
     st.info("Choose at least two configurations to compare.")
     st.stop()
 try:
-    comparison = _comparison(tuple(chosen), dataset, seed)
+    wanted = (tuple(chosen), dataset, seed)  # this session's comparison is made again when the choice changes
+    comparison = session.kept(f"{KEY}_comparison", wanted, lambda: _comparison(*wanted))
 except (ConfigError, DataError, ValueError) as error:
-    st.error(cm.plain(f"These configurations cannot run on {dataset}: {error}"))
+    st.error(chrome.plain(f"These configurations cannot run on {dataset}: {error}"))
     st.stop()
 
 with st.container(horizontal=True, vertical_alignment="center"):  # buttons as wide as their labels
@@ -96,12 +94,13 @@ for column, (name, config, (trainer, run)) in zip(st.columns(len(runs)), runs):
     with column:
         st.subheader(name)
         st.caption(PRESETS[name][0])
-        cm.divergence_banner(trainer, run)
+        chrome.divergence_banner(trainer, run)
         if config.model.hidden:
             st.markdown(f"**{F.symmetry_summary(trainer.history, run=run, tol=config.tol).text}**")
         for view in views:
             if (name, view) in figures:
-                cm.show_figure(figures[name, view], key=f"{KEY}_{name}_{view}", min_width=cm.COLUMN_MIN_WIDTH)
+                chrome.show_figure(figures[name, view], key=f"{KEY}_{name}_{view}",
+                                   min_width=chrome.COLUMN_MIN_WIDTH)
             else:
                 st.info(f"{view}: this network has no hidden layer.")
         lc.playground_link(config, f"Open {name} in the Playground")

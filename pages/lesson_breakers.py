@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages import common as cm
+from pages import chrome
 from pages import lesson_common as lc
 from symbreak import lessons
 from symbreak.lesson_figures import breaker_figure
+
+chrome.route_through_app()
 
 KEY = "lesson2"
 TIED_STYLE = "background-color: #D6E9F8; color: #0B4F8A; font-weight: 600"
@@ -66,7 +68,7 @@ st.dataframe(
 st.caption(f"Computed live on this server: {len(table)} runs × {matrix.steps} steps in {matrix.seconds:.1f} s "
            f"({matrix.batches} batched groups). Each sparkline has its own scale; a flat line means exactly zero.")
 
-cm.show_figure(breaker_figure(table, matrix.series, matrix.series_steps), key=f"{KEY}_figure")
+chrome.show_figure(breaker_figure(table, matrix.series, matrix.series_steps), key=f"{KEY}_figure")
 training_only = table["intervention"].isin(TRAINING_ONLY)
 if not split[training_only].any():
     st.markdown(

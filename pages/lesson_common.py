@@ -8,7 +8,8 @@ from urllib.parse import urlencode
 import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
-from pages import common as cm
+from pages import chrome
+from pages import links
 from symbreak.config import Config
 
 PLAYGROUND = "pages/playground.py"
@@ -23,7 +24,7 @@ def playground_link(config: Config, label: str = "Open this in the Playground") 
     where the Playground is not registered, it is a plain link to the default page at /.
     Projector mode (`?present=1`) and a teacher's hide list (`?hide=...`) are carried along.
     """
-    params = {**cm.query_for_config(config), **cm.carried_params()}
+    params = {**links.query_for_config(config), **links.carried_params()}
     try:
         st.page_link(PLAYGROUND, label=label, icon=":material/science:", query_params=params)
     except StreamlitPageNotFoundError:
@@ -32,7 +33,7 @@ def playground_link(config: Config, label: str = "Open this in the Playground") 
 
 def predict_enabled() -> bool:
     """Whether lessons open with their question (a teacher turns it off with `?predict=0`)."""
-    return str(st.query_params.get(PREDICT_KEY, "1")).strip().lower() in cm.TRUE_WORDS
+    return str(st.query_params.get(PREDICT_KEY, "1")).strip().lower() in chrome.TRUE_WORDS
 
 
 def predict(key: str, question: str, choices: Sequence[str]) -> str | None:
@@ -43,7 +44,7 @@ def predict(key: str, question: str, choices: Sequence[str]) -> str | None:
     if not predict_enabled():
         return ""
     shown = f"{key}_revealed"
-    big = cm.present_mode()
+    big = chrome.present_mode()
     st.markdown(f"## {question}" if big else f"#### {question}")
     choice = st.radio(question, list(choices), index=None, key=f"{key}_guess", label_visibility="collapsed",
                       horizontal=not big)
@@ -64,7 +65,7 @@ def reveal(guess: str | None, answer: str, right: str) -> None:
         text = f"You predicted: {guess}. {verdict} {answer}"
     else:
         text = f"The run says: {right}. {answer}"
-    if cm.present_mode():
+    if chrome.present_mode():
         st.markdown(f"### {text}")
     elif guess and guess != right:
         st.warning(text)

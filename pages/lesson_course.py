@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages import common as cm
+from pages import chrome
 from pages import lesson_common as lc
 from symbreak import lessons_init as li
 from symbreak.lesson_init_figures import boundaries_figure, curves_figure, data_figure
+
+chrome.route_through_app()
 
 KEY = "lesson8"
 
@@ -36,7 +38,7 @@ starts = list(li.COURSE_STARTS)
 guess = lc.predict(KEY, f"After {li.COURSE_STEPS:,} steps, which start classifies the test points best?", starts)
 if guess is None:
     data = li.course_dataset()
-    cm.show_figure(data_figure(data.x_train, data.y_train, data.classes, "The circles: predict, then look"),
+    chrome.show_figure(data_figure(data.x_train, data.y_train, data.classes, "The circles: predict, then look"),
                    key=f"{KEY}_data_figure")
     st.stop()
 
@@ -57,10 +59,10 @@ st.markdown(
     f"weights, and they stay equal, at zero. The start ten times too large begins at a loss of "
     f"{first['N(0, 1)×10']:.3g}, against {first['He']:.3g} for He's start, which is scaled to each layer's fan-in."
 )
-cm.show_figure(curves_figure(result.steps, result.loss, result.labels, "Training loss", "loss", log_y=True),
+chrome.show_figure(curves_figure(result.steps, result.loss, result.labels, "Training loss", "loss", log_y=True),
                key=f"{KEY}_loss")
 titles = [f"{name}: test {table.loc[name, 'test accuracy']:.0%}" for name in result.labels]
-cm.show_figure(boundaries_figure(result.boundaries, titles, li.course_dataset().classes), key=f"{KEY}_boundaries")
+chrome.show_figure(boundaries_figure(result.boundaries, titles, li.course_dataset().classes), key=f"{KEY}_boundaries")
 st.caption(f"{len(result.labels)} networks × {li.COURSE_STEPS:,} steps, trained as one batch in "
            f"{result.seconds:.1f} s on this server (once: later visitors get the stored result).")
 choice = st.selectbox("Open one start in the Playground (on its own circles data)", starts, index=2,

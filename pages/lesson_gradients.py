@@ -5,12 +5,14 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from pages import common as cm
+from pages import chrome, session
 from pages import lesson_common as lc
 from symbreak import lessons
-from symbreak.config import Config, ConfigError
+from symbreak.config import ConfigError
 from symbreak.lesson_figures import twins_figure
 from symbreak.trainer import Trainer
+
+chrome.route_through_app()
 
 KEY = "lesson1"
 LIMIT = 50.0  # starting weights are kept within ±LIMIT
@@ -40,15 +42,6 @@ def _tie() -> None:
 
 def _untie() -> None:
     _set_start(lessons.untie_outgoing_221(_start_values()))
-
-
-def _session_trainer(config: Config) -> Trainer:
-    """This session's trainer; a new one whenever the starting weights or the learning rate change."""
-    trainer = st.session_state.get(f"{KEY}_trainer")
-    if trainer is None or trainer.config != config:
-        trainer = Trainer(config)
-        st.session_state[f"{KEY}_trainer"] = trainer
-    return trainer
 
 
 for _name, _value in lessons.DEFAULT_221.items():
@@ -88,7 +81,8 @@ lr = controls[4].select_slider("Learning rate α", options=[0.1, 0.3, 1.0, 3.0],
                                key=f"{KEY}_lr")
 try:
     config = lessons.config_221(start, lr=lr)
-    trainer = _session_trainer(config)
+    # This session's trainer; a new one whenever the starting weights or the learning rate change.
+    trainer = session.kept(f"{KEY}_trainer", config, lambda: Trainer(config))
 except ConfigError as error:
     st.error(f"These starting weights cannot be used: {error}")
     st.stop()
@@ -103,7 +97,7 @@ if controls[3].button("Restart", width="stretch", help="back to the starting wei
 x, y = trainer.dataset.x_train, trainer.dataset.y_train
 sample = controls[5].number_input(f"Sample in the table (1–{len(y)})", min_value=1, max_value=len(y), value=1,
                                   key=f"{KEY}_sample") - 1
-cm.divergence_banner(trainer)
+chrome.divergence_banner(trainer)
 
 now = lessons.values_221(trainer.parameters())
 table = lessons.chain_rule_table(now, x, y, sample)
@@ -137,12 +131,12 @@ else:
 
 left, right = st.columns(2)
 with left:
-    cm.show_figure(twins_figure(lessons.param_series_221(trainer), lessons.WEIGHTS_221,
+    chrome.show_figure(twins_figure(lessons.param_series_221(trainer), lessons.WEIGHTS_221,
                                 "Weights (neuron 2 dashed)", "weight"), key=f"{KEY}_weights",
-                   min_width=cm.COLUMN_MIN_WIDTH)
+                   min_width=chrome.COLUMN_MIN_WIDTH)
 with right:
-    cm.show_figure(twins_figure(lessons.gradient_series_221(trainer), lessons.WEIGHTS_221,
+    chrome.show_figure(twins_figure(lessons.gradient_series_221(trainer), lessons.WEIGHTS_221,
                                 "Gradients (neuron 2 dashed)", "dJ/dw"), key=f"{KEY}_gradients",
-                   min_width=cm.COLUMN_MIN_WIDTH)
+                   min_width=chrome.COLUMN_MIN_WIDTH)
 
 lc.playground_link(config, "Open this network in the Playground")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages import common as cm
+from pages import chrome
 from pages import lesson_common as lc
 from symbreak import lessons_init as li
 from symbreak.lesson_init_figures import curves_figure, data_figure, histograms_figure, layer_std_figure
 from symbreak.trainer import load_dataset
+
+chrome.route_through_app()
 
 KEY = "lesson7"
 
@@ -36,7 +38,7 @@ guess = lc.predict(KEY, f"Start at σ = {sigma:g} ({li.sigma_label(sigma)}): wha
                         f"way through {depth} {activation} layers?", li.SIGNAL_CHOICES)
 if guess is None:
     data = load_dataset(li.scale_arms(activation, sigma, depth)[li.NORMAL])
-    cm.show_figure(data_figure(data.x_train, data.y_train, data.classes, "The circles: predict, then look"),
+    chrome.show_figure(data_figure(data.x_train, data.y_train, data.classes, "The circles: predict, then look"),
                    key=f"{KEY}_data_figure")
     st.stop()
 
@@ -50,18 +52,18 @@ lc.reveal(guess, f"At step 0 the activations' std is {acts[0]:.2g} in layer 1 an
 last = len(result.steps) - 1
 row = st.select_slider("Show the layers at step", options=list(range(len(result.steps))), value=0,
                        format_func=lambda r: f"{int(result.steps[r]):,}", key=f"{KEY}_row")
-cm.show_figure(layer_std_figure(result.act_std[:, row], result.grad_std[:, row], result.labels,
+chrome.show_figure(layer_std_figure(result.act_std[:, row], result.grad_std[:, row], result.labels,
                                 int(result.steps[row])), key=f"{KEY}_std")
 st.markdown("\n".join(f"- {s}" for s in li.scale_sentences(result)))
 
 left, right = st.columns(2)
 with left:
-    cm.show_figure(curves_figure(result.steps, result.loss, result.labels, "Training loss", "loss"),
-                   key=f"{KEY}_loss", min_width=cm.COLUMN_MIN_WIDTH)
+    chrome.show_figure(curves_figure(result.steps, result.loss, result.labels, "Training loss", "loss"),
+                   key=f"{KEY}_loss", min_width=chrome.COLUMN_MIN_WIDTH)
 with right:
-    cm.show_figure(curves_figure(result.steps, result.spread, result.labels, "Symmetry meter: layer 1's gap",
+    chrome.show_figure(curves_figure(result.steps, result.spread, result.labels, "Symmetry meter: layer 1's gap",
                                  "gap (log)", log_y=True),
-                   key=f"{KEY}_spread", min_width=cm.COLUMN_MIN_WIDTH)
+                   key=f"{KEY}_spread", min_width=chrome.COLUMN_MIN_WIDTH)
 st.caption("A small start is nearly tied: its neurons are close together, the loss sits on a plateau, and the "
            "gap grows only once the signal gets through. The zero start is exactly tied (gap 0, not drawn "
            "on a log axis).")
@@ -69,7 +71,7 @@ st.caption("A small start is nearly tied: its neurons are close together, the lo
 which = st.radio("Histograms of", result.labels, index=normal, horizontal=True, key=f"{KEY}_hist")
 run = result.labels.index(which)
 for part, (when, layers) in enumerate((("step 0", result.first), (f"step {int(result.steps[last]):,}", result.last))):
-    cm.show_figure(histograms_figure([a[run] for a in layers], f"{which}: activations per layer at {when}"),
+    chrome.show_figure(histograms_figure([a[run] for a in layers], f"{which}: activations per layer at {when}"),
                    key=f"{KEY}_hist{part}")
 st.caption(f"Computed live on this server: 4 networks × {int(result.steps[last]):,} steps in {result.seconds:.1f} s.")
 lc.playground_link(result.configs[li.NORMAL], f"Open the σ = {sigma:g} start in the Playground")

@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from pages import common as cm
+from pages import chrome
 from pages import lesson_common as lc
 from symbreak import lessons
 from symbreak.lesson_figures import column_sums_figure, plane_figure
+
+chrome.route_through_app()
 
 KEY = "lesson3"
 
@@ -37,9 +39,9 @@ with left:
     st.subheader("No hidden layer (softmax regression)")
     st.markdown(f"**3 class rows, {result.class_distinct} distinct** · accuracy {result.softmax_accuracy:.0%} · "
                 f"loss {result.softmax_loss:.3f}")
-    cm.show_figure(plane_figure(result.class_rows, ["class 0", "class 1", "class 2"],
+    chrome.show_figure(plane_figure(result.class_rows, ["class 0", "class 1", "class 2"],
                                 "Each class's weights, from zero", tol=softmax_config.tol, show_centre=True),
-                   key=f"{KEY}_softmax", min_width=cm.COLUMN_MIN_WIDTH)
+                   key=f"{KEY}_softmax", min_width=chrome.COLUMN_MIN_WIDTH)
     st.markdown(
         "Each row of weights belongs to one class, and the classes have different targets (one-hot). "
         "So the rows get different gradients from the very first step and fan out."
@@ -49,9 +51,9 @@ with right:
     st.subheader(f"With {lessons.NO_HIDDEN_WIDTH} hidden {activation} neurons")
     st.markdown(f"**{lessons.NO_HIDDEN_WIDTH} hidden neurons, {result.hidden_distinct} distinct** · "
                 f"accuracy {result.hidden_accuracy:.0%} · loss {result.hidden_loss:.3f}")
-    cm.show_figure(plane_figure(result.hidden, [f"n{i + 1}" for i in range(lessons.NO_HIDDEN_WIDTH)],
+    chrome.show_figure(plane_figure(result.hidden, [f"n{i + 1}" for i in range(lessons.NO_HIDDEN_WIDTH)],
                                 "Each hidden neuron's weights, from zero", tol=hidden_config.tol),
-                   key=f"{KEY}_hidden", min_width=cm.COLUMN_MIN_WIDTH)
+                   key=f"{KEY}_hidden", min_width=chrome.COLUMN_MIN_WIDTH)
     if activation == "tanh":
         st.markdown("tanh(0) = 0: the hidden neurons output nothing, so no error reaches them and they never "
                     "leave zero. Only the output biases learn.")
@@ -67,6 +69,6 @@ st.markdown(
     "add up to zero forever: what one class gains, the others lose."
 )
 largest = float(np.abs(result.column_sums).max())
-cm.show_figure(column_sums_figure(result), key=f"{KEY}_sums", min_width=cm.COLUMN_MIN_WIDTH)
+chrome.show_figure(column_sums_figure(result), key=f"{KEY}_sums", min_width=chrome.COLUMN_MIN_WIDTH)
 st.caption(f"Largest column sum over all steps: {largest:.1e}. That is rounding error, not a real drift: "
            "these runs use float64, whose precision is about 1e-16 (float32 would show about 1e-7).")

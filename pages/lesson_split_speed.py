@@ -7,10 +7,12 @@ import math
 import numpy as np
 import streamlit as st
 
-from pages import common as cm
+from pages import chrome
 from pages import lesson_common as lc
 from symbreak import lessons
 from symbreak.lesson_figures import split_curves_figure, split_time_figure
+
+chrome.route_through_app()
 
 KEY = "lesson4"
 LEARNING_RATES = (3.0, 5.0, 10.0, 20.0)
@@ -37,9 +39,9 @@ with st.spinner("Training eight networks…"):
 
 left, right = st.columns(2)
 with left:
-    cm.show_figure(split_curves_figure(result), key=f"{KEY}_curves", min_width=cm.COLUMN_MIN_WIDTH)
+    chrome.show_figure(split_curves_figure(result), key=f"{KEY}_curves", min_width=chrome.COLUMN_MIN_WIDTH)
 with right:
-    cm.show_figure(split_time_figure(result), key=f"{KEY}_times", min_width=cm.COLUMN_MIN_WIDTH)
+    chrome.show_figure(split_time_figure(result), key=f"{KEY}_times", min_width=chrome.COLUMN_MIN_WIDTH)
 
 rate = float(np.nanmedian(result.rates)) if np.isfinite(result.rates).any() else math.nan
 split = np.isfinite(result.split_steps)

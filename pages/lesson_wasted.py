@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages import common as cm
+from pages import chrome
 from pages import lesson_common as lc
 from symbreak import lessons_init as li
 from symbreak.lesson_init_figures import boundaries_figure, data_figure, sweep_figure
 from symbreak.trainer import load_dataset
+
+chrome.route_through_app()
 
 KEY = "lesson6"
 WIDTHS = (2, 4, 8, 16, 32, 64)
@@ -37,7 +39,7 @@ guess_choices = ("as well as one neuron", "as well as the random layer", "somewh
 guess = lc.predict(KEY, f"{width} tied neurons on {dataset}: how well will they do?", guess_choices)
 if guess is None:
     data = load_dataset(li.wasted_config(dataset, 1, li.RANDOM_INIT))
-    cm.show_figure(data_figure(data.x_train, data.y_train, data.classes, f"The {dataset} data: predict, then look"),
+    chrome.show_figure(data_figure(data.x_train, data.y_train, data.classes, f"The {dataset} data: predict, then look"),
                    key=f"{KEY}_data_figure")
     st.stop()
 
@@ -53,7 +55,7 @@ lc.reveal(guess, f"On the test set: one neuron {one:.0%}, {width} tied {tied:.0%
 titles = [f"{name}<br>{int(row['effective width'])} distinct · test {row['test accuracy']:.0%}"
           for name, row in table.iterrows()]
 data_classes = load_dataset(result.configs[li.ONE]).classes
-cm.show_figure(boundaries_figure(result.boundaries, titles, data_classes, cols=2), key=f"{KEY}_boundaries")
+chrome.show_figure(boundaries_figure(result.boundaries, titles, data_classes, cols=2), key=f"{KEY}_boundaries")
 st.markdown("\n".join(f"- {s}" for s in li.wasted_sentences(result)))
 
 shown = result.table.assign(**{c: result.table[c].map("{:.0%}".format) for c in ("train accuracy", "test accuracy")})
@@ -65,7 +67,7 @@ st.dataframe(shown, hide_index=True, key=f"{KEY}_table", column_config={
     "test accuracy": st.column_config.TextColumn("test", width=70, help="share of test points right"),
     "final loss": st.column_config.NumberColumn("loss", width=70, format="%.3f"),
 })
-cm.show_figure(sweep_figure(result.sweep, one), key=f"{KEY}_sweep")
+chrome.show_figure(sweep_figure(result.sweep, one), key=f"{KEY}_sweep")
 st.caption(f"Computed live on this server: {result.networks} networks × {result.steps:,} steps "
            f"in {result.seconds:.1f} s.")
 choice = st.selectbox("Open one network in the Playground", list(result.configs), index=1, key=f"{KEY}_open")

@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import expect
 
 from conftest import APP_IDLE, click_and_wait, open_app, runs, upload_csv, wait_charts_drawn, wait_rerun
-from pages.common import WORD_JOINER
+from pages.chrome import WORD_JOINER
 
 pytestmark = pytest.mark.browser
 

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
-from pages.common import WORD_JOINER
+from pages.chrome import WORD_JOINER
 from symbreak import Config, preset
 from symbreak.config import FLAT_FIELDS
 
@@ -203,7 +203,7 @@ def test_no_link_breaks_the_page(params: dict[str, str]):
 
 # ------------------------------------------------------------------ the shared dataset cache
 def test_the_dataset_cache_is_bounded_in_bytes_and_drops_the_least_recently_used():
-    from pages.common import DatasetCache, dataset_bytes
+    from pages.session import DatasetCache, dataset_bytes
     from symbreak.data import make_builtin
 
     made = []
@@ -230,7 +230,7 @@ def test_the_dataset_cache_is_bounded_in_bytes_and_drops_the_least_recently_used
 def test_the_dataset_cache_counts_the_bytes_of_the_arrays():
     import numpy as np
 
-    from pages.common import dataset_bytes
+    from pages.session import dataset_bytes
     from symbreak.data import make_builtin
 
     data = make_builtin("xor", n_samples=400, noise=0.1, test_fraction=0.25, seed=0)
@@ -241,7 +241,7 @@ def test_the_dataset_cache_counts_the_bytes_of_the_arrays():
 def test_the_dataset_cache_is_safe_across_threads():
     import threading
 
-    from pages.common import DatasetCache, dataset_bytes
+    from pages.session import DatasetCache, dataset_bytes
     from symbreak.data import make_builtin
 
     cache = DatasetCache(10 * 2**20)

@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 from symbreak import Config, lessons
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # the pages import `pages.common`, as they do under `streamlit run app.py`
+if str(ROOT) not in sys.path:  # the pages import `pages.chrome`, as they do under `streamlit run app.py`
     sys.path.insert(0, str(ROOT))
 TIMEOUT = 60
 torch.set_num_threads(1)  # as app.py does: tiny tensors, extra threads only cost
@@ -206,7 +206,7 @@ def test_lessons_inside_the_app_link_to_the_playground_page() -> None:
     at.switch_page("pages/lesson_no_hidden.py").run()
     assert not at.exception
     link = at.get("page_link")[0].proto
-    assert link.page == "playground"
+    assert link.page == "" and link.page_script_hash, "the Playground is app.py's default page, at /"
     assert Config.from_flat(dict(parse_qsl(link.query_string))) == lessons.no_hidden_configs()[0]
 
 

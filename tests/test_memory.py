@@ -12,8 +12,8 @@ import types
 import numpy as np
 import pytest
 
-from pages import common
-from pages.common import DatasetCache, SessionJanitor, dataset_bytes
+from pages import session
+from pages.session import DatasetCache, SessionJanitor, dataset_bytes
 from symbreak import Config
 from symbreak.data import make_builtin
 
@@ -63,18 +63,18 @@ def test_an_owned_entry_is_still_bounded_in_bytes():
 
 
 def test_a_session_owns_the_dataset_of_its_upload_and_not_a_builtin(monkeypatch: pytest.MonkeyPatch):
-    cache = DatasetCache(common.MAX_DATASET_CACHE_BYTES)
-    monkeypatch.setattr(common, "DATASETS", cache)
-    session = types.SimpleNamespace(session_id="alice")
-    monkeypatch.setattr(common, "get_script_run_ctx", lambda: session)
+    cache = DatasetCache(session.MAX_DATASET_CACHE_BYTES)
+    monkeypatch.setattr(session, "DATASETS", cache)
+    ctx = types.SimpleNamespace(session_id="alice")
+    monkeypatch.setattr(session, "get_script_run_ctx", lambda: ctx)
     upload = Config().with_flat(dataset="csv", path="mine.csv")
 
-    data = common.cached_dataset(upload, csv_bytes(0))
-    assert common.cached_dataset(upload, csv_bytes(0)) is data
-    common.cached_dataset(Config(), None)
+    data = session.cached_dataset(upload, csv_bytes(0))
+    assert session.cached_dataset(upload, csv_bytes(0)) is data
+    session.cached_dataset(Config(), None)
     assert len(cache) == 2
     assert cache.release("alice") == 1, "alice's upload goes with her session"
-    assert len(cache) == 1 and cache.bytes == dataset_bytes(common.cached_dataset(Config(), None))
+    assert len(cache) == 1 and cache.bytes == dataset_bytes(session.cached_dataset(Config(), None))
 
 
 class FakeRuntime:
@@ -91,9 +91,9 @@ class FakeRuntime:
 
 def test_the_janitor_frees_a_closed_session_after_the_ttl_and_its_uploads(monkeypatch: pytest.MonkeyPatch):
     runtime = FakeRuntime({"alice", "bob"})
-    monkeypatch.setattr(common.Runtime, "exists", staticmethod(lambda: True))
-    monkeypatch.setattr(common.Runtime, "instance", staticmethod(lambda: runtime))
-    monkeypatch.setattr(common.st_config, "get_option", lambda name: TTL)
+    monkeypatch.setattr(session.Runtime, "exists", staticmethod(lambda: True))
+    monkeypatch.setattr(session.Runtime, "instance", staticmethod(lambda: runtime))
+    monkeypatch.setattr(session.st_config, "get_option", lambda name: TTL)
     cache = DatasetCache(10 * 2**20)
     janitor = SessionJanitor(cache)
     released = []
