@@ -3,10 +3,12 @@
 A session of the app runs under Streamlit's AppTest. A press reruns only the
 fragment its button sits in, as the browser's click does (the main area for
 Step 100; the live area for a Play batch, which the chart asks for when it
-starts drawing the last one). A press's server time is the script run plus
-the serialisation of every message it sends; its bytes are those messages'
-sizes. Each press is measured at a steady state: the history is past
-`WARM_STEPS` steps, so every curve has its full 1,000 points.
+starts drawing the last one). A press's server time is the CPU time of the
+script run's thread plus that of the serialisation of every message it sends
+(CPU time, not the clock: on a shared machine the clock counts the other
+jobs' turns too); its bytes are those messages' sizes. Each press is
+measured at a steady state: the history is past `WARM_STEPS` steps, so every
+curve has its full 1,000 points.
 
 Printed, as ratios measured side by side in one run:
 
@@ -94,11 +96,11 @@ class Session:
         run_script = script_runner.ScriptRunner._run_script
 
         def timed(runner, rerun_data) -> None:
-            start = time.perf_counter()
+            start = time.thread_time()
             try:
                 run_script(runner, rerun_data)
             finally:
-                session.script_seconds = time.perf_counter() - start
+                session.script_seconds = time.thread_time() - start
 
         local.LocalScriptRunner.run = run
         script_runner.ScriptRunner._run_script = timed
@@ -123,12 +125,12 @@ class Session:
         raise RuntimeError(f"no element {key!r} in the last run")
 
     def _timed_run(self, act: Callable[[], None]) -> tuple[float, int]:
-        """(server seconds, bytes) of the run `act` starts: the script run and its messages' serialisation."""
+        """(server CPU seconds, bytes) of the run `act` starts: the script run and its messages' serialisation."""
         act()
         self._check()
-        start = time.perf_counter()
+        start = time.thread_time()
         size = sum(len(message.SerializeToString()) for message in self.messages)
-        return self.script_seconds + time.perf_counter() - start, size
+        return self.script_seconds + time.thread_time() - start, size
 
     def step(self, presses: int) -> list[tuple[float, int]]:
         """Press Step 100 `presses` times (the main area's fragment reruns)."""
