@@ -15,6 +15,13 @@ from symbreak.config import Config
 PLAYGROUND = "pages/playground.py"
 PREDICT_KEY = "predict"  # ?predict=0 opens every lesson on its answer, without the question
 SHOW_ME = "Show me"
+# Projector mode: the question's choices, its button and the answer in type a back row can read.
+PRESENT_CSS = ("<style>.st-key-{key} [role='radiogroup'] label p {{font-size: 2rem; line-height: 1.35;}}"
+               " .st-key-{key} [role='radiogroup'] label {{padding: 0.3rem 0;}}"
+               " .st-key-{key} [data-testid='stRadioOption'] > div > div:first-child {{transform: scale(1.7);"
+               " margin-right: 1rem;}}"
+               " .st-key-{key} button p {{font-size: 1.6rem;}}"
+               " .st-key-{key} button {{padding: 0.5rem 1.5rem;}}</style>")
 
 
 def playground_link(config: Config, label: str = "Open this in the Playground") -> None:
@@ -22,13 +29,24 @@ def playground_link(config: Config, label: str = "Open this in the Playground") 
 
     Inside the app it is a page link (same tab, same session); when a lesson runs on its own,
     where the Playground is not registered, it is a plain link to the default page at /.
-    Projector mode (`?present=1`) and a teacher's hide list (`?hide=...`) are carried along.
+    Projector mode (`?present=1`), a teacher's hide list (`?hide=...`) and `?predict=0` are carried along.
     """
-    params = {**links.query_for_config(config), **links.carried_params()}
+    params = {**links.query_for_config(config), **links.carried_params(), **carried_predict()}
     try:
         st.page_link(PLAYGROUND, label=label, icon=":material/science:", query_params=params)
     except StreamlitPageNotFoundError:
         st.markdown(f":material/science: [{label}](/?{urlencode(params)})")
+
+
+def projector() -> None:
+    """Each lesson's first call: with `?present=1` the top bar and the sidebar make room for the lesson."""
+    if chrome.present_mode():
+        chrome.hide_sidebar()
+
+
+def carried_predict() -> dict[str, str]:
+    """`{"predict": value}` when the URL sets it, so a link out of a lesson keeps the teacher's choice."""
+    return {PREDICT_KEY: str(st.query_params[PREDICT_KEY])} if PREDICT_KEY in st.query_params else {}
 
 
 def predict_enabled() -> bool:
@@ -40,16 +58,21 @@ def predict(key: str, question: str, choices: Sequence[str]) -> str | None:
     """Ask before showing: the student's choice ('' after "Show me" or with `?predict=0`), None until then.
 
     Once answered the page stays revealed for this session, so changing a control does not ask again.
+    With `?present=1` the question, its choices (one to a line) and the button are drawn large.
     """
     if not predict_enabled():
         return ""
     shown = f"{key}_revealed"
     big = chrome.present_mode()
-    st.markdown(f"## {question}" if big else f"#### {question}")
-    choice = st.radio(question, list(choices), index=None, key=f"{key}_guess", label_visibility="collapsed",
-                      horizontal=not big)
-    if st.button(SHOW_ME, key=f"{key}_show"):
-        st.session_state[shown] = True
+    box = f"{key}_predict"
+    if big:
+        st.html(PRESENT_CSS.format(key=box))
+    with st.container(key=box):
+        st.markdown(f"## {question}" if big else f"#### {question}")
+        choice = st.radio(question, list(choices), index=None, key=f"{key}_guess", label_visibility="collapsed",
+                          horizontal=not big)
+        if st.button(SHOW_ME, key=f"{key}_show"):
+            st.session_state[shown] = True
     if choice is None and not st.session_state.get(shown):
         return None
     st.session_state[shown] = True

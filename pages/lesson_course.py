@@ -10,6 +10,7 @@ from symbreak import lessons_init as li
 from symbreak.lesson_init_figures import boundaries_figure, curves_figure, data_figure
 
 chrome.route_through_app()
+lc.projector()
 
 KEY = "lesson8"
 
@@ -61,7 +62,9 @@ st.markdown(
 )
 chrome.show_figure(curves_figure(result.steps, result.loss, result.labels, "Training loss", "loss", log_y=True),
                key=f"{KEY}_loss")
-titles = [f"{name}: test {table.loc[name, 'test accuracy']:.0%}" for name in result.labels]
+titles = [f"{name}: test {table.loc[name, 'test accuracy']:.0%}"
+          + ("" if (flat := li.flat_prediction(result.boundaries[name])) is None
+             else f"<br>P = {flat:.2f} everywhere: no boundary") for name in result.labels]
 chrome.show_figure(boundaries_figure(result.boundaries, titles, li.course_dataset().classes), key=f"{KEY}_boundaries")
 st.caption(f"{len(result.labels)} networks × {li.COURSE_STEPS:,} steps, trained as one batch in "
            f"{result.seconds:.1f} s on this server (once: later visitors get the stored result).")

@@ -11,6 +11,7 @@ from symbreak.lesson_init_figures import curves_figure, data_figure, histograms_
 from symbreak.trainer import load_dataset
 
 chrome.route_through_app()
+lc.projector()
 
 KEY = "lesson7"
 

@@ -11,6 +11,7 @@ from symbreak.lesson_init_figures import boundaries_figure, data_figure, sweep_f
 from symbreak.trainer import load_dataset
 
 chrome.route_through_app()
+lc.projector()
 
 KEY = "lesson6"
 WIDTHS = (2, 4, 8, 16, 32, 64)
@@ -55,7 +56,8 @@ lc.reveal(guess, f"On the test set: one neuron {one:.0%}, {width} tied {tied:.0%
 titles = [f"{name}<br>{int(row['effective width'])} distinct · test {row['test accuracy']:.0%}"
           for name, row in table.iterrows()]
 data_classes = load_dataset(result.configs[li.ONE]).classes
-chrome.show_figure(boundaries_figure(result.boundaries, titles, data_classes, cols=2), key=f"{KEY}_boundaries")
+chrome.show_figure(boundaries_figure(result.boundaries, titles, data_classes, cols=2, panel_height=380),
+                   key=f"{KEY}_boundaries")
 st.markdown("\n".join(f"- {s}" for s in li.wasted_sentences(result)))
 
 shown = result.table.assign(**{c: result.table[c].map("{:.0%}".format) for c in ("train accuracy", "test accuracy")})

@@ -5,6 +5,7 @@ The look is `plotting`'s, so these lessons look like the rest of the app.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -41,7 +42,8 @@ def data_figure(x: np.ndarray, y: np.ndarray, classes: Sequence[str], title: str
     """The training points of a 2-input binary task, before anything is trained."""
     fig = go.Figure()
     _points(fig, np.asarray(x), np.asarray(y), classes)
-    fig.update_yaxes(scaleanchor="x", scaleratio=1)
+    fig.update_xaxes(constrain="domain")
+    fig.update_yaxes(scaleanchor="x", scaleratio=1, constrain="domain")  # a circle drawn round, not stretched
     return _layout(fig, title, height, legend=dict(orientation="h", y=-0.15))
 
 
@@ -64,8 +66,11 @@ def boundaries_figure(boundaries: Mapping[str, Boundary], titles: Sequence[str],
                                  contours=dict(start=0.5, end=0.5, size=1, coloring="none"),
                                  line=dict(color="#222222", width=3), showlegend=False), **where)
         _points_at(fig, b, classes, where, legend=i == 0)
-        fig.update_xaxes(range=[float(b.xs[0]), float(b.xs[-1])], showgrid=False, nticks=4, **where)
-        fig.update_yaxes(range=[float(b.ys[0]), float(b.ys[-1])], showgrid=False, nticks=5, **where)
+        # Equal scales on both axes, so a ring is drawn as a ring; the panel shrinks to fit instead.
+        fig.update_xaxes(range=[float(b.xs[0]), float(b.xs[-1])], showgrid=False, nticks=4, constrain="domain",
+                         **where)
+        fig.update_yaxes(range=[float(b.ys[0]), float(b.ys[-1])], showgrid=False, nticks=5, constrain="domain",
+                         scaleanchor=f"x{i + 1 if i else ''}", scaleratio=1, **where)
     fig.update_annotations(font_size=FONT_SIZE - 1)
     return _layout(fig, "", panel_height * rows + 90, margin=dict(l=50, r=20, t=70, b=40),
                    legend=dict(orientation="h", x=0, y=-0.06 if rows > 1 else -0.12, yanchor="top"))
@@ -104,6 +109,21 @@ def _positive(values: np.ndarray) -> np.ndarray:
     return out
 
 
+ACT_DECADES = (-3, 1)  # the activations' axis shows at least 0.001 to 10, so moving σ moves the lines, not the axis
+
+
+def _decades(values: np.ndarray, least: Sequence[int]) -> dict[str, object]:
+    """A log axis over whole decades covering the positive values (and at least `least`), ticked at each decade."""
+    seen = _positive(values)
+    seen = seen[np.isfinite(seen)]
+    low, high = ([math.floor(math.log10(seen.min())), math.ceil(math.log10(seen.max()))] if seen.size else [-1, 1])
+    if least:
+        low, high = min(low, least[0]), max(high, least[1])
+    high = max(high, low + 1)
+    return dict(type="log", exponentformat="power", range=[low - 0.1, high + 0.1],
+                dtick=1 if high - low >= 2 else "D2")
+
+
 def layer_std_figure(act_std: np.ndarray, grad_std: np.ndarray, labels: Sequence[str], step: int,
                      height: int = 440) -> go.Figure:
     """Std of each hidden layer's activations and of each layer's weight gradient at one step, on log axes.
@@ -122,8 +142,8 @@ def layer_std_figure(act_std: np.ndarray, grad_std: np.ndarray, labels: Sequence
                                      marker=dict(size=8),
                                      hovertemplate=f"{name}, layer %{{x}}: std %{{y:.3g}}<extra></extra>"),
                           row=1, col=col)
-    fig.update_yaxes(type="log", exponentformat="power", dtick="D2", title_text="std (log)", row=1, col=1)
-    fig.update_yaxes(type="log", exponentformat="power", dtick="D2", row=1, col=2)
+    fig.update_yaxes(title_text="std (log)", **_decades(act_std, ACT_DECADES), row=1, col=1)
+    fig.update_yaxes(**_decades(grad_std, ()), row=1, col=2)
     fig.update_xaxes(title_text="hidden layer", dtick=1, row=1, col=1)
     fig.update_xaxes(title_text="layer (last = output)", dtick=1, row=1, col=2)
     fig.update_annotations(font_size=FONT_SIZE - 1)

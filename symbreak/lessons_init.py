@@ -20,12 +20,13 @@ import numpy as np
 import pandas as pd
 import torch
 
+from . import probe
 from .config import MAX_WIDTH, Config, DataConfig
 from .data import Dataset
 from .metrics import distinct, spread
 from .trainer import Trainer, load_dataset
 
-GRID = 60  # points per side of the decision-boundary grid
+GRID = probe.PLANE_RESOLUTION  # points per side of the decision-boundary grid, as in the Playground
 
 
 @dataclass(frozen=True)
@@ -39,22 +40,16 @@ class Boundary:
     y_train: np.ndarray  # [N]
 
 
-def plane(dataset: Dataset, resolution: int = GRID) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(xs, ys, points [res², 2]) covering a 2-input dataset with a 10 % margin."""
-    x = np.concatenate([dataset.x_train, dataset.x_test])
-    low, high = x.min(axis=0), x.max(axis=0)
-    pad = 0.1 * np.where(high > low, high - low, 1.0)
-    xs = np.linspace(low[0] - pad[0], high[0] + pad[0], resolution)
-    ys = np.linspace(low[1] - pad[1], high[1] + pad[1], resolution)
-    gx, gy = np.meshgrid(xs, ys)
-    return xs, ys, np.column_stack([gx.ravel(), gy.ravel()])
-
-
 def boundary(trainer: Trainer, run: int, resolution: int = GRID) -> Boundary:
-    """The run's current prediction over the plane of its 2-input binary dataset."""
-    xs, ys, points = plane(trainer.dataset, resolution)
-    prob = trainer.layer_outputs(points, run=run)[-1][:, 0].reshape(len(ys), len(xs))
-    return Boundary(xs, ys, prob, trainer.dataset.x_train, trainer.dataset.y_train)
+    """The run's current prediction over the plane of its 2-input binary dataset (the probe's grid)."""
+    seen = probe.of_run(trainer, run=run, resolution=resolution)
+    prob = seen.prediction[:, 0].reshape(len(seen.ys), len(seen.xs))
+    return Boundary(seen.xs, seen.ys, prob, trainer.dataset.x_train, trainer.dataset.y_train)
+
+
+def flat_prediction(b: Boundary, tol: float = 1e-6) -> float | None:
+    """The one probability a network gives every point of the plane (within `tol`), or None if it draws a boundary."""
+    return float(b.prob.mean()) if float(np.ptp(b.prob)) <= tol else None
 
 
 def _final(trainer: Trainer, name: str, run: int) -> float:

@@ -4,20 +4,47 @@ question, reveals the measured answer after a guess or "Show me", opens straight
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from symbreak import lessons_init as li
+from symbreak.config import Config
 import test_lesson_pages as lesson_pages  # also puts the app's folder on the path, as app.py runs
-from test_lesson_pages import links, text
+from test_lesson_pages import ROOT, links, text
 
 TIMEOUT = 120
 PAGES = ("lesson_wasted", "lesson_init_scale", "lesson_course")
+KEYS = {"lesson_wasted": "lesson6", "lesson_init_scale": "lesson7", "lesson_course": "lesson8"}
+TEACHER = {"present": "1", "hide": "dropout,optimizer", "predict": "0"}  # the page-wide keys a link carries
 
 
 def page(name: str, **query: str) -> AppTest:
     """A lesson page on the starting weights, given the time its batched runs need."""
     return lesson_pages.page(name, TIMEOUT, **query)
+
+
+def in_app(name: str, **query: str) -> AppTest:
+    """A lesson opened inside app.py with `query` in its address, as a teacher's link opens it.
+
+    The query is set after the first run: the default page (the Playground) rewrites the address it opens on.
+    """
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+    at.query_params.update(query)
+    at.switch_page(f"pages/{name}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def link_query(at: AppTest) -> dict[str, str]:
+    """The query of the page's Playground link (inside the app it is a page link)."""
+    [link] = at.get("page_link")
+    return dict(parse_qsl(link.proto.query_string))
+
+
+def link_config(query: dict[str, str]) -> Config:
+    return Config.from_flat({k: v for k, v in query.items() if k not in TEACHER})
 
 
 @pytest.mark.parametrize("name", PAGES)
@@ -58,32 +85,74 @@ def test_wasted_guess_is_checked_against_the_measured_accuracies() -> None:
 
 
 def test_predict_off_opens_on_the_answer_and_links_the_sigma_start() -> None:
-    at = page("lesson_init_scale", predict="0")
+    at = in_app("lesson_init_scale", predict="0")
     assert not [r for r in at.radio if r.key == "lesson7_guess"] and not at.success
     assert "the activations' std goes from" in text(at)
     expected = li.scale_arms("tanh", li.SCALE_SIGMA, li.SCALE_DEPTH)[li.NORMAL]
-    [(label, config)] = links(at).items()
+    query = link_query(at)
+    assert query["predict"] == "0"  # the teacher's choice goes along to the next page
+    config = link_config(query)
     assert config == expected and config.model.hidden == (li.SCALE_WIDTH,) * li.SCALE_DEPTH
     at.radio(key="lesson7_activation").set_value("relu").run()
     assert not at.exception
-    assert list(links(at).values())[0].model.activation == "relu"
+    assert link_config(link_query(at)).model.activation == "relu"
 
 
-def test_present_mode_asks_in_large_type() -> None:
+@pytest.mark.parametrize("name", PAGES)
+def test_predict_off_skips_the_question_on_every_page_and_links_keep_the_teachers_keys(name: str) -> None:
+    at = in_app(name, **TEACHER)
+    key = KEYS[name]
+    assert not [r for r in at.radio if r.key == f"{key}_guess"] and not [b for b in at.button if b.label == "Show me"]
+    assert at.dataframe or "the activations' std goes from" in text(at)  # the measured answer, straight away
+    query = link_query(at)
+    assert {k: query.get(k) for k in TEACHER} == TEACHER
+    defaults = {"lesson_wasted": li.wasted_arms("circles"), "lesson_init_scale": li.scale_arms(),
+                "lesson_course": li.course_configs()}
+    assert link_config(query) in defaults[name].values()
+
+
+@pytest.mark.parametrize("value", ["1", "true", "on"])
+def test_predict_on_in_the_address_still_asks(value: str) -> None:
+    at = page("lesson_wasted", predict=value)
+    assert at.radio(key="lesson6_guess").value is None and not at.dataframe
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_present_mode_asks_in_large_type(name: str) -> None:
+    """The question as a large heading; its choices one to a line, enlarged by the page's style; the button too."""
+    key = KEYS[name]
+    at = page(name, present="1")
+    assert any(m.value.startswith("## ") for m in at.markdown)
+    assert at.radio(key=f"{key}_guess").proto.horizontal is False
+    styles = [h.proto.body for h in at.get("html")]
+    [big] = [css for css in styles if f".st-key-{key}_predict" in css]
+    assert "[role='radiogroup'] label p {font-size: 2rem" in big and f".st-key-{key}_predict button p" in big
+    assert any("stHeader" in css for css in styles)  # the top bar makes room
+    [box] = [b for b in at.get("flex_container") if getattr(b, "key", None) == f"{key}_predict"]
+    assert {getattr(c, "key", None) for c in box.children.values()} >= {f"{key}_guess", f"{key}_show"}
+
+
+def test_without_present_the_question_is_ordinary_size() -> None:
+    at = page("lesson_init_scale")
+    assert any(m.value.startswith("#### Start at σ = ") for m in at.markdown)
+    assert at.radio(key="lesson7_guess").proto.horizontal is True
+    assert not [h for h in at.get("html") if "font-size: 2rem" in h.proto.body]
+
+
+def test_present_mode_answers_in_large_type() -> None:
     at = page("lesson_init_scale", present="1")
-    assert any(m.value.startswith("## Start at σ = ") for m in at.markdown)
     at.radio(key="lesson7_guess").set_value(li.FADES).run()
     assert any(m.value.startswith(f"### You predicted: {li.FADES}. Your prediction matches the run.")
                for m in at.markdown)
 
 
 def test_course_page_trains_once_and_shows_its_table() -> None:
-    at = page("lesson_course", predict="0")
+    at = in_app("lesson_course", predict="0")
     table = at.dataframe[0].value.set_index("start")
     assert list(table.index) == list(li.COURSE_STARTS)
     assert table.loc["zeros", "train accuracy"] == "50%"
     assert f"{li.COURSE_STEPS:,} steps" in at.caption[0].value
-    assert links(at)["Open “He” in the Playground"] == li.course_configs()["He"]
+    assert link_config(link_query(at)) == li.course_configs()["He"]
     again = page("lesson_course", predict="0")  # a second visitor: served from the cache, same numbers
     assert again.caption[0].value == at.caption[0].value
 

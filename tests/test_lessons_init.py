@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from symbreak import Config, Trainer
+from symbreak import probe
 from symbreak import lessons_init as li
 from symbreak.config import ACTIVATIONS, MAX_HIDDEN_LAYERS, MAX_WIDTH, ConfigError
 from symbreak.history import DEFAULT_BUDGET_BYTES
@@ -120,6 +121,30 @@ def test_wasted_sentences_carry_the_measured_numbers(wasted: li.Wasted) -> None:
     assert f"{t.loc[li.RANDOM, 'test accuracy']:.0%}" in sentences[3]
 
 
+def test_boundary_is_the_probes_plane_through_an_independent_forward_pass() -> None:
+    """The plane is the probe's (the Playground's) grid; the probability a NumPy tanh-then-sigmoid pass of the
+    run's own weights gives at each point of it."""
+    trainer = Trainer([li.wasted_config("circles", 3, li.RANDOM_INIT, steps=5)] * 2, max_rows=8)
+    trainer.step(5)
+    b = li.boundary(trainer, run=1)
+    data = trainer.dataset
+    xs, ys, points = probe.plane_grid(np.concatenate([data.x_train, data.x_test]), li.GRID)
+    assert np.array_equal(b.xs, xs) and np.array_equal(b.ys, ys) and b.prob.shape == (len(ys), len(xs))
+    (w1, b1), (w2, b2) = trainer.parameters(1)
+    expected = 1 / (1 + np.exp(-(np.tanh(points @ w1.T + b1) @ w2.T + b2)[:, 0]))
+    np.testing.assert_allclose(b.prob.ravel(), expected, rtol=1e-5, atol=1e-6)
+    # Row j of the grid is y = ys[j]: the point (xs[i], ys[j]) is prob[j, i].
+    np.testing.assert_allclose(b.prob[2, 5], expected[2 * len(xs) + 5], rtol=1e-5)
+    assert li.flat_prediction(b) is None
+
+
+def test_a_network_with_no_boundary_is_named_flat() -> None:
+    zeros = li.course_experiment(steps=50).boundaries["zeros"]
+    assert li.flat_prediction(zeros) == pytest.approx(float(zeros.prob[0, 0]))  # no hidden signal: one value
+    assert li.flat_prediction(li.Boundary(np.arange(2), np.arange(2), np.array([[0.5, 0.5], [0.5, 0.6]]),
+                                          np.zeros((1, 2)), np.zeros(1))) is None
+
+
 def test_wasted_refuses_a_width_outside_the_engine() -> None:
     with pytest.raises(ValueError, match="width: must be between 2 and 64"):
         li.wasted_arms("circles", width=65)
@@ -206,6 +231,12 @@ def test_figures_draw_from_arrays(wasted: li.Wasted, scale: li.InitScale) -> Non
     std = layer_std_figure(scale.act_std[:, 0], scale.grad_std[:, 0], scale.labels, 0)
     zeros = [tr for tr in std.data if tr.name == li.ZERO]
     assert all(np.isnan(np.asarray(tr.y, dtype=float)).all() for tr in zeros)  # exact zeros left off the log axis
-    assert std.layout.yaxis.type == "log"
+    assert std.layout.yaxis.type == "log" and std.layout.yaxis.dtick == 1
+    low, high = std.layout.yaxis.range  # at least 0.001 to 10, so a moving σ moves the lines and not the axis
+    assert low <= -3 and high >= 1
+    finite = scale.act_std[:, 0][scale.act_std[:, 0] > 0]
+    assert low <= np.log10(finite.min()) and high >= np.log10(finite.max())
+    grads = scale.grad_std[:, 0][scale.grad_std[:, 0] > 0]
+    assert std.layout.yaxis2.range[0] <= np.log10(grads.min()) <= np.log10(grads.max()) <= std.layout.yaxis2.range[1]
     assert len(histograms_figure([a[1] for a in scale.first], "t").data) == 6
     assert len(curves_figure(scale.steps, scale.loss, scale.labels, "t", "loss").data) == 4
