@@ -43,7 +43,8 @@ if guess is None:
                    key=f"{KEY}_data_figure")
     st.stop()
 
-result = _result()
+with st.spinner("Training on this server, once for everyone: a visitor who arrives during the run waits for it…"):
+    result = _result()
 table = result.table.set_index("start")
 best = str(table["test accuracy"].idxmax())
 lc.reveal(guess, " ".join(f"{name}: {row['test accuracy']:.0%} of the test points." for name, row in table.iterrows()),
@@ -58,7 +59,7 @@ first = dict(zip(result.labels, result.loss[:, 0]))
 st.markdown(
     "Why the zero start never gets going: every hidden relu neuron outputs 0, so no gradient reaches the hidden "
     f"weights, and they stay equal, at zero. The start ten times too large begins at a loss of "
-    f"{first['N(0, 1)×10']:.3g}, against {first['He']:.3g} for He's start, which is scaled to each layer's fan-in."
+    f"{first['N(0, 1)×10']:,.0f}, against {first['He']:.2f} for He's start, which is scaled to each layer's fan-in."
 )
 chrome.show_figure(curves_figure(result.steps, result.loss, result.labels, "Training loss", "loss", log_y=True),
                key=f"{KEY}_loss")

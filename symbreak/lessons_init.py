@@ -163,6 +163,7 @@ def wasted_sentences(result: Wasted) -> list[str]:
     like = closest(tied["test accuracy"],
                    {"one neuron": one["test accuracy"], "the random layer": rand["test accuracy"]})
     sweep = result.sweep
+    most = int(sweep[f"{TIED} distinct"].max())
     return [
         f"**One neuron** draws one straight boundary: {one['test accuracy']:.0%} of the test points right.",
         f"**{w} tied neurons** end as {n_tied} distinct neuron{'s' if n_tied != 1 else ''}: "
@@ -174,7 +175,7 @@ def wasted_sentences(result: Wasted) -> list[str]:
         f"{rand['test accuracy']:.0%} right.",
         f"**Across widths {sweep['width'].iloc[0]} to {sweep['width'].iloc[-1]}** the tied layer's test accuracy stays "
         f"between {sweep[f'{TIED} test'].min():.0%} and {sweep[f'{TIED} test'].max():.0%}, and never has more than "
-        f"{int(sweep[f'{TIED} distinct'].max())} distinct neuron; the random layer goes from "
+        f"{most} distinct neuron{'s' if most != 1 else ''}; the random layer goes from "
         f"{sweep[f'{RANDOM} test'].iloc[0]:.0%} to {sweep[f'{RANDOM} test'].iloc[-1]:.0%}.",
     ]
 

@@ -1,6 +1,7 @@
-"""The three lessons about the starting weights under Streamlit's AppTest (no browser): each opens on its
+"""The three lessons about the starting weights, under Streamlit's AppTest: each opens on its
 question, reveals the measured answer after a guess or "Show me", opens straight on the answer with
-?predict=0, and its Playground link carries its configuration."""
+?predict=0, and its Playground link carries its configuration and the teacher's page-wide keys (present, hide,
+predict). Two browser tests measure what the projector shows: the question's choices and button drawn large."""
 
 from __future__ import annotations
 
@@ -181,3 +182,46 @@ def test_a_class_opening_the_course_trains_it_once(monkeypatch) -> None:
     assert len(calls) == 1
     for at in visitors:
         assert "600 steps" in text(at)
+
+
+# ------------------------------------------------------------------ in the browser: what the projector shows
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [1024, 1400])
+def test_projector_mode_draws_the_question_large_in_the_browser(browser, app_url, artifacts, width: int) -> None:
+    """Measured in Chromium: the choices' text, their radio circles and the button are enlarged, the top bar is
+    gone, and "Show me" answers in a large heading."""
+    from conftest import click_and_wait, open_app
+
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    tab = context.new_page()
+    tab.set_default_timeout(60_000)
+    try:
+        open_app(tab, f"{app_url}/lesson_init_scale?present=1")
+        box = tab.locator("[data-testid=stMainBlockContainer] .st-key-lesson7_predict")
+        option = box.get_by_test_id("stRadioOption")
+        assert option.count() == 3
+        px = "e => parseFloat(getComputedStyle(e).fontSize)"
+        assert option.first.locator("p").evaluate(px) >= 30
+        assert option.first.locator(":scope > div > div").first.bounding_box()["width"] >= 24
+        ys = [option.nth(i).bounding_box()["y"] for i in range(3)]
+        assert ys == sorted(ys) and ys[0] < ys[1] < ys[2]  # one to a line
+        assert box.get_by_role("button", name="Show me").locator("p").evaluate(px) >= 24
+        assert tab.get_by_test_id("stHeader").is_hidden()
+        tab.screenshot(path=str(artifacts / f"lesson_init_scale-present-{width}.png"))
+        click_and_wait(tab, box.get_by_role("button", name="Show me"), timeout=120_000)
+        answer = tab.locator("[data-testid=stMainBlockContainer] h3", has_text="The run says: it fades toward zero")
+        assert answer.evaluate(px) >= 24
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
+def test_predict_off_in_the_browser_opens_on_the_answer_and_its_link_keeps_it(page, app_url) -> None:
+    from conftest import open_app
+
+    open_app(page, f"{app_url}/lesson_wasted?predict=0")
+    main = page.locator("[data-testid=stMainBlockContainer]")
+    assert main.get_by_role("button", name="Show me").count() == 0
+    assert main.get_by_text("tied neurons end as 1 distinct neuron", exact=False).count() == 1
+    href = main.get_by_role("link", name="Open “tied” in the Playground").get_attribute("href")
+    assert "predict=0" in href and "hidden=32" in href
