@@ -60,6 +60,7 @@ REPEATS = 30
 STEP_BUTTON = "playground.stepn"
 PLAY_BUTTON = "playground.play"
 LIVE_CHART = "playground.live"
+PLAYBACK = "playground.playback"  # the page's Playback (pages/playground.py: `playback()`)
 TIMEOUT = 120
 
 
@@ -150,18 +151,30 @@ class Session:
         self.fragment = self.fragment_of(LIVE_CHART)
 
         def next_batch() -> None:
-            self.app.session_state["playground.asked"] = self.app.session_state["playground.batch"].number
+            self._report_drawn()
             self.app.run()
 
         measured = []
         for _ in range(batches):
             seconds, size = self._timed_run(next_batch)
-            frames = len(self.app.session_state["playground.batch"].figures)
+            frames = self._frames_in_flight()
             measured.append((seconds / frames, size / frames))
         self.fragment = None
         self.app.run()
         self.app.button(key=PLAY_BUTTON).click().run()
         return measured
+
+    def _report_drawn(self) -> None:
+        """What the live chart's report that it started drawing the batch in flight does."""
+        state = self.app.session_state
+        if PLAYBACK in state:
+            state[PLAYBACK].on_drawn(state[PLAYBACK].batch.number)
+        else:  # a tree from before the page's Playback (for --against)
+            state["playground.asked"] = state["playground.batch"].number
+
+    def _frames_in_flight(self) -> int:
+        state = self.app.session_state
+        return len(state[PLAYBACK].batch.frames if PLAYBACK in state else state["playground.batch"].figures)
 
     def steps_trained(self) -> int:
         return self.app.session_state["playground.trainer"].step_count

@@ -7,11 +7,16 @@ live chart (trajectories and symmetry meter: one plotly figure) and the loss
 chart are a smaller fragment, the only part Play reruns: one run per batch
 of frames. A long Step N runs the same way, a slice of training per frame,
 under a progress bar with Stop. `?present=1` shows only the views and Play/Step.
+
+The page forwards the clicks on Step, Play, Stop and Reset and the chart's
+reports of drawn batches to one `Playback` per session and draws what it
+returns. `playback()` is that object (kept under "playground.playback"): the
+tests and the bench reach it there, to shorten a slice or to deliver the
+report the chart would send.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import streamlit as st
@@ -21,8 +26,8 @@ from pages import common as cm
 from symbreak import figures as F
 from symbreak import plotting
 from symbreak import probe as P
+from symbreak.playback import Batch, Mode, Playback
 from symbreak.config import DEFAULT_PRESET, preset
-from symbreak.playback import FRAMES_PER_BATCH, STEP_SLICE_SECONDS, WATCHDOG_SECONDS
 from symbreak.trainer import Trainer
 
 SLOT = "playground"
@@ -38,30 +43,13 @@ MAX_PER_FRAME = 500
 TABS = ("Weight space", "Distances", "Gradients", "Network", "Input plane")
 
 
-@dataclass(frozen=True)
-class Pending:
-    """A Step N in progress: of the run with this version, `done` of `n` steps made so far."""
-
-    version: int
-    done: int
-    n: int
-
-
-@dataclass(frozen=True)
-class Batch:
-    """Frames of the live chart made in one run while playing; the headline and loss chart after the last
-    frame. The charts are kept as figure JSON, sent again as is when a run repeats the batch."""
-
-    number: int
-    layer: int
-    figures: list[str]
-    summary: F.Summary
-    loss: str
-    made: float
-
-
 def _key(part: str) -> str:
     return f"{SLOT}.{part}"
+
+
+def playback() -> Playback:
+    """This session's Play, long Step N and their batches (one object, under "playground.playback")."""
+    return st.session_state.setdefault(_key("playback"), Playback())
 
 
 # ------------------------------------------------------------------ callbacks (run before the rerun)
@@ -73,15 +61,15 @@ def _said() -> None:
 
 
 def _step(n_key: str | None) -> None:
-    """Ask for n steps: the main area trains them (see `_train_pending`)."""
+    """Ask for n steps: the main area trains them (see `_advance`)."""
     n = int(st.session_state.get(n_key, DEFAULT_N)) if n_key else 1
     _said()
-    st.session_state[_key("pending")] = Pending(cm.RunSlot(SLOT).version, 0, n)
+    playback().request(n, cm.RunSlot(SLOT).version)
 
 
 def _stop() -> None:
     """Stop a long Step N: the steps made so far are kept."""
-    st.session_state.pop(_key("pending"), None)
+    playback().stop()
 
 
 def _reset() -> None:
@@ -91,15 +79,17 @@ def _reset() -> None:
 
 def _new_seed() -> None:
     cm.RunSlot(SLOT).propose({"seed": cm.new_seed()})
-    st.session_state[_key("playing")] = False
+    _stop()
 
 
 def _set_playing(playing: bool) -> None:
     """Play or pause; idempotent, so a click delivered twice cannot undo itself. Play ends a long Step N."""
-    _stop()
-    st.session_state[_key("playing")] = playing and not cm.RunSlot(SLOT).trainer.all_diverged
+    slot = cm.RunSlot(SLOT)
+    if playing and not slot.trainer.all_diverged:
+        playback().play(slot.version)
+    else:
+        playback().pause()
     _said()
-    st.session_state.pop(_key("batch"), None)
 
 
 # ------------------------------------------------------------------ pieces of the main area
@@ -135,36 +125,30 @@ def _controls(trainer: Trainer, present: bool, playing: bool, busy: bool) -> Non
                            "follow training again.")
 
 
-def _pending(version: int) -> Pending | None:
-    """The Step N still being trained for the run of this version, if any."""
-    pending = st.session_state.get(_key("pending"))
-    return pending if pending is not None and pending.version == version else None
-
-
-def _train_pending(trainer: Trainer, version: int) -> Pending | None:
-    """Train the steps a Step click asked for, for at most one slice; what is left to do, or None when done.
+def _advance(trainer: Trainer, layer: int) -> Batch | None:
+    """Train what the playback has due and make its batch: the live figure after each frame, the headline
+    numbers and the loss chart after the last (`Batch.end`); the batch in flight when nothing is due, None when
+    idle or when this training ended the Step N or Play.
 
     A Step N that takes longer than a slice is trained over several runs of
     the live area, paced by the chart as Play is, each drawing the live charts
     and a progress bar: the charts move while it trains and Stop stays clickable.
     """
-    key = _key("pending")
-    pending = _pending(version)
-    st.session_state.pop(key, None)
-    if pending is None:
-        return None
-    seconds = st.session_state.get(_key("slice_seconds"), STEP_SLICE_SECONDS)  # the tests' seam
-    done = pending.done + trainer.step(pending.n - pending.done, seconds=seconds)
-    if done >= pending.n or trainer.all_diverged:
-        return None
-    st.session_state[key] = left = Pending(version, done, pending.n)
-    return left
+    def frame() -> str:
+        return _live_figure(trainer, layer, trainer.history.count - 1)
+
+    def end() -> tuple[F.Summary, str]:
+        last = trainer.history.count - 1
+        return _summary(trainer, layer, last), _loss_view(trainer, last)
+
+    per_frame = int(st.session_state.get(_key("per_frame"), DEFAULT_PER_FRAME))
+    return playback().next_batch(trainer, frame, per_frame, end=end, view=layer)
 
 
-def _progress(pending: Pending) -> None:
+def _progress(pb: Playback) -> None:
     """The bar of a long Step N, with its Stop button."""
     with st.container(horizontal=True, vertical_alignment="center", gap="small"):
-        st.progress(pending.done / pending.n, text=f"Training: step {pending.done:,} of {pending.n:,}")
+        st.progress(pb.done / pb.total, text=f"Training: step {pb.done:,} of {pb.total:,}")
         st.button("Stop", key=_key("stop"), on_click=_stop, icon=":material/stop_circle:",
                   help="Stop here: the steps made so far are kept.")
 
@@ -288,28 +272,6 @@ def _secondary(trainer: Trainer, layer: int, row: int, playing: bool, busy: bool
                 cm.show_figure(F.decision_figure(plane, trainer.dataset, history, row=row), key=_key("decision"))
 
 
-def _next_batch(trainer: Trainer, layer: int) -> Batch:
-    """Train FRAMES_PER_BATCH frames of 'steps per frame' steps each; the figure after each is one frame."""
-    per_frame = int(st.session_state.get(_key("per_frame"), DEFAULT_PER_FRAME))
-    figures = []
-    for _ in range(FRAMES_PER_BATCH):
-        trainer.step(per_frame)
-        if trainer.all_diverged:
-            break
-        figures.append(_live_figure(trainer, layer, trainer.history.count - 1))
-    return _batch(trainer, layer, figures)
-
-
-def _batch(trainer: Trainer, layer: int, figures: list[str] | None = None) -> Batch:
-    """The next batch of frames (by default one: the newest step), with the headline and loss chart at its end."""
-    state = st.session_state
-    last = trainer.history.count - 1
-    if figures is None:
-        figures = [_live_figure(trainer, layer, last)]
-    number = state[_key("batch_number")] = state.get(_key("batch_number"), 0) + 1
-    return Batch(number, layer, figures, _summary(trainer, layer, last), _loss_view(trainer, last), time.monotonic())
-
-
 @dataclass(frozen=True)
 class View:
     """The headline numbers and the live and loss charts (figure JSON) at one row, while not playing."""
@@ -324,7 +286,7 @@ def _view(trainer: Trainer, layer: int, row: int) -> View:
 
 
 def _on_drawn() -> None:
-    st.session_state[_key("asked")] = charts.drawn_batch(_key("live"))
+    playback().on_drawn(charts.drawn_batch(_key("live")))
 
 
 def _live_area(version: int, playing: bool, busy: bool, layer: int, row: int, view: View | None) -> None:
@@ -341,8 +303,8 @@ def _live_area(version: int, playing: bool, busy: bool, layer: int, row: int, vi
     sends the last batch again, which the chart ignores, unless the loop looks
     stalled; so exactly one batch is ever being made.
     """
-    slot, state = cm.RunSlot(SLOT), st.session_state
-    if slot.version != version or state.get(_key("playing"), False) != playing or (busy and not _pending(version)):
+    slot, pb = cm.RunSlot(SLOT), playback()
+    if slot.version != version or (pb.mode is Mode.PLAYING) != playing or pb.busy != busy:
         st.rerun()  # the run, Play/Pause or a long Step N changed: the controls and the sidebar must follow
     trainer = slot.trainer
     if not (playing or busy):
@@ -351,26 +313,15 @@ def _live_area(version: int, playing: bool, busy: bool, layer: int, row: int, vi
         cm.show_figure([view.live], key=_key("live"), min_width=LIVE_MIN_WIDTH)
         cm.show_figure([view.loss], key=_key("loss"), min_width=LOSS_MIN_WIDTH)
         return
-    batch: Batch | None = state.get(_key("batch"))
-    asked = state.pop(_key("asked"), None)
-    stalled = batch is not None and time.monotonic() - batch.made > WATCHDOG_SECONDS
-    if busy and (batch is None or batch.summary.step != trainer.step_count):
-        batch = state[_key("batch")] = _batch(trainer, layer)  # the main area just trained a slice: draw it
-    elif batch is None or batch.layer != layer or asked == batch.number or stalled:
-        if busy:
-            if _train_pending(trainer, version) is None:
-                st.rerun()  # done: the controls, the slider and the tabs follow
-            batch = state[_key("batch")] = _batch(trainer, layer)
-        else:
-            batch = state[_key("batch")] = _next_batch(trainer, layer)
-            if trainer.all_diverged:
-                state[_key("playing")] = False
-                st.rerun()
+    batch = _advance(trainer, layer)  # in flight, unless asked for, stalled or of another layer
+    if batch is None:
+        st.rerun()  # the Step N is done or the run diverged: the controls, the slider and the tabs follow
     if busy:
-        _progress(_pending(version))
-    _headline(trainer, batch.summary, layer)
-    cm.show_figure(batch.figures, key=_key("live"), batch=batch.number, on_drawn=_on_drawn, min_width=LIVE_MIN_WIDTH)
-    cm.show_figure([batch.loss], key=_key("loss"), min_width=LOSS_MIN_WIDTH)
+        _progress(pb)
+    summary, loss = batch.end
+    _headline(trainer, summary, layer)
+    cm.show_figure(batch.frames, key=_key("live"), batch=batch.number, on_drawn=_on_drawn, min_width=LIVE_MIN_WIDTH)
+    cm.show_figure([loss], key=_key("loss"), min_width=LOSS_MIN_WIDTH)
 
 
 def _live_still(version: int, playing: bool, busy: bool, layer: int, row: int, view: View | None) -> None:
@@ -387,13 +338,15 @@ def _live_still(version: int, playing: bool, busy: bool, layer: int, row: int, v
 
 def _main_area(version: int, playing: bool, present: bool) -> None:
     """Controls, headline, live chart and tabs: a fragment that reruns alone on clicks."""
-    slot = cm.RunSlot(SLOT)
-    if slot.version != version or st.session_state.get(_key("playing"), False) != playing:
+    slot, pb = cm.RunSlot(SLOT), playback()
+    if slot.version != version or (pb.mode is Mode.PLAYING) != playing:
         st.rerun()  # the run or Play/Pause changed: the sidebar must follow
     trainer = slot.trainer
-    busy = not playing and _train_pending(trainer, version) is not None
-    row = _row_shown(trainer, present, playing)
     layer = 0 if present else _layer_shown(trainer)
+    if pb.busy:
+        _advance(trainer, layer)  # a slice of the Step N just asked for (the whole of a short one)
+    busy = pb.busy
+    row = _row_shown(trainer, present, playing)
     # Computed before anything is drawn, so the page's updates reach the browser together (one render, not three).
     view = None if playing or busy else _view(trainer, layer, row)
     cm.show_errors(slot)  # here, so that the first Step, which reruns only this fragment, can take them away
@@ -402,7 +355,7 @@ def _main_area(version: int, playing: bool, present: bool) -> None:
     if not present:
         _layer_choice(trainer)
     if playing or busy:
-        st.fragment(_live_area, run_every=WATCHDOG_SECONDS)(version, playing, busy, layer, row, view)
+        st.fragment(_live_area, run_every=pb.watchdog_seconds)(version, playing, busy, layer, row, view)
     else:
         st.fragment(_live_still)(version, playing, busy, layer, row, view)
     _secondary(trainer, layer, row, playing, busy)
@@ -425,8 +378,9 @@ def main() -> None:
     message = slot.pop_flash()
     if message:
         st.session_state[_key("new_run")] = message
-    playing = bool(st.session_state.get(_key("playing"), False))
-    st.fragment(_main_area)(slot.version, playing, present)
+    pb = playback()
+    pb.follow(slot.version)
+    st.fragment(_main_area)(slot.version, pb.mode is Mode.PLAYING, present)
 
 
 main()

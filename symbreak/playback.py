@@ -10,7 +10,7 @@ drawn batch never leaves a Step N pending with nothing to finish it.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol
@@ -42,11 +42,14 @@ class Trainable(Protocol):
 
 @dataclass(frozen=True)
 class Batch:
-    """Frames made in one run, numbered (the chart reports the number when it starts drawing), and when sent."""
+    """Frames made in one run, numbered (the chart reports the number when it starts drawing), and when sent;
+    `end` is what was made after the last frame (the page's headline and loss chart), `view` what they show."""
 
     number: int
     frames: list[Any]
     sent: float
+    end: Any = None
+    view: Hashable = None
 
 
 @dataclass
@@ -91,9 +94,10 @@ class Playback:
         self.asked = number
 
     def follow(self, version: int) -> None:
-        """The run changed (a new trainer version, a config change): whatever was in progress is dropped."""
+        """The run changed (a new trainer version, a config change): a Step N of the old run is dropped, and Play
+        goes on with the new run."""
         if version != self.version:
-            self._become(Mode.IDLE, version)
+            self._become(Mode.PLAYING if self.mode is Mode.PLAYING else Mode.IDLE, version)
 
     # ------------------------------------------------------------------ what the page asks
     @property
@@ -112,43 +116,50 @@ class Playback:
             return None
         return (self.batch.sent if self.batch else self.clock()) + self.watchdog_seconds
 
-    def wants_batch(self, now: float | None = None) -> bool:
-        """A new batch is due: none yet, the chart asked for the one in flight, or the watchdog fired."""
+    def wants_batch(self, now: float | None = None, view: Hashable = None) -> bool:
+        """A new batch is due: none yet, the chart asked for the one in flight, the watchdog fired, or the one in
+        flight shows another view."""
         if self.mode is Mode.IDLE:
             return False
         due = self.watchdog_due()
         now = self.clock() if now is None else now
-        return self.batch is None or self.asked == self.batch.number or (due is not None and now >= due)
+        return (self.batch is None or self.asked == self.batch.number or (due is not None and now >= due)
+                or self.batch.view != view)
 
     def next_batch(self, trainer: Trainable, frame: Callable[[], Any], per_frame: int = 1,
-                   now: float | None = None) -> Batch | None:
-        """Train what is due and return the batch to draw (None while idle); the batch in flight when nothing is.
+                   now: float | None = None, end: Callable[[], Any] | None = None,
+                   view: Hashable = None) -> Batch | None:
+        """Train what is due and return the batch to draw; the batch in flight when nothing is due; None when
+        idle, or when this training ended the playback (then there is nothing left to animate).
 
         Stepping trains one slice of at most `slice_seconds` and makes one
-        frame; the last slice ends the Step N (idle). Playing trains
+        frame; the last slice ends the Step N (idle, None). Playing trains
         `frames_per_batch` frames of `per_frame` steps. A run that diverges
-        ends either.
+        ends either. `end()`, if given, is made after the last frame, and
+        `view` names what the frames show: a batch of another view is made again.
         """
         if self.mode is Mode.IDLE:
             return None
         now = self.clock() if now is None else now
-        if not self.wants_batch(now):
+        if not self.wants_batch(now, view):
             return self.batch
         frames = []
         if self.mode is Mode.STEPPING:
             self.left -= trainer.step(self.left, seconds=self.slice_seconds)
-            frames.append(frame())
             if self.left <= 0 or trainer.all_diverged:
                 self._become(Mode.IDLE, self.version)
+                return None
+            frames.append(frame())
         else:
             for _ in range(self.frames_per_batch):
                 trainer.step(per_frame)
                 if trainer.all_diverged:
                     self._become(Mode.IDLE, self.version)
-                    break
+                    return None
                 frames.append(frame())
         self._numbers += 1
-        self.batch = Batch(self._numbers, frames, self.clock())  # sent once made: the watchdog counts from here
+        # Sent once made: the watchdog counts from here.
+        self.batch = Batch(self._numbers, frames, self.clock(), None if end is None else end(), view)
         return self.batch
 
     # ------------------------------------------------------------------ internals

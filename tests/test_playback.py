@@ -57,12 +57,11 @@ def test_a_request_of_n_steps_finishes_exactly_n_steps_in_slices():
     clock, trainer, playback = setup()
     playback.request(10, version=1)
     slices = []
-    while playback.mode is Mode.STEPPING:
-        batch = playback.next_batch(trainer, frame_of(trainer))
+    while (batch := playback.next_batch(trainer, frame_of(trainer))) is not None:
         slices.append(batch.frames)
         playback.on_drawn(batch.number)
     assert trainer.step_count == 10 and playback.mode is Mode.IDLE
-    assert slices == [[4], [8], [10]], "0.5 s slices of 0.125 s steps: 4, 4 and the 2 left"
+    assert slices == [[4], [8]], "0.5 s slices of 0.125 s steps: 4, 4 and the 2 left, which end it (no frame)"
     assert playback.watchdog_due() is None and not playback.busy
 
 
@@ -113,7 +112,7 @@ def test_a_pause_mid_batch_ignores_its_late_report():
     assert trainer.step_count == 30 and playback.watchdog_due() is None
 
 
-def test_a_config_change_drops_the_rest():
+def test_a_config_change_drops_a_step_n():
     clock, trainer, playback = setup()
     playback.request(100, version=1)
     playback.next_batch(trainer, frame_of(trainer))
@@ -121,6 +120,58 @@ def test_a_config_change_drops_the_rest():
     assert playback.busy, "the same run: the Step N goes on"
     playback.follow(2)
     assert playback.mode is Mode.IDLE and playback.left == 0 and playback.batch is None
+
+
+def test_play_goes_on_with_the_new_run_after_a_config_change():
+    clock, trainer, playback = setup()
+    playback.play(version=1)
+    playback.next_batch(trainer, frame_of(trainer))
+    playback.follow(2)
+    assert playback.mode is Mode.PLAYING and playback.version == 2 and playback.batch is None
+    fresh = SlowTrainer(clock)
+    assert playback.next_batch(fresh, frame_of(fresh)).frames == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_batch_carries_what_was_made_after_its_last_frame_and_its_view():
+    clock, trainer, playback = setup()
+    playback.play(version=1)
+    ends = []
+    end = lambda: ends.append(trainer.step_count) or f"after {trainer.step_count}"  # noqa: E731
+    first = playback.next_batch(trainer, frame_of(trainer), per_frame=2, end=end, view=0)
+    assert first.end == "after 12" and first.view == 0 and ends == [12], "made once, after the last frame"
+    assert playback.next_batch(trainer, frame_of(trainer), per_frame=2, end=end, view=0) is first
+    assert ends == [12], "a batch sent again is not made again"
+    second = playback.next_batch(trainer, frame_of(trainer), per_frame=2, end=end, view=1)
+    assert second.number == 2 and second.view == 1 and second.frames[0] == 14, "another view: a new batch"
+
+
+class Diverging:
+    """A trainer whose runs all diverge at step `at`."""
+
+    def __init__(self, at: int) -> None:
+        self.at, self.step_count = at, 0
+
+    @property
+    def all_diverged(self) -> bool:
+        return self.step_count >= self.at
+
+    def step(self, n: int = 1, seconds: float | None = None) -> int:
+        made = min(n, max(self.at - self.step_count, 0))
+        self.step_count += made
+        return made
+
+
+@pytest.mark.parametrize("start", ["play", "step"])
+def test_divergence_ends_play_and_step_n_with_nothing_to_draw(start):
+    trainer, playback = Diverging(at=42), Playback(slice_seconds=10.0)
+    playback.play(version=1) if start == "play" else playback.request(1000, version=1)
+    made = []
+    while (batch := playback.next_batch(trainer, lambda: trainer.step_count, per_frame=5)) is not None:
+        made.append(batch.frames)
+        playback.on_drawn(batch.number)
+    assert playback.mode is Mode.IDLE and playback.watchdog_due() is None and trainer.step_count == 42
+    drawn = [[5, 10, 15, 20, 25, 30]] if start == "play" else []
+    assert made == drawn, "the batch that diverges is not drawn: the page redraws whole"
 
 
 def test_a_full_rerun_while_slices_are_pending_always_ends_idle_with_the_controls_enabled():
@@ -134,6 +185,8 @@ def test_a_full_rerun_while_slices_are_pending_always_ends_idle_with_the_control
             due = playback.watchdog_due()
             assert due is not None, "a pending Step N always has a watchdog time"
             batch = playback.next_batch(trainer, frame_of(trainer))
+            if batch is None:
+                break
             if runs < reports_lost_after:
                 playback.on_drawn(batch.number)
             else:  # a full rerun: the reports of this page are lost, only the re-armed watchdog reruns it

@@ -2,7 +2,9 @@
 
 Each test opens a fresh session on `app.py` (the default page is the
 Playground) and checks what the page shows and what it keeps in session
-state under the "playground." keys.
+state under the "playground." keys. Play and a long Step N are driven
+through the page's `Playback` (`playground.playback()`, kept under
+"playground.playback"), as the chart's reports drive it in a browser.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ def open_app(**params: str) -> AppTest:
     at.query_params.update(params)
     at.run()
     assert_clean(at)
+    playback(at).slice_seconds = 3600.0  # a Step N is one run however loaded the machine (a test may slice it)
     for key in SECTIONS:
         at.session_state[key] = True
     at.run()
@@ -55,6 +58,19 @@ def config(at: AppTest) -> Config:
 
 def step_count(at: AppTest) -> int:
     return state(at, "trainer").step_count
+
+
+def playback(at: AppTest):
+    """The session's Playback of the page (`pages.playground.playback()`)."""
+    return state(at, "playback")
+
+
+def drawn(at: AppTest, number: int | None = None) -> AppTest:
+    """What the live chart's report that it started drawing batch `number` (the one in flight) does."""
+    playback(at).on_drawn(playback(at).batch.number if number is None else number)
+    at.run()
+    assert_clean(at)
+    return at
 
 
 def headline(at: AppTest) -> str:
@@ -140,14 +156,17 @@ def test_step_one_and_step_n():
 
 def test_a_long_step_n_trains_in_slices_under_a_progress_bar_and_stops():
     at = open_app()
-    at.session_state["playground.slice_seconds"] = 0.0  # every slice is one step: each run trains one
+    playback(at).slice_seconds = 0.0  # every slice is one step: each drawn batch asks for one more
+    playback(at).watchdog_seconds = 3600.0  # however slow this machine, no run finds the batch stalled
     at.number_input(key="playground.n").set_value(4).run()
     click(at, "stepn")
     assert step_count(at) == 1
     assert at.get("progress")[0].proto.text == "Training: step 1 of 4"
     assert at.button(key="playground.stepn").disabled and at.button(key="playground.step1").disabled
     assert len(charts(at)) == 2, "the open tab waits for the steps: only the live chart and the loss are drawn"
-    at.run()  # the next slice (in the browser the chart asks for it as it draws this one)
+    at.run()  # a rerun nobody asked for (the watchdog's tick, while the batch is on its way) trains nothing
+    assert step_count(at) == 1
+    drawn(at)  # the next slice: the chart asks for it as it draws this one
     assert step_count(at) == 2 and at.get("progress")[0].proto.text == "Training: step 2 of 4"
     click(at, "stop")
     assert step_count(at) == 2 and not at.get("progress"), "Stop keeps the steps made so far"
@@ -155,7 +174,7 @@ def test_a_long_step_n_trains_in_slices_under_a_progress_bar_and_stops():
     assert at.slider(key="playground.view_step").value == 2
     click(at, "stepn")
     for _ in range(3):
-        at.run()
+        drawn(at)
     assert step_count(at) == 6 and not at.get("progress"), "the last slice ends the Step N"
     assert at.slider(key="playground.view_step").value == 6
 
@@ -188,6 +207,7 @@ def live_chart(at: AppTest) -> dict:
 
 def test_play_and_pause():
     at = open_app()
+    playback(at).watchdog_seconds = 3600.0  # however slow this machine, no run finds the batch stalled
     click(at, "play")
     assert "Pause" in buttons(at) and at.button(key="playground.step1").disabled
     assert step_count(at) == 30  # one batch: 6 frames of the default 5 steps
@@ -197,14 +217,12 @@ def test_play_and_pause():
     assert steps_drawn == [5, 10, 15, 20, 25, 30]  # the step marker of each frame
     at.run()  # a rerun the browser did not ask for sends the same batch again
     assert step_count(at) == 30 and live_chart(at)["batch"] == 1
-    at.session_state["playground.asked"] = 1  # what the chart's report of batch 1 does
-    at.run()
+    drawn(at, 1)  # the chart reports it started drawing batch 1
     assert step_count(at) == 60 and live_chart(at)["batch"] == 2
     click(at, "play")
     assert "Play" in buttons(at) and not at.button(key="playground.step1").disabled
     assert live_chart(at)["batch"] is None and len(live_chart(at)["figures"]) == 1
-    at.session_state["playground.asked"] = 2  # a late report after Pause changes nothing
-    at.run()
+    drawn(at, 2)  # a late report after Pause changes nothing
     assert step_count(at) == 60
 
 
