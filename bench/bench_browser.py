@@ -1,7 +1,7 @@
 """How the Playground feels in a browser: redraw latency, Play frame rate, and memory per session.
 
 Starts its own `streamlit run app.py` on a free port, drives headless Chromium
-(the same helpers as tests/conftest.py) and prints one line per measure with
+(the helpers of tests/browser_kit.py) and prints one line per measure with
 its target:
 
 1. click on "Step 100" → every chart redrawn (median of CLICKS clicks);
@@ -42,8 +42,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
-from conftest import (  # noqa: E402  (tests/ is put on the path just above)
-    CHART, CHART_HASHES_JS, launch_chromium, open_app, playground_step, runs, streamlit_server, wait_rerun,
+from browser_kit import (  # noqa: E402  (tests/ is put on the path just above)
+    CHART, chart_hashes, git_worktree, launch_chromium, open_app, page_script, playground_step, runs,
+    streamlit_server, wait_rerun,
 )
 
 CLICKS = 10
@@ -58,58 +59,16 @@ TARGET_FPS = 8
 STAY_PAUSED_MS = 2000
 PAUSE_GIVE_UP_SECONDS = 120
 
-# Clicks a button; resolves with [ms until the run it caused is over, ms until every chart is also redrawn].
-# A chart counts as redrawn once its own draw counter moved and its SVG differs from before the click; the
-# SVGs are hashed only after every counter moved, so the measuring does not slow the page it measures.
-CLICK_TO_REDRAW_JS = f"""(label) => new Promise((resolve, reject) => {{
-  const hashes = {CHART_HASHES_JS};
-  const draws = () => Array.from(document.querySelectorAll("{CHART}"), c => Number(c.dataset.draws || 0));
-  const app = document.querySelector("[data-testid='stApp']");
-  const target = Array.from(document.querySelectorAll('button')).find(b => b.innerText.trim() === label);
-  if (!target) return reject(new Error('no button ' + label));
-  const before = hashes("{CHART}");
-  const drawsBefore = draws();
-  const runs = window.__symbreakRuns;
-  const start = performance.now();
-  let done = null;
-  let hashedAt = null;
-  target.click();
-  const poll = () => {{
-    if (window.__symbreakRuns > runs && app.getAttribute('data-test-script-state') === 'notRunning') {{
-      if (done === null) done = performance.now() - start;
-      const counts = draws();
-      if (counts.length === drawsBefore.length && counts.every((n, i) => n > drawsBefore[i])
-          && counts.join() !== hashedAt) {{
-        hashedAt = counts.join();
-        const now = hashes("{CHART}");
-        if (now.every((h, i) => h !== before[i])) return resolve([done, performance.now() - start]);
-      }}
-    }}
-    if (performance.now() - start > 60000) {{
-      const now = hashes("{CHART}");
-      return reject(new Error(`no redraw within 60 s of clicking ${{label}}: ${{window.__symbreakRuns - runs}} runs `
-        + `started, script ${{app.getAttribute('data-test-script-state')}}, charts ${{before.length}} -> `
-        + `${{now.length}}, draws ${{drawsBefore}} -> ${{draws()}}, `
-        + `unchanged: ${{now.map((h, i) => h === before[i] ? i : -1).filter(i => i >= 0)}}`));
-    }}
-    requestAnimationFrame(poll);
-  }};
-  requestAnimationFrame(poll);
-}})"""
-
-# The live chart (the first on the page) counts its own completed redraws in data-draws (pages/charts.py); the
-# count is read before and after, and the chart's SVG must have changed, so a counter alone cannot pass.
-LIVE_DRAWS_JS = f"""() => {{
-  const chart = document.querySelector("{CHART}");
-  return [Number(chart.dataset.draws || 0), ({CHART_HASHES_JS})("{CHART}")[0]];
-}}"""
+HERE = Path(__file__).resolve().parent
+CLICK_TO_REDRAW_JS = page_script(HERE / "browser_js" / "click_to_redraw.js")  # ([label, selector]) -> [ms, ms]
+LIVE_DRAWS_JS = page_script(HERE / "browser_js" / "live_draws.js")  # (selector) -> [draws, SVG hash]
 
 
 def click_to_redraw_ms(page, label: str, clicks: int) -> list[tuple[float, float]]:
     """(ms to the run's end, ms to every chart redrawn) after a click on `label`, `clicks` times in a row."""
     times = []
     for _ in range(clicks):
-        times.append(tuple(page.evaluate(CLICK_TO_REDRAW_JS, label)))
+        times.append(tuple(page.evaluate(CLICK_TO_REDRAW_JS, [label, CHART])))
         page.wait_for_timeout(150)  # let the app settle (no run in flight) before the next click
     return times
 
@@ -158,10 +117,11 @@ def play_rate(page, seconds: float) -> tuple[float, float, int]:
     page.get_by_role("button", name="Play", exact=True).click()
     page.get_by_role("button", name="Pause", exact=True).wait_for()
     page.wait_for_timeout(1000)  # past the first frames
-    (draws_before, svg_before), start_step, start = page.evaluate(LIVE_DRAWS_JS), playground_step(page), time.perf_counter()
+    (draws_before, svg_before), start_step = page.evaluate(LIVE_DRAWS_JS, CHART), playground_step(page)
+    start = time.perf_counter()
     page.wait_for_timeout(seconds * 1000)
-    (draws_after, svg_after), elapsed, end_step = page.evaluate(LIVE_DRAWS_JS), time.perf_counter() - start, \
-        playground_step(page)
+    (draws_after, svg_after), elapsed = page.evaluate(LIVE_DRAWS_JS, CHART), time.perf_counter() - start
+    end_step = playground_step(page)
     if svg_after == svg_before:
         raise RuntimeError("the live chart did not change while playing")
     return (draws_after - draws_before) / elapsed, (end_step - start_step) / per_frame / elapsed, pause(page)
@@ -192,7 +152,7 @@ def first_clicks(page) -> list[tuple[float, float]]:
 def browser_lines() -> list[str]:
     lines = []
     with opened_app() as page:
-        n_charts = len(page.evaluate(CHART_HASHES_JS, CHART))
+        n_charts = len(chart_hashes(page))
 
         early = first_clicks(page)
         done, drawn = medians(early)
@@ -239,20 +199,13 @@ def step_clicks_and_play(root: Path) -> tuple[list[float], float]:
 def against_lines(rev: str, rounds: int) -> list[str]:
     """The Step-100 redraw and Play's redraw rate on this tree and on commit `rev`, measured in turns; the
     ratios of the medians."""
-    with tempfile.TemporaryDirectory() as tmp:
-        other = Path(tmp) / "tree"
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "--force", str(other), rev],
-                       check=True, capture_output=True)
-        try:
-            here, there, play_here, play_there = [], [], [], []
-            for _ in range(rounds):
-                for clicks, plays, root in ((here, play_here, ROOT), (there, play_there, other)):
-                    times, redraws = step_clicks_and_play(root)
-                    clicks += times
-                    plays.append(redraws)
-        finally:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(other)],
-                           check=False, capture_output=True)
+    here, there, play_here, play_there = [], [], [], []
+    with git_worktree(rev) as other:
+        for _ in range(rounds):
+            for clicks, plays, root in ((here, play_here, ROOT), (there, play_there, other)):
+                times, redraws = step_clicks_and_play(root)
+                clicks += times
+                plays.append(redraws)
     a, b = statistics.median(here), statistics.median(there)
     c, d = statistics.median(play_here), statistics.median(play_there)
     return [f"step-100 click to redraw, taking turns ({rounds} x {CLICKS} clicks each): this tree median {a:.0f} ms, "

@@ -38,7 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from conftest import streamlit_process  # noqa: E402  (tests/ is put on the path just above)
+from browser_kit import streamlit_process  # noqa: E402  (tests/ is put on the path just above)
 from st_protocol import Client, ProtocolError  # noqa: E402
 
 STEP_LABEL = "Step 100"

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
-from conftest import (  # noqa: E402  (tests/ is put on the path just above)
+from browser_kit import (  # noqa: E402  (tests/ is put on the path just above)
     free_port, launch_chromium, open_app, runs, upload_csv, wait_for_health, wait_rerun,
 )
 from symbreak.serve import MALLOC_ARENA_MAX  # noqa: E402

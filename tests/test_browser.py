@@ -21,7 +21,7 @@ from playwright.sync_api import expect
 
 from st_protocol import Client, run_async
 from symbreak.cli import main as cli_main
-from conftest import (
+from browser_kit import (
     APP_IDLE, CHART, QUIET_MS, assert_no_exception, chart_hashes, click_and_wait, open_app, playground_step, runs,
     wait_charts_changed, wait_first_chart_changed, wait_rerun,
 )

@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from conftest import CHART, CHART_DRAWN, click_and_wait, open_app, wait_charts_drawn
+from browser_kit import CHART, CHART_DRAWN, click_and_wait, open_app, wait_charts_drawn
 
 pytestmark = pytest.mark.browser
 

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from playwright.sync_api import expect
 
-from conftest import APP_IDLE, click_and_wait, open_app, runs, upload_csv, wait_charts_drawn, wait_rerun
+from browser_kit import APP_IDLE, click_and_wait, open_app, runs, upload_csv, wait_charts_drawn, wait_rerun
 from pages.chrome import WORD_JOINER
 
 pytestmark = pytest.mark.browser

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect
 
-from conftest import (
+from browser_kit import (
     CHART, CHART_DRAWN, ROOT, assert_no_exception, chart_hashes, click_and_wait, open_app, playground_step, runs,
     wait_charts_changed, wait_charts_drawn, wait_rerun,
 )

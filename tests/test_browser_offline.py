@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect
 
-from conftest import CHART_DRAWN, click_and_wait, open_app, wait_charts_drawn
+from browser_kit import CHART_DRAWN, click_and_wait, open_app, wait_charts_drawn
 
 pytestmark = pytest.mark.browser
 

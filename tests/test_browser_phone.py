@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect
 
-from conftest import APP_IDLE, CHART, chart_hashes, open_app, runs, wait_charts_changed, wait_rerun
+from browser_kit import APP_IDLE, CHART, chart_hashes, open_app, runs, wait_charts_changed, wait_rerun
 
 pytestmark = pytest.mark.browser
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import (ALL_CHARTS_DRAWN_JS, APP_IDLE, ROOT, assert_no_exception, click_and_wait, free_port,
+from browser_kit import (ALL_CHARTS_DRAWN_JS, APP_IDLE, ROOT, assert_no_exception, click_and_wait, free_port,
                       open_app, playground_step)
 from st_protocol import Client, run_async
 from symbreak import serve

@@ -47,7 +47,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from conftest import free_port, health  # noqa: E402
+from browser_kit import free_port, health  # noqa: E402
 from docker_helpers.build_base import ensure_base_image  # noqa: E402
 from docker_helpers.run_image import ImageRootfs, Server  # noqa: E402
 

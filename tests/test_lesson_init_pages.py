@@ -190,7 +190,7 @@ def test_a_class_opening_the_course_trains_it_once(monkeypatch) -> None:
 def test_projector_mode_draws_the_question_large_in_the_browser(browser, app_url, artifacts, width: int) -> None:
     """Measured in Chromium: the choices' text, their radio circles and the button are enlarged, the top bar is
     gone, and "Show me" answers in a large heading."""
-    from conftest import click_and_wait, open_app
+    from browser_kit import click_and_wait, open_app
 
     context = browser.new_context(viewport={"width": width, "height": 900})
     tab = context.new_page()
@@ -217,7 +217,7 @@ def test_projector_mode_draws_the_question_large_in_the_browser(browser, app_url
 
 @pytest.mark.browser
 def test_predict_off_in_the_browser_opens_on_the_answer_and_its_link_keeps_it(page, app_url) -> None:
-    from conftest import open_app
+    from browser_kit import open_app
 
     open_app(page, f"{app_url}/lesson_wasted?predict=0")
     main = page.locator("[data-testid=stMainBlockContainer]")

@@ -37,7 +37,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from conftest import (  # noqa: E402
+from browser_kit import (  # noqa: E402
     APP_IDLE, PLAYGROUND_STEP, assert_no_exception, free_port, health, wait_charts_drawn,
 )
 from docker_helpers.build_base import RECIPE, _debootstrap  # noqa: E402
