@@ -18,6 +18,7 @@ report the chart would send.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import streamlit as st
 
@@ -41,6 +42,8 @@ MAX_N = 1000
 DEFAULT_PER_FRAME = 5
 MAX_PER_FRAME = 500
 TABS = ("Weight space", "Distances", "Gradients", "Network", "Input plane")
+# On a phone the controls are the first thing under the headline (see the file).
+CSS = (Path(__file__).with_name("playground.css")).read_text(encoding="utf-8")
 
 
 def _key(part: str) -> str:
@@ -99,7 +102,7 @@ def _controls(trainer: Trainer, present: bool, playing: bool, busy: bool) -> Non
     While a long Step N is being trained (`busy`), the step buttons wait for it.
     """
     diverged = trainer.all_diverged
-    with st.container(horizontal=True, vertical_alignment="bottom", gap="small"):
+    with st.container(horizontal=True, vertical_alignment="bottom", gap="small", key=_key("controls")):
         st.button("Step 1", key=_key("step1"), on_click=_step, args=(None,), disabled=diverged or playing or busy,
                   help="One update of every weight.")
         n = st.number_input("N", min_value=1, max_value=MAX_N, value=DEFAULT_N, step=10, key=_key("n"), width=110,
@@ -188,7 +191,7 @@ def _headline(trainer: Trainer, summary: F.Summary, layer: int) -> None:
     where = F.layer_title(trainer.history, layer)
     colour = "blue" if summary.gap == 0 else "orange" if summary.distinct < summary.neurons else "green"
     # A row whose right part is as wide as the count needs: in a narrow window the headline wraps, never the count.
-    row = st.container(horizontal=True, vertical_alignment="center", wrap=False, gap="medium")
+    row = st.container(horizontal=True, vertical_alignment="center", wrap=False, gap="medium", key=_key("headline"))
     left = row.container()
     left.markdown(f"## :{colour}[{summary.text}]")
     note = "no hidden layer, so these are the output units" if not trainer.config.model.hidden else where
@@ -375,6 +378,7 @@ def main() -> None:
             if section.open:
                 cm.download_buttons(slot.trainer)
     cm.sync_query(slot)
+    st.html(f"<style>{CSS}</style>")
     message = slot.pop_flash()
     if message:
         st.session_state[_key("new_run")] = message

@@ -184,6 +184,13 @@ def test_playground_step_and_play(device, app_url):
         for label in ("Step 1", "Step 100", "Play", "Reset"):
             height = step_button(device, label).bounding_box()["height"]
             assert height >= MIN_TAP_PX, f"{label!r} is {height:.0f} px tall: too small to tap"
+    row = device.locator(".st-key-playground-headline").bounding_box()
+    step = step_button(device).bounding_box()
+    live = device.locator(".st-key-playground-live").bounding_box()
+    if device.size_name == "phone":  # the controls are the first thing under the headline, above the charts
+        assert row["y"] + row["height"] <= step["y"] and step["y"] + step["height"] <= live["y"], (row, step, live)
+    else:  # a wider screen keeps the controls on top
+        assert step["y"] + step["height"] <= row["y"], (step, row)
     assert_step_and_play(device, mobile, f"the Playground at {device.size_name}")
     assert_readable(device, f"the Playground after Play at {device.size_name}")
 
