@@ -227,7 +227,7 @@ def memory_lines() -> list[str]:
     import torch
 
     from symbreak import Trainer
-    from symbreak.config import DEFAULT_PRESET, preset
+    from symbreak.presets import DEFAULT_PRESET, preset
 
     torch.set_num_threads(1)  # as app.py does
     trainer = Trainer(preset(DEFAULT_PRESET))

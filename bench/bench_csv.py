@@ -18,8 +18,10 @@ from unittest import mock
 
 import numpy as np
 
-from symbreak import data
-from symbreak.data import MAX_COLUMNS, MAX_ROWS, load_csv
+from symbreak import csv_data
+from symbreak.csv_data import load_csv
+from symbreak.data import Dataset
+from symbreak.settings import MAX_COLUMNS, MAX_ROWS
 
 REPEATS = 3
 TARGET_SECONDS = 2.0
@@ -36,7 +38,7 @@ def largest_csv() -> bytes:
     return out.getvalue().encode()
 
 
-def timed(load) -> tuple[float, data.Dataset]:
+def timed(load) -> tuple[float, Dataset]:
     """Seconds one call of load takes, and what it returned."""
     start = time.perf_counter()
     dataset = load()
@@ -47,8 +49,8 @@ def main() -> None:
     raw = largest_csv()
     print(f"file: {MAX_ROWS:,} rows x {MAX_COLUMNS} columns, {len(raw) / 1e6:.1f} MB; {REPEATS} runs each, alternating")
 
-    def careful() -> data.Dataset:
-        with mock.patch.object(data, "_read_fast", return_value=None):
+    def careful() -> Dataset:
+        with mock.patch.object(csv_data, "_read_fast", return_value=None):
             return load_csv(raw)
 
     fast_times, careful_times = [], []
@@ -60,7 +62,7 @@ def main() -> None:
     for field in ("x_train", "y_train", "x_test", "y_test"):
         if getattr(fast_ds, field).tobytes() != getattr(careful_ds, field).tobytes():
             raise SystemExit(f"{field} differs between the two paths")
-    with mock.patch.object(data, "_read_careful", side_effect=AssertionError("the fast path fell back")):
+    with mock.patch.object(csv_data, "_read_careful", side_effect=AssertionError("the fast path fell back")):
         load_csv(raw)
     fast, slow = statistics.median(fast_times), statistics.median(careful_times)
     print(f"load_csv (pyarrow fast path): median {fast:.2f} s  (runs {', '.join(f'{t:.2f}' for t in fast_times)})")

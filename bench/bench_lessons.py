@@ -13,7 +13,7 @@ import time
 
 import torch
 
-from symbreak import Trainer, lessons
+from symbreak import Trainer, lesson_breakers
 from symbreak.lesson_figures import breaker_figure
 
 STEPS = 500
@@ -32,14 +32,14 @@ def best_of(fn) -> float:
 
 def main() -> None:
     torch.set_num_threads(1)
-    single = lessons.breaker_base(STEPS)
+    single = lesson_breakers.breaker_base(STEPS)
     data = Trainer(single).dataset
 
     def one_run() -> None:
-        Trainer(single, dataset=data, max_rows=lessons.BREAKER_ROWS).step(STEPS)
+        Trainer(single, dataset=data, max_rows=lesson_breakers.BREAKER_ROWS).step(STEPS)
 
-    matrix = lessons.breaker_matrix(STEPS)
-    t_matrix = best_of(lambda: lessons.breaker_matrix(STEPS))
+    matrix = lesson_breakers.breaker_matrix(STEPS)
+    t_matrix = best_of(lambda: lesson_breakers.breaker_matrix(STEPS))
     t_figure = best_of(lambda: breaker_figure(matrix.table, matrix.series, matrix.series_steps))
     t_single = best_of(one_run)
     print(f"breaker matrix: {len(matrix.configs)} runs x {STEPS} steps in {matrix.batches} batched groups")

@@ -221,8 +221,8 @@ def side_by_side() -> list[str]:
 
     from pages import charts
     from symbreak import figures as F
-    from symbreak.config import DEFAULT_PRESET, preset
     from symbreak.metrics import symmetry_series
+    from symbreak.presets import DEFAULT_PRESET, preset
     from symbreak.trainer import Trainer
 
     torch.set_num_threads(1)

@@ -41,14 +41,17 @@ import torch
 
 from pages import charts
 from symbreak import model, settings
+from symbreak.builtin_data import BUILTINS
 from symbreak.config import (
-    FLAT_FIELDS, MAX_EXPLICIT_CHARS, MAX_SEED, MAX_VALUE_CHARS, PRESETS, QUOTE_CHARS, SCHEMES_WITH_PARAM, Config,
-    ConfigError, explicit_json, parse_hide, parse_scheme, preset, quote,
+    FLAT_FIELDS, MAX_EXPLICIT_CHARS, MAX_SEED, MAX_VALUE_CHARS, SCHEMES_WITH_PARAM, Config, parse_hide,
 )
+from symbreak.data import DataError, Dataset
+from symbreak.explicit import explicit_json
 from symbreak.export import csv_text
-from symbreak.data import BUILTINS, DataError, Dataset
+from symbreak.presets import PRESETS, preset
 from symbreak.settings import HIDE_KEY, MAX_UPLOAD_MB, SETTINGS
 from symbreak.trainer import Trainer, load_dataset
+from symbreak.values import QUOTE_CHARS, ConfigError, parse_scheme, quote
 from streamlit import config as st_config
 from streamlit.runtime import Runtime
 from streamlit.runtime.pages_manager import PagesManager

@@ -10,12 +10,15 @@ import streamlit as st
 from pages import chrome, session
 from pages import lesson_common as lc
 from symbreak import figures as F
-from symbreak import lessons
+from symbreak import tab_figures as T
+from symbreak import comparison
 from symbreak import probe as P
-from symbreak.config import BUILTIN_DATASETS, MAX_SEED, PRESETS, ConfigError
+from symbreak.config import BUILTIN_DATASETS, MAX_SEED
 from symbreak.data import DataError
 from symbreak.lesson_figures import share_y_range
+from symbreak.presets import PRESETS
 from symbreak.trainer import Trainer
+from symbreak.values import ConfigError
 
 chrome.route_through_app()
 
@@ -31,15 +34,15 @@ VIEWS: dict[str, View] = {
     "Symmetry meter": lambda t, r: F.symmetry_figure(t.history, run=r, tol=t.configs[r].tol, height=320),
     "Neuron trajectories": lambda t, r: F.trajectories_figure(t.history, run=r, tol=t.configs[r].tol,
                                                               names=_names(t)),
-    "Weight space": lambda t, r: F.weight_space_figure(t.history, run=r, tol=t.configs[r].tol, names=_names(t)),
-    "Distances between neurons": lambda t, r: F.distance_figure(t.history, run=r),
+    "Weight space": lambda t, r: T.weight_space_figure(t.history, run=r, tol=t.configs[r].tol, names=_names(t)),
+    "Distances between neurons": lambda t, r: T.distance_figure(t.history, run=r),
     "Loss and accuracy": lambda t, r: F.loss_figure(t.history, run=r, task=t.task, height=320),
-    "Network": lambda t, r: F.network_figure(t.history, run=r, tol=t.configs[r].tol, names=_names(t)),
-    "Gradients": lambda t, r: F.gradient_figure(t.history, run=r, names=_names(t)),
-    "What each neuron computes": lambda t, r: F.activation_maps_figure(P.of_run(t, run=r), t.history, run=r,
+    "Network": lambda t, r: T.network_figure(t.history, run=r, tol=t.configs[r].tol, names=_names(t)),
+    "Gradients": lambda t, r: T.gradient_figure(t.history, run=r, names=_names(t)),
+    "What each neuron computes": lambda t, r: T.activation_maps_figure(P.of_run(t, run=r), t.history, run=r,
                                                                        tol=t.configs[r].tol, activation=t.activation,
                                                                        names=_names(t)),
-    "Prediction": lambda t, r: F.decision_figure(P.of_run(t, run=r), t.dataset, t.history),
+    "Prediction": lambda t, r: T.decision_figure(P.of_run(t, run=r), t.dataset, t.history),
 }
 NEEDS_HIDDEN = {"Symmetry meter", "Neuron trajectories", "Weight space", "Distances between neurons", "Gradients",
                 "What each neuron computes"}
@@ -47,10 +50,10 @@ DEFAULT_VIEWS = ("Symmetry meter", "Weight space")
 SHARED_AXES = {"Symmetry meter"}  # drawn on one y range across the columns
 
 
-def _comparison(names: tuple[str, ...], dataset: str, seed: int) -> lessons.Comparison:
+def _comparison(names: tuple[str, ...], dataset: str, seed: int) -> comparison.Comparison:
     """A new comparison of these presets on this data and seed."""
-    configs = lessons.Comparison.preset_configs(names, seed, {"dataset": dataset})
-    return lessons.Comparison(configs, names, dataset=session.cached_dataset(configs[0]))
+    configs = comparison.Comparison.preset_configs(names, seed, {"dataset": dataset})
+    return comparison.Comparison(configs, names, dataset=session.cached_dataset(configs[0]))
 
 
 st.title("Compare")
@@ -59,8 +62,8 @@ st.markdown(
     "Pick presets, press Step, and watch which networks keep their neurons identical."
 )
 controls = st.columns([3, 1, 1])
-chosen = controls[0].multiselect("Configurations (presets)", list(PRESETS), default=list(lessons.COMPARE_DEFAULT),
-                                 max_selections=lessons.MAX_COMPARE, key=f"{KEY}_presets")
+chosen = controls[0].multiselect("Configurations (presets)", list(PRESETS), default=list(comparison.COMPARE_DEFAULT),
+                                 max_selections=comparison.MAX_COMPARE, key=f"{KEY}_presets")
 dataset = controls[1].selectbox("Data", BUILTIN_DATASETS, key=f"{KEY}_dataset")
 seed = int(controls[2].number_input("Seed", min_value=0, max_value=MAX_SEED, value=0, step=1, key=f"{KEY}_seed"))
 if len(chosen) < 2:
@@ -110,7 +113,7 @@ st.dataframe(
     summary.assign(**{"train accuracy": 100 * summary["train accuracy"],
                       "diverged": [message or "no" for message in summary["diverged"]]}),
     hide_index=True, key=f"{KEY}_summary",
-    column_config={"spread": st.column_config.NumberColumn("gap", format="%.3g"),
+    column_config={"gap": st.column_config.NumberColumn("gap", format="%.3g"),
                    "train loss": st.column_config.NumberColumn(format="%.4f"),
                    "train accuracy": st.column_config.NumberColumn(format="%.1f%%")},
 )

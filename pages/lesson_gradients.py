@@ -7,17 +7,17 @@ import streamlit as st
 
 from pages import chrome, session
 from pages import lesson_common as lc
-from symbreak import lessons
-from symbreak.config import ConfigError
+from symbreak import lesson_gradients as lesson
 from symbreak.lesson_figures import twins_figure
 from symbreak.trainer import Trainer
+from symbreak.values import ConfigError
 
 chrome.route_through_app()
 
 KEY = "lesson1"
 LIMIT = 50.0  # starting weights are kept within ±LIMIT
 HIGHLIGHT = "background-color: #FFD29E; font-weight: 600"
-GRADIENTS = (lessons.SAMPLE_GRADIENT, lessons.MEAN_GRADIENT)
+GRADIENTS = (lesson.SAMPLE_GRADIENT, lesson.MEAN_GRADIENT)
 GRID = (("neuron 1", ("w1", "w2", "b1")), ("neuron 2", ("w3", "w4", "b2")), ("output", ("w5", "w6", "b3")))
 LABELS = {"w1": "w1 (x1 → n1)", "w2": "w2 (x2 → n1)", "b1": "b1", "w3": "w3 (x1 → n2)", "w4": "w4 (x2 → n2)",
           "b2": "b2", "w5": "w5 (n1 → out)", "w6": "w6 (n2 → out)", "b3": "b3"}
@@ -28,23 +28,23 @@ def _widget(name: str) -> str:
 
 
 def _set_start(values: dict[str, float]) -> None:
-    for name in lessons.PARAMS_221:
+    for name in lesson.PARAMS_221:
         st.session_state[_widget(name)] = float(values[name])
 
 
 def _start_values() -> dict[str, float]:
-    return {name: float(st.session_state[_widget(name)]) for name in lessons.PARAMS_221}
+    return {name: float(st.session_state[_widget(name)]) for name in lesson.PARAMS_221}
 
 
 def _tie() -> None:
-    _set_start(lessons.tie_221(_start_values()))
+    _set_start(lesson.tie_221(_start_values()))
 
 
 def _untie() -> None:
-    _set_start(lessons.untie_outgoing_221(_start_values()))
+    _set_start(lesson.untie_outgoing_221(_start_values()))
 
 
-for _name, _value in lessons.DEFAULT_221.items():
+for _name, _value in lesson.DEFAULT_221.items():
     st.session_state.setdefault(_widget(_name), _value)
 
 st.title("Why the gradients match")
@@ -71,16 +71,16 @@ with st.container(border=True):
     buttons[0].button("Tie the neurons", on_click=_tie, help="w3 = w1, w4 = w2, b2 = b1 and w6 = w5",
                       width="stretch")
     buttons[1].button("Untie only the outgoing weights", on_click=_untie,
-                      help=f"tie the neurons, then w6 = w5 − {lessons.UNTIE_GAP:g}", width="stretch")
-    buttons[2].button("Back to the first example", on_click=_set_start, args=(lessons.DEFAULT_221,),
+                      help=f"tie the neurons, then w6 = w5 − {lesson.UNTIE_GAP:g}", width="stretch")
+    buttons[2].button("Back to the first example", on_click=_set_start, args=(lesson.DEFAULT_221,),
                       width="stretch")
 
 start = _start_values()
 controls = st.columns([1, 1, 1, 1, 2, 2], vertical_alignment="bottom")
-lr = controls[4].select_slider("Learning rate α", options=[0.1, 0.3, 1.0, 3.0], value=lessons.LESSON1_LR,
+lr = controls[4].select_slider("Learning rate α", options=[0.1, 0.3, 1.0, 3.0], value=lesson.LESSON1_LR,
                                key=f"{KEY}_lr")
 try:
-    config = lessons.config_221(start, lr=lr)
+    config = lesson.config_221(start, lr=lr)
     # This session's trainer; a new one whenever the starting weights or the learning rate change.
     trainer = session.kept(f"{KEY}_trainer", config, lambda: Trainer(config))
 except ConfigError as error:
@@ -99,9 +99,9 @@ sample = controls[5].number_input(f"Sample in the table (1–{len(y)})", min_val
                                   key=f"{KEY}_sample") - 1
 chrome.divergence_banner(trainer)
 
-now = lessons.values_221(trainer.parameters())
-table = lessons.chain_rule_table(now, x, y, sample)
-mask = lessons.neuron_differences(table)
+now = lesson.values_221(trainer.parameters())
+table = lesson.chain_rule_table(now, x, y, sample)
+mask = lesson.neuron_differences(table)
 numeric = [c for c in table.columns if c != "chain rule"]
 shown = table.copy()
 shown[numeric] = table[numeric].map(lambda v: "—" if np.isnan(v) else f"{v:.4g}")
@@ -120,7 +120,7 @@ st.dataframe(
     },
 )
 
-reasons = lessons.why_gradients_differ(now)
+reasons = lesson.why_gradients_differ(now)
 if reasons:
     st.markdown("Highlighted: numbers that differ between neuron 1 and its twin in neuron 2. "
                 + " ".join(reasons))
@@ -131,11 +131,11 @@ else:
 
 left, right = st.columns(2)
 with left:
-    chrome.show_figure(twins_figure(lessons.param_series_221(trainer), lessons.WEIGHTS_221,
+    chrome.show_figure(twins_figure(lesson.param_series_221(trainer), lesson.WEIGHTS_221,
                                 "Weights (neuron 2 dashed)", "weight"), key=f"{KEY}_weights",
                    min_width=chrome.COLUMN_MIN_WIDTH)
 with right:
-    chrome.show_figure(twins_figure(lessons.gradient_series_221(trainer), lessons.WEIGHTS_221,
+    chrome.show_figure(twins_figure(lesson.gradient_series_221(trainer), lesson.WEIGHTS_221,
                                 "Gradients (neuron 2 dashed)", "dJ/dw"), key=f"{KEY}_gradients",
                    min_width=chrome.COLUMN_MIN_WIDTH)
 

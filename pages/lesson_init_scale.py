@@ -62,9 +62,9 @@ with left:
     chrome.show_figure(curves_figure(result.steps, result.loss, result.labels, "Training loss", "loss"),
                    key=f"{KEY}_loss", min_width=chrome.COLUMN_MIN_WIDTH)
 with right:
-    chrome.show_figure(curves_figure(result.steps, result.spread, result.labels, "Symmetry meter: layer 1's gap",
+    chrome.show_figure(curves_figure(result.steps, result.gap, result.labels, "Symmetry meter: layer 1's gap",
                                  "gap (log)", log_y=True),
-                   key=f"{KEY}_spread", min_width=chrome.COLUMN_MIN_WIDTH)
+                   key=f"{KEY}_gap", min_width=chrome.COLUMN_MIN_WIDTH)
 st.caption("A small start is nearly tied: its neurons are close together, the loss sits on a plateau, and the "
            "gap grows only once the signal gets through. The zero start is exactly tied (gap 0, not drawn "
            "on a log axis).")

@@ -7,7 +7,7 @@ import streamlit as st
 
 from pages import chrome
 from pages import lesson_common as lc
-from symbreak import lessons
+from symbreak import lesson_no_hidden as lesson
 from symbreak.lesson_figures import column_sums_figure, plane_figure
 
 chrome.route_through_app()
@@ -16,9 +16,9 @@ KEY = "lesson3"
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def _result(steps: int, activation: str) -> lessons.NoHidden:
+def _result(steps: int, activation: str) -> lesson.NoHidden:
     """Deterministic for its arguments, so students asking for the same run share it."""
-    return lessons.no_hidden(steps, activation)
+    return lesson.no_hidden(steps, activation)
 
 
 st.title("No hidden layer: a zero start is fine")
@@ -27,7 +27,7 @@ st.markdown(
     "Below, the same three-class data (blobs3) and the same zero start, with and without hidden neurons."
 )
 controls = st.columns(2)
-steps = controls[0].slider("Training steps", min_value=10, max_value=1000, value=lessons.NO_HIDDEN_STEPS, step=10,
+steps = controls[0].slider("Training steps", min_value=10, max_value=1000, value=lesson.NO_HIDDEN_STEPS, step=10,
                            key=f"{KEY}_steps")
 activation = controls[1].radio("Hidden neurons", ["sigmoid", "tanh"], horizontal=True, key=f"{KEY}_activation")
 with st.spinner("Training both networks…"):
@@ -48,10 +48,10 @@ with left:
     )
     lc.playground_link(softmax_config, "Open softmax regression in the Playground")
 with right:
-    st.subheader(f"With {lessons.NO_HIDDEN_WIDTH} hidden {activation} neurons")
-    st.markdown(f"**{lessons.NO_HIDDEN_WIDTH} hidden neurons, {result.hidden_distinct} distinct** · "
+    st.subheader(f"With {lesson.NO_HIDDEN_WIDTH} hidden {activation} neurons")
+    st.markdown(f"**{lesson.NO_HIDDEN_WIDTH} hidden neurons, {result.hidden_distinct} distinct** · "
                 f"accuracy {result.hidden_accuracy:.0%} · loss {result.hidden_loss:.3f}")
-    chrome.show_figure(plane_figure(result.hidden, [f"n{i + 1}" for i in range(lessons.NO_HIDDEN_WIDTH)],
+    chrome.show_figure(plane_figure(result.hidden, [f"n{i + 1}" for i in range(lesson.NO_HIDDEN_WIDTH)],
                                 "Each hidden neuron's weights, from zero", tol=hidden_config.tol),
                    key=f"{KEY}_hidden", min_width=chrome.COLUMN_MIN_WIDTH)
     if activation == "tanh":

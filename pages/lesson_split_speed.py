@@ -9,7 +9,7 @@ import streamlit as st
 
 from pages import chrome
 from pages import lesson_common as lc
-from symbreak import lessons
+from symbreak import lesson_split_speed as lesson
 from symbreak.lesson_figures import split_curves_figure, split_time_figure
 
 chrome.route_through_app()
@@ -19,9 +19,9 @@ LEARNING_RATES = (3.0, 5.0, 10.0, 20.0)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def _result(steps: int, lr: float) -> lessons.SplitSpeed:
+def _result(steps: int, lr: float) -> lesson.SplitSpeed:
     """Deterministic for its arguments, so students asking for the same run share it."""
-    return lessons.split_speed(steps, lr=lr)
+    return lesson.split_speed(steps, lr=lr)
 
 
 st.title("How fast they split")
@@ -31,9 +31,9 @@ st.markdown(
     "How long until the neurons are clearly different?"
 )
 controls = st.columns(2)
-steps = controls[0].slider("Training steps", min_value=100, max_value=1000, value=lessons.SPLIT_STEPS, step=50,
+steps = controls[0].slider("Training steps", min_value=100, max_value=1000, value=lesson.SPLIT_STEPS, step=50,
                            key=f"{KEY}_steps")
-lr = controls[1].select_slider("Learning rate", options=LEARNING_RATES, value=lessons.SPLIT_LR, key=f"{KEY}_lr")
+lr = controls[1].select_slider("Learning rate", options=LEARNING_RATES, value=lesson.SPLIT_LR, key=f"{KEY}_lr")
 with st.spinner("Training eight networks…"):
     result = _result(steps, lr)
 
@@ -82,13 +82,13 @@ st.dataframe(
     column_config={
         "ε": st.column_config.NumberColumn(format="%.0e"),
         "ln(1/ε)": st.column_config.NumberColumn(format="%.1f"),
-        "spread at step 0": st.column_config.NumberColumn("gap at step 0", format="%.2e"),
+        "gap at step 0": st.column_config.NumberColumn("gap at step 0", format="%.2e"),
         "growth rate per step": st.column_config.TextColumn(
             alignment="right", help=f"slope of ln(gap) against step while the gap is below {result.window:g} "
                                     "(— : the gap starts above that)"),
         "step of split": st.column_config.TextColumn(
             alignment="right", help=f"first step with a gap of at least {result.threshold:g}"),
-        "spread at the end": st.column_config.NumberColumn("gap at the end", format="%.3g"),
+        "gap at the end": st.column_config.NumberColumn("gap at the end", format="%.3g"),
     },
 )
 choice = st.selectbox("Open one ε in the Playground", [f"{e:.0e}" for e in result.epsilons], index=4,

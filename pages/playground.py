@@ -24,11 +24,13 @@ import streamlit as st
 
 from pages import charts
 from pages import common as cm
+from symbreak import figure_parts as FP
 from symbreak import figures as F
 from symbreak import plotting
 from symbreak import probe as P
+from symbreak import tab_figures as T
 from symbreak.playback import Batch, Mode, Playback
-from symbreak.config import DEFAULT_PRESET, preset
+from symbreak.presets import DEFAULT_PRESET, preset
 from symbreak.trainer import Trainer
 
 SLOT = "playground"
@@ -188,7 +190,7 @@ def _layer_choice(trainer: Trainer) -> None:
 
 def _headline(trainer: Trainer, summary: F.Summary, layer: int) -> None:
     """The lesson at a glance: how many neurons are distinct, in large coloured type, and what this run is."""
-    where = F.layer_title(trainer.history, layer)
+    where = FP.layer_title(trainer.history, layer)
     colour = "blue" if summary.gap == 0 else "orange" if summary.distinct < summary.neurons else "green"
     # A row whose right part is as wide as the count needs: in a narrow window the headline wraps, never the count.
     row = st.container(horizontal=True, vertical_alignment="center", wrap=False, gap="medium", key=_key("headline"))
@@ -250,29 +252,29 @@ def _secondary(trainer: Trainer, layer: int, row: int, playing: bool, busy: bool
             st.info("This view is drawn when the steps are done: while they train, only the charts above are "
                     "redrawn.", icon=":material/hourglass_top:")
         elif name == "Weight space":
-            cm.show_figure([F.weight_space_json(history, layer, row=row, tol=tol, names=names,
+            cm.show_figure([T.weight_space_json(history, layer, row=row, tol=tol, names=names,
                                                 max_points=_point_budget(trainer, layer))],
                            key=_key("weight_space"))
         elif name == "Distances":
-            cm.show_figure(F.distance_figure(history, layer, row=row), key=_key("distances"))
+            cm.show_figure(T.distance_figure(history, layer, row=row), key=_key("distances"))
         elif name == "Gradients":
-            cm.show_figure(F.gradient_figure(history, layer, row=row, names=names), key=_key("gradients"))
+            cm.show_figure(T.gradient_figure(history, layer, row=row, names=names), key=_key("gradients"))
         elif name == "Network":
             outputs = trainer.dataset.classes if trainer.task == "multiclass" else None
-            cm.show_figure(F.network_figure(history, row=row, tol=tol, names=names, outputs=outputs),
+            cm.show_figure(T.network_figure(history, row=row, tol=tol, names=names, outputs=outputs),
                            key=_key("network"))
         else:
             plane = P.of_run(trainer, row=row)
             left, right = st.columns([3, 2])
             with left:
                 if layer < len(trainer.config.model.hidden):
-                    cm.show_figure(F.activation_maps_figure(plane, history, row=row, layer=layer, tol=tol,
+                    cm.show_figure(T.activation_maps_figure(plane, history, row=row, layer=layer, tol=tol,
                                                             activation=trainer.activation, names=names),
                                    key=_key("activations"))
                 else:
                     st.info("No hidden layer: the prediction on the right is all the network computes.")
             with right:
-                cm.show_figure(F.decision_figure(plane, trainer.dataset, history, row=row), key=_key("decision"))
+                cm.show_figure(T.decision_figure(plane, trainer.dataset, history, row=row), key=_key("decision"))
 
 
 @dataclass(frozen=True)

@@ -34,10 +34,11 @@ from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_r
 
 from pages.chrome import failure, plain, short
 from symbreak import settings
-from symbreak.config import FLAT_FIELDS, Config, ConfigError, quote
+from symbreak.config import FLAT_FIELDS, Config
 from symbreak.data import DataError, Dataset
 from symbreak.settings import MAX_UPLOAD_MB
 from symbreak.trainer import Trainer, load_dataset
+from symbreak.values import ConfigError, quote
 
 # Datasets are shared by every session (they are never changed), up to this many bytes in all.
 MAX_DATASET_CACHE_BYTES = 256 * 2**20

@@ -22,13 +22,13 @@ import torch
 from pages.chrome import failure, plain, short
 from pages.session import RunSlot, start_upload
 from symbreak import model, settings
-from symbreak.config import (
-    FLAT_FIELDS, MAX_SEED, PRESETS, SCHEMES_WITH_PARAM, Config, ConfigError, explicit_json, parse_hide, parse_scheme,
-    preset,
-)
-from symbreak.data import BUILTINS
+from symbreak.builtin_data import BUILTINS
+from symbreak.config import FLAT_FIELDS, MAX_SEED, SCHEMES_WITH_PARAM, Config, parse_hide
+from symbreak.explicit import explicit_json
+from symbreak.presets import PRESETS, preset
 from symbreak.settings import HIDE_KEY, MAX_UPLOAD_MB, SETTINGS
 from symbreak.trainer import Trainer
+from symbreak.values import ConfigError, parse_scheme
 
 MAX_TABLE_NEURONS = 16
 MAX_TABLE_INPUTS = 16

@@ -9,8 +9,10 @@ import os
 
 import torch
 
-from .config import PRESETS, Config, ConfigError, preset
+from .config import Config
+from .presets import PRESETS, preset
 from .trainer import Trainer, load_dataset, run_side_by_side
+from .values import ConfigError
 
 DEFAULT_THREADS = 1
 if "OMP_NUM_THREADS" not in os.environ:

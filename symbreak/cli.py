@@ -21,12 +21,14 @@ import torch
 
 from . import DEFAULT_THREADS
 from . import settings
-from .config import FLAT_FIELDS, MAX_EXPLICIT_CHARS, MAX_VALUE_CHARS, PRESETS, Config, ConfigError, preset, quote
+from .config import FLAT_FIELDS, MAX_EXPLICIT_CHARS, MAX_VALUE_CHARS, Config
 from .data import DataError
 from .export import csv_text
-from .metrics import distinct, spread
+from .metrics import distinct, gap
+from .presets import PRESETS, preset
 from .settings import SETTINGS, Setting
 from .trainer import Trainer
+from .values import ConfigError, quote
 
 EXIT_USAGE = 2
 # Config fields whose flag (--data, --init-weights) names a file rather than holding the value.
@@ -162,10 +164,10 @@ def run(args: argparse.Namespace) -> dict:
     trainer = Trainer(config)
     trainer.step(config.train.steps)
     history = trainer.history
-    spreads, counts = [], []
+    gaps, counts = [], []
     for layer in range(len(config.model.hidden)):
         vectors = history.neuron_vectors(layer)[-1]
-        spreads.append(float(spread(vectors)))
+        gaps.append(float(gap(vectors)))
         counts.append(int(distinct(vectors, config.tol)))
     if args.out_weights:
         _write(args.out_weights, trainer.weights_json())
@@ -180,7 +182,7 @@ def run(args: argparse.Namespace) -> dict:
         "steps": trainer.step_count,
         "final_loss": trainer.final_loss[0],
         "diverged": trainer.diverged,
-        "hidden_spread": spreads,
+        "hidden_gap": gaps,
         "distinct_neurons": counts,
         **{name: float(history.metric(name)[-1]) for name in names},
     }

@@ -26,10 +26,10 @@ COLUMN = {name: column for column, name in enumerate(METRIC_NAMES)}  # each metr
 
 
 class _Symmetry:
-    """Spread and distinct count of one layer's neurons per recorded row; rows [0, valid) are up to date."""
+    """Gap and distinct count of one layer's neurons per recorded row; rows [0, valid) are up to date."""
 
     def __init__(self, capacity: int) -> None:
-        self.spread = np.zeros(capacity)
+        self.gap = np.zeros(capacity)
         self.distinct = np.zeros(capacity, dtype=np.int64)
         self.valid = 0
 
@@ -96,7 +96,7 @@ class History:
         self.metrics[:half] = self.metrics[keep].clone()
         self.step_index[:half] = self.step_index[keep].copy()
         for series in self._symmetry.values():
-            series.spread[:half] = series.spread[keep].copy()
+            series.gap[:half] = series.gap[keep].copy()
             series.distinct[:half] = series.distinct[keep].copy()
             series.valid = min(half, (series.valid + 1) // 2)  # old row 2i is new row i
         self.count = half
@@ -124,16 +124,16 @@ class History:
         return torch.cat([weight, bias.unsqueeze(-1)], dim=-1).double().numpy()
 
     def symmetry(self, layer: int, run: int = 0, tol: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
-        """(spread [T], distinct [T]) of one layer's neurons at every recorded row, as `metrics.symmetry_series`
+        """(gap [T], distinct [T]) of one layer's neurons at every recorded row, as `metrics.symmetry_series`
         gives them; a row is computed the first time it is asked for, and kept until it is written again."""
         key = (layer, run, float(tol))
         series = self._symmetry.setdefault(key, _Symmetry(self.capacity))
         if series.valid < self.count:
-            spread, distinct = symmetry_series(self.neuron_vectors(layer, run, start=series.valid), tol)
-            series.spread[series.valid: self.count] = spread
+            gap, distinct = symmetry_series(self.neuron_vectors(layer, run, start=series.valid), tol)
+            series.gap[series.valid: self.count] = gap
             series.distinct[series.valid: self.count] = distinct
             series.valid = self.count
-        return series.spread[: self.count].copy(), series.distinct[: self.count].copy()
+        return series.gap[: self.count].copy(), series.distinct[: self.count].copy()
 
     def row_of_step(self, step: int) -> int:
         """The recorded row nearest to `step`."""

@@ -13,7 +13,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from .figures import symmetry_floor
-from .lessons import NoHidden, SplitSpeed
+from .lesson_no_hidden import NoHidden
+from .lesson_split_speed import SplitSpeed
 from .metrics import groups
 from .plotting import (FONT_SIZE, FRAMED_TEMPLATE, NEGATIVE, NEUTRAL, POSITIVE, axis_name, grid, group_label,
                        neuron_color)
@@ -188,7 +189,7 @@ def split_curves_figure(result: SplitSpeed, height: int = 440) -> go.Figure:
     fig = _figure("Gap between neurons against step", height,
                   **_legend_below(dict(l=80, r=10, t=60), title=dict(text="ε ")))
     n = len(result.epsilons)
-    for i, (eps, values) in enumerate(zip(result.epsilons, result.spreads)):
+    for i, (eps, values) in enumerate(zip(result.epsilons, result.gaps)):
         positive = np.where(values > 0, values, np.nan)
         fig.add_trace(go.Scatter(x=result.steps, y=positive, mode="lines", name=f"{eps:.0e}",
                                  line=dict(color=_eps_color(i, n), width=3),

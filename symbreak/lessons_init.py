@@ -23,7 +23,7 @@ import torch
 from . import probe
 from .config import MAX_WIDTH, Config, DataConfig
 from .data import Dataset
-from .metrics import distinct, spread
+from .metrics import distinct, gap
 from .trainer import Trainer, load_dataset
 
 GRID = probe.PLANE_RESOLUTION  # points per side of the decision-boundary grid, as in the Playground
@@ -221,7 +221,7 @@ class InitScale:
     steps: np.ndarray          # [T] recorded steps
     loss: np.ndarray           # [R, T] train loss
     test_accuracy: np.ndarray  # [R, T]
-    spread: np.ndarray         # [R, T] spread of the first hidden layer's neurons
+    gap: np.ndarray            # [R, T] gap of the first hidden layer's neurons
     act_std: np.ndarray        # [R, T, L] std of each hidden layer's activations over samples and neurons
     grad_std: np.ndarray       # [R, T, L+1] std of each layer's weight gradient (full batch), output last
     first: list[np.ndarray]    # per hidden layer: activations [R, N·W] at step 0
@@ -256,7 +256,7 @@ def init_scale(activation: str = "tanh", sigma: float = SCALE_SIGMA, depth: int 
         labels=tuple(configs), configs=configs, steps=history.steps,
         loss=np.stack([history.metric("train_loss", r) for r in range(k)]),
         test_accuracy=np.stack([history.metric("test_accuracy", r) for r in range(k)]),
-        spread=np.stack([np.atleast_1d(spread(history.neuron_vectors(0, r))) for r in range(k)]),
+        gap=np.stack([np.atleast_1d(gap(history.neuron_vectors(0, r))) for r in range(k)]),
         act_std=act_std, grad_std=grad_std,
         first=[a[0] for a in per_layer], last=[a[-1] for a in per_layer],
         diverged_at=list(trainer.diverged_at), seconds=time.perf_counter() - start,
@@ -293,7 +293,7 @@ def leaves_plateau(steps: np.ndarray, loss: np.ndarray, drop: float = PLATEAU_DR
 
 
 def scale_sentences(result: InitScale) -> list[str]:
-    """One sentence per start, from the measured signal sizes, plateau and spread."""
+    """One sentence per start, from the measured signal sizes, plateau and gap."""
     out = []
     for r, name in enumerate(result.labels):
         acts = result.act_std[r, 0]
@@ -308,8 +308,8 @@ def scale_sentences(result: InitScale) -> list[str]:
         else:
             signal = (f"the activations' std goes from {acts[0]:.2g} in layer 1 to {acts[-1]:.2g} in layer "
                       f"{len(acts)}")
-        out.append(f"**{name}:** {signal}; the first layer's neurons are {result.spread[r, 0]:.2g} apart at the "
-                   f"start and {result.spread[r, -1]:.2g} at the end; {tail}.")
+        out.append(f"**{name}:** {signal}; the first layer's neurons are {result.gap[r, 0]:.2g} apart at the "
+                   f"start and {result.gap[r, -1]:.2g} at the end; {tail}.")
     return out
 
 

@@ -1,4 +1,4 @@
-"""Symmetry metrics over neurons: spread, distinct groups, pairwise distances.
+"""Symmetry metrics over neurons: gap, distinct groups, pairwise distances.
 
 A neuron is the vector of its incoming weights and its bias. Distances are
 computed from elementwise differences (never a Gram-matrix shortcut), so two
@@ -31,7 +31,7 @@ def _chunked(fn, vectors: np.ndarray) -> np.ndarray:
     return np.concatenate([fn(vectors[s: s + CHUNK_ROWS]) for s in range(0, len(vectors), CHUNK_ROWS)])
 
 
-def spread(vectors: np.ndarray) -> np.ndarray | float:
+def gap(vectors: np.ndarray) -> np.ndarray | float:
     """The largest distance between two neurons, per leading index (0.0 for one neuron)."""
     result = _chunked(lambda v: pairwise_distances(v).max(axis=(-1, -2)), vectors)
     return float(result) if np.ndim(result) == 0 else result
@@ -99,5 +99,5 @@ def groups(vectors: np.ndarray, tol: float = 1e-6) -> list[list[int]]:
 
 
 def symmetry_series(vectors: np.ndarray, tol: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
-    """(spread [T], distinct [T]) for one layer's neurons over recorded steps [T, n, d]."""
-    return np.atleast_1d(spread(vectors)), np.atleast_1d(distinct(vectors, tol))
+    """(gap [T], distinct [T]) for one layer's neurons over recorded steps [T, n, d]."""
+    return np.atleast_1d(gap(vectors)), np.atleast_1d(distinct(vectors, tol))

@@ -23,7 +23,9 @@ from dataclasses import dataclass
 
 import torch
 
-from .config import Config, ConfigError, parse_explicit, parse_scheme
+from .config import Config
+from .explicit import parse_explicit
+from .values import ConfigError, parse_scheme
 
 CHUNK_ELEMENTS = 1 << 22
 LEAKY_SLOPE = 0.01

@@ -22,11 +22,14 @@ import numpy as np
 import torch
 
 from . import model
-from .config import Config, ConfigError
-from .data import Dataset, load_csv, make_builtin
+from .builtin_data import make_builtin
+from .config import Config
+from .csv_data import load_csv
+from .data import Dataset
 from .history import COLUMN, METRIC_NAMES, History
 from .model import Layout
 from .optim import Optimizer
+from .values import ConfigError
 
 TRAIN_SEED_OFFSET = 1
 # A finite loss that blows up still means the learning rate is too high: a train loss this many times its
@@ -381,7 +384,7 @@ class Trainer:
 
     def weights_json(self, run: int = 0) -> str:
         """Current parameters in the `--init-weights` JSON format."""
-        from .config import explicit_json
+        from .explicit import explicit_json
 
         return explicit_json([(w.tolist(), b.tolist()) for w, b in self.parameters(run)])
 

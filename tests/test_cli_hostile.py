@@ -15,14 +15,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import symbreak.config
+import symbreak.explicit
+import symbreak.values
 from symbreak.cli import main
 from symbreak.config import (
-    FLAT_FIELDS, MAX_EXPLICIT_CHARS, MAX_EXPLICIT_WEIGHT, MAX_HIDDEN_LAYERS, MAX_INIT_PARAM, MAX_VALUE_CHARS,
-    MAX_WIDTH, QUOTE_CHARS, Config, ConfigError, explicit_json, parse_explicit, quote,
+    FLAT_FIELDS, MAX_EXPLICIT_CHARS, MAX_EXPLICIT_WEIGHT, MAX_HIDDEN_LAYERS, MAX_INIT_PARAM, MAX_VALUE_CHARS, MAX_WIDTH,
+    Config,
 )
-from symbreak.data import MAX_CLASSES, MAX_COLUMNS
+from symbreak.explicit import explicit_json, parse_explicit
 from symbreak.export import csv_text, neutralise
+from symbreak.settings import MAX_CLASSES, MAX_COLUMNS
+from symbreak.values import QUOTE_CHARS, ConfigError, quote
 
 DEEP = "[" * 5000 + "]" * 5000
 DIGITS_400 = "9" * 400
@@ -283,9 +286,9 @@ def test_any_unexpected_failure_in_parsing_becomes_a_config_error_naming_the_fie
     def broken(*args: object) -> None:
         raise KeyError("surprise")
 
-    monkeypatch.setattr(symbreak.config, "_explicit_layers", broken)
+    monkeypatch.setattr(symbreak.explicit, "_explicit_layers", broken)
     with pytest.raises(ConfigError, match=r"^init_weights: cannot use .*KeyError"):
         parse_explicit(explicit("0.5"))
-    monkeypatch.setattr(symbreak.config, "_convert", broken)
+    monkeypatch.setattr(symbreak.values, "_convert", broken)
     with pytest.raises(ConfigError, match=r"^lr: cannot use '0\.5' \(KeyError"):
         Config.from_flat({"lr": "0.5"})

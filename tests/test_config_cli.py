@@ -18,9 +18,11 @@ from hypothesis import strategies as st
 from symbreak import Config, Trainer, load_dataset
 from symbreak.cli import build_parser, config_from_args, main
 from symbreak.config import (
-    ACTIVATIONS, FLAT_FIELDS, MAX_DROPOUT, MAX_EXPLICIT_WEIGHT, MAX_HIDDEN_LAYERS, MAX_INIT_PARAM, MAX_LR,
-    MAX_PERTURB, MAX_SEED, MAX_WEIGHT_DECAY, MIN_LR, OPTIMIZERS, PRESETS, ConfigError, preset,
+    ACTIVATIONS, FLAT_FIELDS, MAX_DROPOUT, MAX_EXPLICIT_WEIGHT, MAX_HIDDEN_LAYERS, MAX_INIT_PARAM, MAX_LR, MAX_PERTURB,
+    MAX_SEED, MAX_WEIGHT_DECAY, MIN_LR, OPTIMIZERS,
 )
+from symbreak.presets import PRESETS, preset
+from symbreak.values import ConfigError
 
 
 @pytest.mark.parametrize("name", list(PRESETS))
@@ -104,9 +106,9 @@ def test_cli_run_prints_one_json_summary(capsys) -> None:
     code, out, _ = run_cli(["run", "--preset", "constant", "--steps", "40"], capsys)
     assert code == 0
     summary = json.loads(out)
-    assert set(summary) >= {"steps", "final_loss", "diverged", "hidden_spread", "distinct_neurons"}
+    assert set(summary) >= {"steps", "final_loss", "diverged", "hidden_gap", "distinct_neurons"}
     assert summary["steps"] == 40 and summary["diverged"] is False
-    assert summary["hidden_spread"] == [0.0] and summary["distinct_neurons"] == [1]
+    assert summary["hidden_gap"] == [0.0] and summary["distinct_neurons"] == [1]
 
 
 def test_cli_flags_cover_every_config_field(capsys, tmp_path: Path) -> None:
@@ -118,7 +120,7 @@ def test_cli_flags_cover_every_config_field(capsys, tmp_path: Path) -> None:
     code, out, _ = run_cli(args, capsys)
     assert code == 0
     summary = json.loads(out)
-    assert len(summary["hidden_spread"]) == 2 and summary["distinct_neurons"] == [6, 3]
+    assert len(summary["hidden_gap"]) == 2 and summary["distinct_neurons"] == [6, 3]
 
 
 def test_cli_weights_and_history_files_round_trip(capsys, tmp_path: Path) -> None:

@@ -366,7 +366,7 @@ def test_image_has_the_command_line(built):
         done = fs.run(["/bin/sh", "-c", "cd / && symbreak run --preset constant --steps 20"])
         assert done.returncode == 0, done.stderr[-2000:]
         summary = json.loads(done.stdout)
-        assert summary["steps"] == 20 and summary["distinct_neurons"] == [1] and summary["hidden_spread"] == [0.0]
+        assert summary["steps"] == 20 and summary["distinct_neurons"] == [1] and summary["hidden_gap"] == [0.0]
         bad = fs.run(["symbreak", "run", "--dropout", "2"])
         assert bad.returncode == 2 and bad.stderr.startswith("symbreak: error: dropout")
 

@@ -1,4 +1,5 @@
-"""Tests for symbreak.figures: every builder on small trainers whose neurons are tied or split.
+"""Tests for symbreak.figures, tab_figures and figure_parts: every builder on small trainers whose neurons are
+tied or split.
 
 Figures are checked as data (traces, labels, axes, annotations), without a
 browser; each builder's output is also validated by plotly, since the
@@ -22,10 +23,12 @@ from streamlit.testing.v1 import AppTest
 from pages import charts
 from symbreak import Config, Trainer, preset
 from symbreak import figures as F
+from symbreak import figure_parts as FP
+from symbreak import tab_figures as T
 from symbreak import lesson_figures as LF
 from symbreak import plotting
 from symbreak import probe as P
-from symbreak.data import load_csv
+from symbreak.csv_data import load_csv
 from symbreak.metrics import distinct, group_labels, groups, pairwise_distances, symmetry_series
 
 STEPS = 60
@@ -228,22 +231,22 @@ def test_trajectories_cap_panels_for_wide_layers():
 
 # ------------------------------------------------------------------ 2. weight space
 def test_weight_space_two_inputs_uses_the_raw_weights(tied, split):
-    fig = valid(F.weight_space_figure(tied.history, names=tied.dataset.feature_names))
+    fig = valid(T.weight_space_figure(tied.history, names=tied.dataset.feature_names))
     markers = [t for t in fig.data if t.mode == "markers+text"]
     assert len(markers) == 1 and markers[0].name == "n1–8 ×8" and list(markers[0].text) == ["n1–8 ×8"]
     assert fig.layout.xaxis.title.text == "weight from temperature (°C)"
     weight = tied.history.neuron_vectors(0)[-1, 0, :2]
     assert np.allclose([markers[0].x[0], markers[0].y[0]], weight, atol=1e-6)
-    split_fig = F.weight_space_figure(split.history)
+    split_fig = T.weight_space_figure(split.history)
     assert len([t for t in split_fig.data if t.mode == "markers+text"]) == 8
 
 
 def test_weight_space_pca_is_fixed_over_the_history():
     trainer = trained({"dataset": "demand", "init": "xavier_uniform"}, steps=40)
     history = trainer.history
-    coords, x_title, _ = F.weight_space_coordinates(history)
+    coords, x_title, _ = T.weight_space_coordinates(history)
     assert coords.shape == (history.count, 8, 2) and x_title == "principal component 1"
-    early, late = F.weight_space_figure(history, row=10), F.weight_space_figure(history, row=history.count - 1)
+    early, late = T.weight_space_figure(history, row=10), T.weight_space_figure(history, row=history.count - 1)
     assert early.layout.xaxis.range == late.layout.xaxis.range
     assert early.layout.yaxis.range == late.layout.yaxis.range
     marker = next(t for t in early.data if t.mode == "markers+text" and t.name == "n1")
@@ -253,7 +256,7 @@ def test_weight_space_pca_is_fixed_over_the_history():
 
 def test_pca_projection_has_unit_components():
     vectors = np.random.default_rng(0).normal(size=(20, 5, 4))
-    mean, components = F.pca_projection(vectors)
+    mean, components = T.pca_projection(vectors)
     assert mean.shape == (4,) and components.shape == (2, 4)
     assert np.allclose(np.linalg.norm(components, axis=1), 1.0)
 
@@ -266,7 +269,7 @@ def test_symmetry_meter_draws_zero_on_a_labelled_floor(tied):
     assert len(floor_labels) == 1
     line = fig.data[0]
     floor = min(line.y)
-    assert np.all(np.asarray(line.y) == floor)  # every spread is exactly 0
+    assert np.all(np.asarray(line.y) == floor)  # every gap is exactly 0
     assert floor_labels[0].y == pytest.approx(np.log10(floor))  # log axes place annotations by log10
     assert any("tolerance" in a.text for a in fig.layout.annotations)
     assert fig.layout.yaxis.range[0] < np.log10(floor) < fig.layout.yaxis.range[1]
@@ -313,12 +316,12 @@ def test_symmetry_floor_sits_below_the_smallest_gap():
 
 # ------------------------------------------------------------------ 4. distances
 def test_distance_heatmap_is_zero_for_tied_neurons(tied, split):
-    fig = valid(F.distance_figure(tied.history))
+    fig = valid(T.distance_figure(tied.history))
     z = np.asarray(fig.data[0].z)
     assert z.shape == (8, 8) and np.all(z == 0)
     assert fig.data[0].text[0][1] == "0"
     assert fig.data[0].zmax == 1.0  # an ordinary 0-to-1 colour bar, not one that ends at a picometre
-    split_fig = F.distance_figure(split.history)
+    split_fig = T.distance_figure(split.history)
     z_split = np.asarray(split_fig.data[0].z)
     assert split_fig.data[0].zmax == z_split.max()
     assert np.all(np.diag(z_split) == 0) and np.all(z_split[~np.eye(8, dtype=bool)] > 0)
@@ -359,30 +362,30 @@ def test_live_figure_combines_trajectories_and_meter(tied):
 
 
 def test_renumber_axis_references():
-    assert F._renumber("x", 3) == "x4"
-    assert F._renumber("y2 domain", 3) == "y5 domain"
-    assert F._renumber("paper", 3) == "paper"
-    assert F._renumber("x", 0) == "x"
+    assert FP.renumber("x", 3) == "x4"
+    assert FP.renumber("y2 domain", 3) == "y5 domain"
+    assert FP.renumber("paper", 3) == "paper"
+    assert FP.renumber("x", 0) == "x"
 
 
 # ------------------------------------------------------------------ 6. network
 def test_network_colours_edges_by_sign_and_groups_by_colour(random_start, tied):
-    fig = valid(F.network_figure(random_start.history, tol=random_start.config.tol))
+    fig = valid(T.network_figure(random_start.history, tol=random_start.config.tol))
     edge_colours = {t.line.color for t in fig.data if t.mode == "lines"}
     assert edge_colours == {plotting.POSITIVE, plotting.NEGATIVE}
     hidden_nodes = next(t for t in fig.data if t.mode == "markers+text" and t.x[0] == 1)
     assert len(set(hidden_nodes.marker.color)) == 8
-    tied_nodes = next(t for t in F.network_figure(tied.history).data if t.mode == "markers+text" and t.x[0] == 1)
+    tied_nodes = next(t for t in T.network_figure(tied.history).data if t.mode == "markers+text" and t.x[0] == 1)
     assert len(set(tied_nodes.marker.color)) == 1 and "n1–8 ×8" in tied_nodes.text
 
 
 # ------------------------------------------------------------------ 7. input plane
 def maps(trainer: Trainer, **options) -> go.Figure:
-    return F.activation_maps_figure(P.of_run(trainer), trainer.history, activation=trainer.activation, **options)
+    return T.activation_maps_figure(P.of_run(trainer), trainer.history, activation=trainer.activation, **options)
 
 
 def decision(trainer: Trainer) -> go.Figure:
-    return F.decision_figure(P.of_run(trainer), trainer.dataset, trainer.history)
+    return T.decision_figure(P.of_run(trainer), trainer.dataset, trainer.history)
 
 
 def test_no_figure_module_imports_the_trainer():
@@ -447,22 +450,22 @@ def test_multiclass_decision_regions():
 
 # ------------------------------------------------------------------ 8. gradients
 def test_gradients_mark_identical_rows(tied, random_start):
-    fig = valid(F.gradient_figure(tied.history))
+    fig = valid(T.gradient_figure(tied.history))
     labels = list(fig.data[0].y)
     assert labels[0] == "n1" and labels[1:] == [f"n{i} = n1" for i in range(2, 9)]
     assert any("same gradient" in a.text for a in fig.layout.annotations)
-    random_labels = list(F.gradient_figure(random_start.history).data[0].y)
+    random_labels = list(T.gradient_figure(random_start.history).data[0].y)
     assert not any("=" in label for label in random_labels)
 
 
 def test_gradient_at_step_zero_is_empty(tied):
-    fig = F.gradient_figure(tied.history, row=0)
+    fig = T.gradient_figure(tied.history, row=0)
     assert np.all(np.asarray(fig.data[0].z) == 0)
     assert "no update" in fig.layout.title.text
 
 
 def test_gradient_of_a_row_is_the_update_that_led_there(tied):
-    fig = F.gradient_figure(tied.history, row=5)
+    fig = T.gradient_figure(tied.history, row=5)
     assert np.allclose(fig.data[0].z, tied.history.neuron_vectors(0, grads=True)[5])
     assert re.search(r"led to step 5\b", fig.layout.title.text)
 
@@ -470,10 +473,10 @@ def test_gradient_of_a_row_is_the_update_that_led_there(tied):
 # ------------------------------------------------------------------ layers
 def test_output_layer_of_a_net_without_hidden_layer():
     trainer = trained("softmax-zero", steps=10)
-    assert F.layer_title(trainer.history, 0) == "output layer"
+    assert FP.layer_title(trainer.history, 0) == "output layer"
     summary = F.symmetry_summary(trainer.history)
     assert summary.neurons == 3 and summary.distinct == 3
-    for builder in (F.trajectories_figure, F.symmetry_figure, F.distance_figure, F.gradient_figure):
+    for builder in (F.trajectories_figure, F.symmetry_figure, T.distance_figure, T.gradient_figure):
         valid(builder(trainer.history))
 
 
@@ -481,7 +484,7 @@ def test_second_hidden_layer_names_its_inputs():
     trainer = trained({"hidden": "3,2", "init": "xavier_uniform"}, steps=3)
     fig = F.trajectories_figure(trainer.history, layer=1)
     assert {"h1", "h2", "h3", "bias"} <= set(texts(fig))
-    valid(F.network_figure(trainer.history))
+    valid(T.network_figure(trainer.history))
 
 
 # ------------------------------------------------------------------ figure JSON without graph objects
@@ -499,8 +502,8 @@ def test_hot_figures_as_json_are_what_plotly_writes(name, request):
             plotly_json(F.live_figure(history, row=row, tol=tol, names=names))
         assert json.loads(F.loss_json(history, row=row, task=trainer.task, height=300)) == \
             plotly_json(F.loss_figure(history, row=row, task=trainer.task, height=300))
-        assert json.loads(F.weight_space_json(history, row=row, tol=tol, names=names)) == \
-            plotly_json(F.weight_space_figure(history, row=row, tol=tol, names=names))
+        assert json.loads(T.weight_space_json(history, row=row, tol=tol, names=names)) == \
+            plotly_json(T.weight_space_figure(history, row=row, tol=tol, names=names))
 
 
 def test_figure_json_writes_arrays_as_plotly_does():
@@ -512,8 +515,8 @@ def test_figure_json_writes_arrays_as_plotly_does():
          "y": np.array([-3, 3], dtype=np.int16)},
     ], "layout": {"xaxis": {"range": np.array([0.0, 1.5])}, "yaxis": {"range": [np.float64(-1), float("nan")]},
                   "title": {"text": "</script> ×"}, "template": {"layout": {"font": {"size": 16}}}}}
-    assert json.loads(F.figure_json(figure)) == json.loads(go.Figure(figure).to_json())
-    assert '"dtype":"i1"' in F.figure_json(figure)  # int64 steps 0..4 narrowed as plotly does
+    assert json.loads(FP.figure_json(figure)) == json.loads(go.Figure(figure).to_json())
+    assert '"dtype":"i1"' in FP.figure_json(figure)  # int64 steps 0..4 narrowed as plotly does
 
 
 # ------------------------------------------------------------------ the chart component's wire format
@@ -565,9 +568,9 @@ def test_names_from_a_users_csv_reach_the_charts_as_text_not_markup():
     trainer.step(3)
     names, outputs = list(trainer.dataset.feature_names), list(trainer.dataset.classes)
     history = trainer.history
-    built = [F.live_json(history, 0, names=names), F.weight_space_json(history, 0, names=names),
-             F.network_figure(history, names=names, outputs=outputs).to_json(),
-             F.decision_figure(P.of_run(trainer), trainer.dataset, history).to_json()]
+    built = [F.live_json(history, 0, names=names), T.weight_space_json(history, 0, names=names),
+             T.network_figure(history, names=names, outputs=outputs).to_json(),
+             T.decision_figure(P.of_run(trainer), trainer.dataset, history).to_json()]
     for text in built:
         assert "<a href" not in text and "<u>" not in text, text[:300]
     assert any("&lt;a href" in text for text in built), "the name is still shown, as text"

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from symbreak import Config, Trainer
-from symbreak.config import explicit_json
+from symbreak.explicit import explicit_json
 from symbreak.model import MLP, Layout, output_grad
 
 

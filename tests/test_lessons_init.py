@@ -14,13 +14,14 @@ from hypothesis import strategies as st
 from symbreak import Config, Trainer
 from symbreak import probe
 from symbreak import lessons_init as li
-from symbreak.config import ACTIVATIONS, MAX_HIDDEN_LAYERS, MAX_WIDTH, ConfigError
+from symbreak.config import ACTIVATIONS, MAX_HIDDEN_LAYERS, MAX_WIDTH
 from symbreak.history import DEFAULT_BUDGET_BYTES
 from symbreak.lesson_init_figures import (
     boundaries_figure, curves_figure, data_figure, histograms_figure, layer_std_figure, sweep_figure,
 )
-from symbreak.metrics import spread
+from symbreak.metrics import gap
 from symbreak.model import Layout, init_params
+from symbreak.values import ConfigError
 
 torch.set_num_threads(1)
 SMALL = {"n_samples": "60", "test_fraction": "0.2"}
@@ -53,7 +54,7 @@ def test_deep_symmetric_starts_stay_bitwise_identical_in_every_layer(flat: dict,
     trainer = Trainer(Config.from_flat({**SMALL, **flat}), max_rows=8)
     trainer.step(steps)
     for layer in range(len(trainer.config.model.hidden)):
-        assert np.all(spread(trainer.history.neuron_vectors(layer)) == 0.0), f"layer {layer + 1} split"
+        assert np.all(gap(trainer.history.neuron_vectors(layer)) == 0.0), f"layer {layer + 1} split"
 
 
 def test_deepest_widest_history_stays_within_its_memory_budget() -> None:
@@ -168,12 +169,12 @@ def test_layer_stds_match_an_independent_numpy_forward_pass(scale: li.InitScale)
 
 def test_small_start_fades_and_sits_on_a_plateau_while_he_trains(scale: li.InitScale) -> None:
     zero, normal, he = (scale.labels.index(n) for n in (li.ZERO, li.NORMAL, li.HE))
-    assert np.all(scale.act_std[zero] == 0.0) and np.all(scale.spread[zero] == 0.0)
+    assert np.all(scale.act_std[zero] == 0.0) and np.all(scale.gap[zero] == 0.0)
     assert li.sigma_label(li.SCALE_SIGMA) == "too small"
     assert li.signal_verdict(scale, normal) == li.FADES
     assert li.signal_verdict(scale, he) == li.HOLDS
     # The small start is nearly tied: its first layer's neurons start closer together than He's.
-    assert 0 < scale.spread[normal, 0] < scale.spread[he, 0]
+    assert 0 < scale.gap[normal, 0] < scale.gap[he, 0]
     assert li.leaves_plateau(scale.steps, scale.loss[he]) < li.leaves_plateau(scale.steps, scale.loss[normal])
     assert scale.grad_std.shape == (4, len(scale.steps), 7)
     assert scale.grad_std[normal, 0, 0] < scale.grad_std[he, 0, 0]

@@ -15,7 +15,7 @@ import pytest
 from pages import session
 from pages.session import DatasetCache, SessionJanitor, dataset_bytes
 from symbreak import Config
-from symbreak.data import make_builtin
+from symbreak.builtin_data import make_builtin
 
 TTL = 120.0
 

@@ -22,8 +22,11 @@ from streamlit.testing.v1 import AppTest
 
 from symbreak import settings
 from symbreak.cli import build_parser, config_from_args, main
-from symbreak.config import FLAT_FIELDS, PRESETS, Config, ConfigError, explicit_json, parse_hide
+from symbreak.config import FLAT_FIELDS, Config, parse_hide
+from symbreak.explicit import explicit_json
+from symbreak.presets import PRESETS
 from symbreak.settings import SETTINGS, Setting, bound_text
+from symbreak.values import ConfigError
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 TIMEOUT = 60

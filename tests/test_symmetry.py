@@ -9,15 +9,15 @@ from hypothesis import strategies as st
 
 from symbreak import Config, Trainer, load_dataset, preset
 from symbreak.config import ACTIVATIONS, MAX_HIDDEN_LAYERS, OPTIMIZERS
-from symbreak.metrics import distinct, spread
+from symbreak.metrics import distinct, gap
 
 DATASETS = {"coffee": "binary", "demand": "binary", "blobs3": "multiclass", "sine": "regression"}
 SMALL = {"n_samples": "60", "test_fraction": "0.2"}
 
 
-def hidden_spreads(trainer: Trainer, run: int = 0) -> list[np.ndarray]:
-    """Spread over every recorded row, per hidden layer."""
-    return [np.atleast_1d(spread(trainer.history.neuron_vectors(layer, run)))
+def hidden_gaps(trainer: Trainer, run: int = 0) -> list[np.ndarray]:
+    """Gap over every recorded row, per hidden layer."""
+    return [np.atleast_1d(gap(trainer.history.neuron_vectors(layer, run)))
             for layer in range(len(trainer.config.model.hidden))]
 
 
@@ -43,8 +43,8 @@ def test_symmetric_start_stays_bitwise_identical(flat: dict, steps: int) -> None
     config = Config.from_flat({**SMALL, **flat})
     trainer = Trainer(config, max_rows=16)
     trainer.step(steps)
-    for layer_spreads in hidden_spreads(trainer):
-        assert np.all(layer_spreads == 0.0), f"neurons split: {layer_spreads.max()}"
+    for layer_gaps in hidden_gaps(trainer):
+        assert np.all(layer_gaps == 0.0), f"neurons split: {layer_gaps.max()}"
     final = trainer.history.neuron_vectors(0)[-1]
     assert distinct(final, tol=0.0) == 1
 
@@ -60,7 +60,7 @@ def test_symmetric_start_stays_bitwise_identical(flat: dict, steps: int) -> None
 def test_asymmetric_starts_and_dropout_split(flat: dict) -> None:
     trainer = Trainer(Config.from_flat({**SMALL, **flat}))
     trainer.step(30)
-    assert spread(trainer.history.neuron_vectors(0)[-1]) > 0.0
+    assert gap(trainer.history.neuron_vectors(0)[-1]) > 0.0
     assert distinct(trainer.history.neuron_vectors(0)[-1], tol=0.0) > 1
 
 
@@ -68,8 +68,8 @@ def test_untied_outgoing_splits_and_tied_stays() -> None:
     tied, untied = Trainer(preset("tied-221")), Trainer(preset("untied-outgoing"))
     tied.step(200)
     untied.step(200)
-    assert np.all(hidden_spreads(tied)[0] == 0.0)
-    assert spread(untied.history.neuron_vectors(0)[-1]) > 0.1
+    assert np.all(hidden_gaps(tied)[0] == 0.0)
+    assert gap(untied.history.neuron_vectors(0)[-1]) > 0.1
     w1 = tied.parameters()[0][0]
     assert w1[0, 0] == w1[1, 0] and w1[0, 1] == w1[1, 1]
     assert not np.array_equal(w1, np.array([[0.5, -0.3], [0.5, -0.3]]))
@@ -91,7 +91,7 @@ def test_zero_init_sigmoid_moves_but_stays_identical() -> None:
     trainer.step(100)
     vectors = trainer.history.neuron_vectors(0)
     assert np.any(vectors[-1] != 0.0)
-    assert np.all(hidden_spreads(trainer)[0] == 0.0)
+    assert np.all(hidden_gaps(trainer)[0] == 0.0)
 
 
 def test_softmax_without_hidden_layer_splits_class_rows() -> None:
@@ -116,8 +116,8 @@ def test_blas_path_can_split_identical_neurons() -> None:
                 blas = Trainer(Config.from_flat({**flat, "arithmetic": "blas"}))
                 exact.step(20)
                 blas.step(20)
-                assert all(np.all(s == 0.0) for s in hidden_spreads(exact))
-                splits += any(s[-1] > 0.0 for s in hidden_spreads(blas))
+                assert all(np.all(s == 0.0) for s in hidden_gaps(exact))
+                splits += any(s[-1] > 0.0 for s in hidden_gaps(blas))
     assert splits >= 2, "expected some shapes where BLAS splits identical neurons"
 
 

@@ -11,10 +11,12 @@ import pytest
 import torch
 
 from symbreak import Config, Trainer, preset, run_side_by_side
-from symbreak.config import ConfigError, explicit_json
-from symbreak.data import Dataset, load_csv
+from symbreak.csv_data import load_csv
+from symbreak.data import Dataset
+from symbreak.explicit import explicit_json
 from symbreak.history import METRIC_NAMES
-from symbreak.metrics import distinct, group_labels, groups, pairwise_distances, spread
+from symbreak.metrics import distinct, gap, group_labels, groups, pairwise_distances
+from symbreak.values import ConfigError
 
 DIVERGING = {"dataset": "sine", "activation": "relu", "lr": "50", "init": "normal:1"}
 
@@ -269,14 +271,14 @@ def test_layer_outputs_give_activations_and_probabilities() -> None:
 
 def test_metrics_on_hand_made_neurons() -> None:
     vectors = np.array([[0.0, 0.0], [3.0, 4.0], [0.0, 0.0], [3.0, 4.0 + 1e-9]])
-    assert spread(vectors) == pytest.approx(5.0, abs=1e-8)
+    assert gap(vectors) == pytest.approx(5.0, abs=1e-8)
     assert distinct(vectors, tol=1e-6) == 2
     assert distinct(vectors, tol=0.0) == 3
     assert groups(vectors, tol=1e-6) == [[0, 2], [1, 3]]
     np.testing.assert_array_equal(pairwise_distances(vectors)[0, 2], 0.0)
     chain = np.array([[0.0], [0.6], [1.2]])
     assert group_labels(chain, tol=0.7).tolist() == [0, 0, 0]
-    assert spread(np.ones((5, 1, 3))).tolist() == [0.0] * 5
+    assert gap(np.ones((5, 1, 3))).tolist() == [0.0] * 5
 
 
 @pytest.mark.parametrize("flat", [
