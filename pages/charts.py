@@ -61,7 +61,7 @@ OPTIONS = {
     "default_height": 450, "narrow_width": NARROW_WIDTH, "min_scale": MIN_SCALE,
     # The narrow layout, in pixels: a panel's height, the room over it for titles and under it for ticks, a
     # legend's row and its entries, how many panels still get a row each, the width from which two share a row.
-    "panel_px": 170, "title_px": 28, "footer_px": 56, "legend_row_px": 30, "legend_per_row": 3,
+    "panel_px": 170, "title_px": 28, "footer_px": 56, "legend_row_px": 42, "legend_per_row": 3,
     "single_column_max": 4, "two_column_width": 480,
     # The gap between two columns (paper); font sizes, a character's width and a line's height in ems (to wrap
     # titles); how far under a one-column plot its legend goes; the margins.

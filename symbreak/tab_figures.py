@@ -22,6 +22,7 @@ from .plotting import (DIVERGING, FAINT, FONT_SIZE, MAX_POINTS, NEGATIVE, NEUTRA
 from .probe import Probe
 
 MAX_PLANE_PANELS = 12
+Y_TITLE_STANDOFF = 10  # px between the weight-space y axis's tick labels and its title
 
 
 # ------------------------------------------------------------------ 2. weight space
@@ -107,7 +108,10 @@ def _weight_space(history: History, layer: int, run: int, row: int | None, tol: 
             hovertemplate=f"{label}<br>(%{{x:.4g}}, %{{y:.4g}})<extra></extra>",
         ))
     fig.axis("xaxis", title=dict(text=x_title), range=_padded_range(coords[..., 0]))
-    fig.axis("yaxis", title=dict(text=y_title), range=_padded_range(coords[..., 1]))
+    # Near a tie the y ticks need many digits (0.4995): the title keeps its distance from them, and the margin
+    # grows to hold both (this tab is not redrawn while playing, so the margin may change between draws).
+    fig.axis("yaxis", title=dict(text=y_title, standoff=Y_TITLE_STANDOFF), automargin=True,
+             range=_padded_range(coords[..., 1]))
     return fig
 
 
