@@ -29,6 +29,7 @@ from symbreak.values import QUOTE_CHARS, ConfigError, quote
 # 1024-pixel projector with the sidebar open), so its title and ticks shrink instead of being cut off.
 COLUMN_MIN_WIDTH = 400
 PRESENT_KEY = "present"
+PREDICT_KEY = "predict"  # ?predict=0 opens every lesson on its answer, without the question
 TRUE_WORDS = ("1", "true", "yes", "on")
 MAX_MESSAGE_CHARS = 400  # a whole message, with the user's value quoted in it
 # Every ASCII punctuation character: CommonMark lets a backslash make any of them a plain character.

@@ -13,7 +13,6 @@ from pages import links
 from symbreak.config import Config
 
 PLAYGROUND = "pages/playground.py"
-PREDICT_KEY = "predict"  # ?predict=0 opens every lesson on its answer, without the question
 SHOW_ME = "Show me"
 # Projector mode: the question's choices, its button and the answer in type a back row can read.
 PRESENT_CSS = ("<style>.st-key-{key} [role='radiogroup'] label p {{font-size: 2rem; line-height: 1.35;}}"
@@ -31,7 +30,7 @@ def playground_link(config: Config, label: str = "Open this in the Playground") 
     where the Playground is not registered, it is a plain link to the default page at /.
     Projector mode (`?present=1`), a teacher's hide list (`?hide=...`) and `?predict=0` are carried along.
     """
-    params = {**links.query_for_config(config), **links.carried_params(), **carried_predict()}
+    params = {**links.query_for_config(config), **links.carried_params()}
     try:
         st.page_link(PLAYGROUND, label=label, icon=":material/science:", query_params=params)
     except StreamlitPageNotFoundError:
@@ -44,14 +43,9 @@ def projector() -> None:
         chrome.hide_sidebar()
 
 
-def carried_predict() -> dict[str, str]:
-    """`{"predict": value}` when the URL sets it, so a link out of a lesson keeps the teacher's choice."""
-    return {PREDICT_KEY: str(st.query_params[PREDICT_KEY])} if PREDICT_KEY in st.query_params else {}
-
-
 def predict_enabled() -> bool:
     """Whether lessons open with their question (a teacher turns it off with `?predict=0`)."""
-    return str(st.query_params.get(PREDICT_KEY, "1")).strip().lower() in chrome.TRUE_WORDS
+    return str(st.query_params.get(chrome.PREDICT_KEY, "1")).strip().lower() in chrome.TRUE_WORDS
 
 
 def predict(key: str, question: str, choices: Sequence[str]) -> str | None:

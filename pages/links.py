@@ -3,7 +3,7 @@
 A link is data: `config_from_query` never raises; a value over its length
 limit is refused unread, a bad one skipped with a message naming it. The
 address carries the run's non-default settings and the page-wide keys
-(`present`, `hide`) that every rewrite keeps.
+(`present`, `hide`, `predict`) that every rewrite keeps.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 import streamlit as st
 
-from pages.chrome import PRESENT_KEY, failure, plain
+from pages.chrome import PREDICT_KEY, PRESENT_KEY, failure, plain
 from pages.session import RunSlot
 from symbreak.config import FLAT_FIELDS, MAX_EXPLICIT_CHARS, MAX_VALUE_CHARS, Config, parse_hide
 from symbreak.presets import preset
@@ -100,12 +100,13 @@ def adopt_query(slot: RunSlot) -> None:
 
 
 def carried_params() -> dict[str, str]:
-    """The URL's page-wide keys that every link and rewrite of the URL keeps: projector mode and the hide list."""
-    return {key: st.query_params[key] for key in (PRESENT_KEY, HIDE_KEY) if key in st.query_params}
+    """The URL's page-wide keys that every link and rewrite of the URL keeps: projector mode, the hide list and
+    whether lessons ask their question first."""
+    return {key: st.query_params[key] for key in (PRESENT_KEY, HIDE_KEY, PREDICT_KEY) if key in st.query_params}
 
 
 def sync_query(slot: RunSlot) -> None:
-    """Make the URL hold exactly the run's non-default fields (keeping `present` and `hide`), and remember it."""
+    """Make the URL hold exactly the run's non-default fields (keeping `present`, `hide` and `predict`), and remember it."""
     desired = query_for_config(slot.config)
     st.session_state[slot.key("url")] = dict(desired)
     desired.update(carried_params())

@@ -22,8 +22,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages import charts
-from pages import common as cm
+from pages import charts, chrome, links, session, sidebar
 from symbreak import figure_parts as FP
 from symbreak import figures as F
 from symbreak import plotting
@@ -32,6 +31,8 @@ from symbreak import tab_figures as T
 from symbreak.playback import Batch, Mode, Playback
 from symbreak.presets import DEFAULT_PRESET, preset
 from symbreak.trainer import Trainer
+
+chrome.route_through_app()
 
 SLOT = "playground"
 LOSS_HEIGHT = 300
@@ -62,14 +63,14 @@ def _said() -> None:
     """The run takes its first step: the notice of what the last change did and any error messages (a bad link
     or upload, for instance) have been read, and give their room back to the views."""
     st.session_state.pop(_key("new_run"), None)
-    cm.RunSlot(SLOT).set_errors([])
+    session.RunSlot(SLOT).set_errors([])
 
 
 def _step(n_key: str | None) -> None:
     """Ask for n steps: the main area trains them (see `_advance`)."""
     n = int(st.session_state.get(n_key, DEFAULT_N)) if n_key else 1
     _said()
-    playback().request(n, cm.RunSlot(SLOT).version)
+    playback().request(n, session.RunSlot(SLOT).version)
 
 
 def _stop() -> None:
@@ -79,17 +80,17 @@ def _stop() -> None:
 
 def _reset() -> None:
     _stop()
-    cm.RunSlot(SLOT).trainer.reset()
+    session.RunSlot(SLOT).trainer.reset()
 
 
 def _new_seed() -> None:
-    cm.RunSlot(SLOT).propose({"seed": cm.new_seed()})
+    session.RunSlot(SLOT).propose({"seed": sidebar.new_seed()})
     _stop()
 
 
 def _set_playing(playing: bool) -> None:
     """Play or pause; idempotent, so a click delivered twice cannot undo itself. Play ends a long Step N."""
-    slot = cm.RunSlot(SLOT)
+    slot = session.RunSlot(SLOT)
     if playing and not slot.trainer.all_diverged:
         playback().play(slot.version)
     else:
@@ -197,7 +198,7 @@ def _headline(trainer: Trainer, summary: F.Summary, layer: int) -> None:
     left = row.container()
     left.markdown(f"## :{colour}[{summary.text}]")
     note = "no hidden layer, so these are the output units" if not trainer.config.model.hidden else where
-    line = f"Step {summary.step:,} · {note} · {cm.config_summary(trainer.config)}"
+    line = f"Step {summary.step:,} · {note} · {sidebar.config_summary(trainer.config)}"
     if trainer.step_count == 0:
         line += " · **Press Play or Step 100 and watch the lines.**"
     badge = ""
@@ -252,29 +253,29 @@ def _secondary(trainer: Trainer, layer: int, row: int, playing: bool, busy: bool
             st.info("This view is drawn when the steps are done: while they train, only the charts above are "
                     "redrawn.", icon=":material/hourglass_top:")
         elif name == "Weight space":
-            cm.show_figure([T.weight_space_json(history, layer, row=row, tol=tol, names=names,
+            chrome.show_figure([T.weight_space_json(history, layer, row=row, tol=tol, names=names,
                                                 max_points=_point_budget(trainer, layer))],
                            key=_key("weight_space"))
         elif name == "Distances":
-            cm.show_figure(T.distance_figure(history, layer, row=row), key=_key("distances"))
+            chrome.show_figure(T.distance_figure(history, layer, row=row), key=_key("distances"))
         elif name == "Gradients":
-            cm.show_figure(T.gradient_figure(history, layer, row=row, names=names), key=_key("gradients"))
+            chrome.show_figure(T.gradient_figure(history, layer, row=row, names=names), key=_key("gradients"))
         elif name == "Network":
             outputs = trainer.dataset.classes if trainer.task == "multiclass" else None
-            cm.show_figure(T.network_figure(history, row=row, tol=tol, names=names, outputs=outputs),
+            chrome.show_figure(T.network_figure(history, row=row, tol=tol, names=names, outputs=outputs),
                            key=_key("network"))
         else:
             plane = P.of_run(trainer, row=row)
             left, right = st.columns([3, 2])
             with left:
                 if layer < len(trainer.config.model.hidden):
-                    cm.show_figure(T.activation_maps_figure(plane, history, row=row, layer=layer, tol=tol,
+                    chrome.show_figure(T.activation_maps_figure(plane, history, row=row, layer=layer, tol=tol,
                                                             activation=trainer.activation, names=names),
                                    key=_key("activations"))
                 else:
                     st.info("No hidden layer: the prediction on the right is all the network computes.")
             with right:
-                cm.show_figure(T.decision_figure(plane, trainer.dataset, history, row=row), key=_key("decision"))
+                chrome.show_figure(T.decision_figure(plane, trainer.dataset, history, row=row), key=_key("decision"))
 
 
 @dataclass(frozen=True)
@@ -308,15 +309,15 @@ def _live_area(version: int, playing: bool, busy: bool, layer: int, row: int, vi
     sends the last batch again, which the chart ignores, unless the loop looks
     stalled; so exactly one batch is ever being made.
     """
-    slot, pb = cm.RunSlot(SLOT), playback()
+    slot, pb = session.RunSlot(SLOT), playback()
     if slot.version != version or (pb.mode is Mode.PLAYING) != playing or pb.busy != busy:
         st.rerun()  # the run, Play/Pause or a long Step N changed: the controls and the sidebar must follow
     trainer = slot.trainer
     if not (playing or busy):
         view = view or _view(trainer, layer, row)
         _headline(trainer, view.summary, layer)
-        cm.show_figure([view.live], key=_key("live"), min_width=LIVE_MIN_WIDTH)
-        cm.show_figure([view.loss], key=_key("loss"), min_width=LOSS_MIN_WIDTH)
+        chrome.show_figure([view.live], key=_key("live"), min_width=LIVE_MIN_WIDTH)
+        chrome.show_figure([view.loss], key=_key("loss"), min_width=LOSS_MIN_WIDTH)
         return
     batch = _advance(trainer, layer)  # in flight, unless asked for, stalled or of another layer
     if batch is None:
@@ -325,8 +326,8 @@ def _live_area(version: int, playing: bool, busy: bool, layer: int, row: int, vi
         _progress(pb)
     summary, loss = batch.end
     _headline(trainer, summary, layer)
-    cm.show_figure(batch.frames, key=_key("live"), batch=batch.number, on_drawn=_on_drawn, min_width=LIVE_MIN_WIDTH)
-    cm.show_figure([loss], key=_key("loss"), min_width=LOSS_MIN_WIDTH)
+    chrome.show_figure(batch.frames, key=_key("live"), batch=batch.number, on_drawn=_on_drawn, min_width=LIVE_MIN_WIDTH)
+    chrome.show_figure([loss], key=_key("loss"), min_width=LOSS_MIN_WIDTH)
 
 
 def _live_still(version: int, playing: bool, busy: bool, layer: int, row: int, view: View | None) -> None:
@@ -343,7 +344,7 @@ def _live_still(version: int, playing: bool, busy: bool, layer: int, row: int, v
 
 def _main_area(version: int, playing: bool, present: bool) -> None:
     """Controls, headline, live chart and tabs: a fragment that reruns alone on clicks."""
-    slot, pb = cm.RunSlot(SLOT), playback()
+    slot, pb = session.RunSlot(SLOT), playback()
     if slot.version != version or (pb.mode is Mode.PLAYING) != playing:
         st.rerun()  # the run or Play/Pause changed: the sidebar must follow
     trainer = slot.trainer
@@ -354,8 +355,8 @@ def _main_area(version: int, playing: bool, present: bool) -> None:
     row = _row_shown(trainer, present, playing)
     # Computed before anything is drawn, so the page's updates reach the browser together (one render, not three).
     view = None if playing or busy else _view(trainer, layer, row)
-    cm.show_errors(slot)  # here, so that the first Step, which reruns only this fragment, can take them away
-    cm.divergence_banner(trainer)
+    links.show_errors(slot)  # here, so that the first Step, which reruns only this fragment, can take them away
+    chrome.divergence_banner(trainer)
     _controls(trainer, present, playing, busy)
     if not present:
         _layer_choice(trainer)
@@ -367,19 +368,19 @@ def _main_area(version: int, playing: bool, present: bool) -> None:
 
 
 def main() -> None:
-    slot = cm.RunSlot(SLOT, default=preset(DEFAULT_PRESET))
-    present = cm.present_mode()
-    cm.adopt_query(slot)
+    slot = session.RunSlot(SLOT, default=preset(DEFAULT_PRESET))
+    present = chrome.present_mode()
+    links.adopt_query(slot)
     slot.ensure()
-    cm.process_upload_request(slot)
+    session.process_upload_request(slot)
     if present:
-        cm.hide_sidebar()
+        chrome.hide_sidebar()
     else:
-        cm.config_sidebar(slot)
-        with st.sidebar.expander("Download", **cm.section_args(_key("x.download"))) as section:
+        sidebar.config_sidebar(slot)
+        with st.sidebar.expander("Download", **sidebar.section_args(_key("x.download"))) as section:
             if section.open:
-                cm.download_buttons(slot.trainer)
-    cm.sync_query(slot)
+                chrome.download_buttons(slot.trainer)
+    links.sync_query(slot)
     st.html(f"<style>{CSS}</style>")
     message = slot.pop_flash()
     if message:

@@ -3,7 +3,7 @@
 An entry holds what each user of a setting needs: its key (the flat config name, the URL key and, with
 dashes, the command-line flag), the sidebar's label and help, the command line's one-line help, its kind,
 bounds, step, format and choices, and whether a teacher may hide its control with `?hide=dropout,optimizer`.
-Config validation (config.py), the command line's flags (cli.py) and the sidebar's widgets (pages/common.py)
+Config validation (config.py), the command line's flags (cli.py) and the sidebar's widgets (pages/sidebar.py)
 are all built from it, so adding a setting is one entry here. Every bound on a value from outside (a link,
 a file, an upload, the command line) is named here once; this module imports nothing of the package, so
 config.py and data.py can both read their bounds from it.

@@ -35,12 +35,7 @@ def test_the_navigation_holds_the_playground_and_the_lessons():
     assert "pages/playground.py" in pages and "pages/compare.py" in pages and len(pages) >= 8
 
 
-# The Playground still reaches the route through pages/common.py's import until its rewrite moves to the new modules.
-PENDING = {"pages/playground.py"}
-
-
-@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.xfail(strict=True)) if p in PENDING else p
-                                  for p in navigation_pages()])
+@pytest.mark.parametrize("path", navigation_pages())
 def test_a_page_routes_through_app_before_anything_else(path: str):
     body = [node for node in ast.parse((ROOT / path).read_text()).body
             if not isinstance(node, (ast.Import, ast.ImportFrom))

@@ -288,6 +288,14 @@ def test_a_hide_list_removes_those_controls_and_stays_in_the_url() -> None:
     assert not {"dropout", "optimizer"} & set(widgets(at))
 
 
+def test_a_teachers_page_wide_keys_stay_in_the_url_when_a_setting_changes() -> None:
+    """`present`, `hide` and the lessons' `predict` live beside the run's settings: changing a setting keeps them."""
+    at = open_sidebar(hide="dropout", predict="0")
+    widgets(at)["lr"].set_value(0.5).run()
+    assert not at.exception
+    assert dict(at.query_params) == {"lr": "0.5", "hide": "dropout", "predict": "0"}
+
+
 def test_hiding_a_field_removes_its_parts_and_a_section_with_nothing_left() -> None:
     at = open_sidebar(hide="hidden,dtype,arithmetic,tol")
     assert not {"layers", "width", "dtype", "arithmetic", "tol"} & set(widgets(at))
