@@ -19,7 +19,7 @@ from playwright.sync_api import expect
 
 from browser_kit import (
     CHART, CHART_DRAWN, ROOT, assert_no_exception, chart_hashes, click_and_wait, open_app, playground_step, runs,
-    wait_charts_changed, wait_charts_drawn, wait_rerun,
+    wait_charts_changed, wait_charts_drawn, wait_rerun, whole_page_screenshot,
 )
 
 pytestmark = pytest.mark.browser
@@ -43,14 +43,8 @@ def button(page, label: str):
 
 
 def screenshot(page, path: Path) -> None:
-    """The whole page: Streamlit scrolls inside its main area, so the window is made as tall as the content."""
-    page.mouse.move(0, 0)  # no tooltip left open by the last click
-    size = page.viewport_size
-    height = page.evaluate("document.querySelector(\"[data-testid='stMainBlockContainer']\").scrollHeight")
-    page.set_viewport_size({"width": size["width"], "height": min(max(size["height"], height + 120), MAX_SHOT)})
-    page.wait_for_timeout(500)  # layout and plotly settle
-    page.screenshot(path=str(path))
-    page.set_viewport_size(size)
+    """The whole page, as tall as its content."""
+    whole_page_screenshot(page, path, max_height=MAX_SHOT, settle_ms=500)
 
 
 def charts(key: str) -> str:

@@ -11,12 +11,12 @@ regress. Every page is saved as a screenshot at each size under artifacts/.
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import expect
 
-from browser_kit import APP_IDLE, CHART, chart_hashes, open_app, runs, wait_charts_changed, wait_rerun
+from browser_kit import (APP_IDLE, CHART, chart_hashes, nav_paths, open_app, runs, wait_charts_changed, wait_rerun,
+                         whole_page_screenshot)
 
 pytestmark = pytest.mark.browser
 
@@ -63,26 +63,20 @@ ON_TOP_JS = """element => {
 }"""
 
 
-def nav_paths(browser, app_url: str) -> dict[str, str]:
+def wide_nav_paths(browser, app_url: str) -> dict[str, str]:
     """Every page in the sidebar navigation (read in a wide window, where the sidebar is open): title → path."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     try:
         page = context.new_page()
         open_app(page, app_url)
-        links = page.get_by_test_id("stSidebarNav").get_by_role("link")
-        found = {}
-        for i in range(links.count()):
-            link = links.nth(i)
-            title = link.get_attribute("aria-label") or link.inner_text().split("\n")[-1].strip()
-            found[title] = urlsplit(link.get_attribute("href")).path
-        return found
+        return nav_paths(page)
     finally:
         context.close()
 
 
 @pytest.fixture(scope="module")
 def pages(browser, app_url: str) -> dict[str, str]:
-    paths = nav_paths(browser, app_url)
+    paths = wide_nav_paths(browser, app_url)
     assert "Playground" in paths and len(paths) > 1, f"the navigation lists too few pages: {paths}"
     return paths
 
@@ -106,13 +100,8 @@ def slug(title: str) -> str:
 
 
 def screenshot(page, name: str, artifacts) -> None:
-    """The whole page: Streamlit scrolls inside its main area, so the window is made as tall as the content."""
-    size = page.viewport_size
-    height = page.evaluate("document.querySelector(\"[data-testid='stMainBlockContainer']\").scrollHeight")
-    page.set_viewport_size({"width": size["width"], "height": min(max(size["height"], height + 120), MAX_SHOT)})
-    page.wait_for_timeout(800)  # layout and plotly settle
-    page.screenshot(path=str(artifacts / f"{name}.png"))
-    page.set_viewport_size(size)
+    """The whole page, as tall as its content."""
+    whole_page_screenshot(page, artifacts / f"{name}.png", max_height=MAX_SHOT)
     page.wait_for_timeout(500)
 
 
