@@ -19,6 +19,7 @@ per chart update, under "shared", and put back in each place by the browser.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -110,9 +111,23 @@ def show(figures: go.Figure | Sequence[go.Figure | str], key: str, config: Mappi
         _component = st.components.v2.component(COMPONENT, js=_JS, css=_CSS, isolate_styles=False)
     figures = [figures] if isinstance(figures, (go.Figure, str)) else list(figures)
     figures, shared = share_arrays([f if isinstance(f, str) else f.to_json() for f in figures])
-    data = {"figures": figures, "shared": shared, "config": dict(config or {}), "src": plotly_src(),
-            "module": chart_src(), "batch": batch, "min_width": min_width, "options": OPTIONS}
-    _component(key=key, data=data, on_drawn_change=on_drawn or _ignore)
+    rest = {"config": dict(config or {}), "src": plotly_src(), "module": chart_src(), "batch": batch,
+            "min_width": min_width, "options": OPTIONS}
+    _component(key=key, data=payload(figures, shared, rest), on_drawn_change=on_drawn or _ignore)
+
+
+def payload(figures: Sequence[str], shared: Sequence[str], rest: Mapping[str, Any]) -> bytes:
+    """What a chart is sent: one JSON document, {"figures": [...], "shared": [...], **rest}, as UTF-8 bytes.
+
+    The figures and shared arrays are JSON texts already, so they go in as they
+    are: sent as a dict, Streamlit would scan it for dataframes, encode every
+    figure again as an escaped string (twice: once more for the element's
+    identity) and the browser would parse each twice. Bytes are sent as given
+    and hashed once; the chart's loader decodes them.
+    """
+    head = '{"figures":[' + ",".join(figures) + '],"shared":[' + ",".join(shared) + "],"
+    return (head + json.dumps(rest, separators=(",", ":"))[1:]).encode("utf-8")
+
 
 
 def share_arrays(figures: Sequence[str]) -> tuple[list[str], list[str]]:

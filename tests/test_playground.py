@@ -201,8 +201,8 @@ def test_new_random_seed_starts_a_new_run():
 
 
 def live_chart(at: AppTest) -> dict:
-    """The data the live chart element carries: its figures (as JSON text) and batch number."""
-    return json.loads(charts(at)[0].proto.json)
+    """The data the live chart element carries (one JSON document, sent as bytes): its figures and batch number."""
+    return json.loads(charts(at)[0].proto.bytes)
 
 
 def test_play_and_pause():
@@ -213,7 +213,7 @@ def test_play_and_pause():
     assert step_count(at) == 30  # one batch: 6 frames of the default 5 steps
     sent = live_chart(at)
     assert sent["batch"] == 1 and len(sent["figures"]) == 6
-    steps_drawn = [json.loads(f)["layout"]["shapes"][0]["x0"] for f in sent["figures"]]
+    steps_drawn = [f["layout"]["shapes"][0]["x0"] for f in sent["figures"]]
     assert steps_drawn == [5, 10, 15, 20, 25, 30]  # the step marker of each frame
     at.run()  # a rerun the browser did not ask for sends the same batch again
     assert step_count(at) == 30 and live_chart(at)["batch"] == 1
@@ -230,7 +230,7 @@ def test_steps_per_frame_set_how_far_each_play_frame_goes():
     at = open_app()
     at.number_input(key="playground.per_frame").set_value(2).run()
     click(at, "play")
-    steps_drawn = [json.loads(f)["layout"]["shapes"][0]["x0"] for f in live_chart(at)["figures"]]
+    steps_drawn = [f["layout"]["shapes"][0]["x0"] for f in live_chart(at)["figures"]]
     assert steps_drawn == [2, 4, 6, 8, 10, 12] and step_count(at) == 12
 
 
