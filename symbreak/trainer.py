@@ -98,7 +98,6 @@ class Trainer:
         batch = self.config.train.batch_size
         self.batch_size = batch if 0 < batch < self.n_train else self.n_train
         self.history = History(self.layout, self.k, self.dtype, max_rows)
-        self._metrics_row = torch.full((len(METRIC_NAMES), self.k), float("nan"), dtype=self.dtype)
         self._zero_grad = torch.zeros(self.k, self.layout.n_params, dtype=self.dtype)
         self.reset()
 
@@ -123,21 +122,30 @@ class Trainer:
 
     def reset(self) -> None:
         """Back to the same initial parameters, generators and an empty history."""
-        self.theta = self.initial.clone()
+        # θ [K, P] and then the metrics row [4, K] in one buffer: one sum checks θ and the train loss
+        k, n_params = self.k, self.layout.n_params
+        state = torch.full((k * n_params + len(METRIC_NAMES) * k,), float("nan"), dtype=self.dtype)
+        self.theta = state[: k * n_params].view(k, n_params).copy_(self.initial)
+        self._metrics_row = state[k * n_params:].view(len(METRIC_NAMES), k)
+        self._train_loss = self._metrics_row[COLUMN["train_loss"]]
+        self._checked = state[: (n_params + 1) * k]
         self.grad = torch.zeros_like(self.theta)
-        self._theta_views = self.layout.views(self.theta)
-        self._grad_views = self.layout.views(self.grad)
+        self._theta_views, self._grad_views = self.layout.views(self.theta), self.layout.views(self.grad)
         self._weight_cols = [model.weight_columns(weight) for weight, _ in self._theta_views]
+        self._work = model.Workspace.build(self.net, self._theta_views, self._grad_views, self.x_train,
+                                           self.x_train_t, self.y_train, self.onehot_train)
+        self._fast = self._work is not None and not self.uses_dropout and self.batch_size >= self.n_train
         self.optimizer.reset(self.theta)
         self.step_count = 0
         self.diverged_at: list[int | None] = [None] * self.k
-        self.diverged_reason: list[str] = [""] * self.k
+        self.diverged_reason = [""] * self.k
         self.frozen = torch.zeros(self.k, 1, dtype=torch.bool)
         self.any_frozen = False
         self._previous = self.theta.clone()
         self.generators = [torch.Generator().manual_seed(c.seed + TRAIN_SEED_OFFSET) for c in self.configs]
         self.order: torch.Tensor | None = None
         self._cache: model.Forward | None = None
+        self._fresh = False  # whether the workspace holds the forward pass at θ (as _cache does without one)
         self.history.clear()
         self._unscored = 0
         self._train_out: dict[int, torch.Tensor] = {}
@@ -209,30 +217,39 @@ class Trainer:
         return self.step_count - start
 
     def _one_step(self) -> None:
-        batch = self._batch()
-        if batch is None:
-            x, x_t, y, onehot = self.x_train, self.x_train_t, self.y_train, self.onehot_train
+        if self._fast:
+            if not self._fresh:
+                self._work.forward()
+            self._work.backward()
         else:
-            x, x_t, y, onehot = batch
-        masks = self._masks(x.shape[1])
-        fwd = self._cache if (batch is None and masks is None and self._cache is not None) else None
-        if fwd is None:
-            fwd = self.forward(self.theta, x, x_t, masks)
-        dz = model.output_grad(self.task, fwd.out, y, onehot)
-        self.net.backward(self._theta_views, self._grad_views, fwd, dz, masks)
+            self._plain_gradient()
         self._previous.copy_(self.theta)
         self.optimizer.update(self.theta, self.grad, self.step_count)
         self.step_count += 1
-        self._cache = None
-        if not math.isfinite(float(self.theta.sum())):
-            finite = torch.isfinite(self.theta).all(-1, keepdim=True)
-            nan = torch.isnan(self.theta).any(-1)
-            self._diverge(~finite, ["a weight became NaN" if n else "a weight overflowed to infinity"
-                                    for n in nan.tolist()])
+        self._cache, self._fresh = None, False
+        record = self.history.wants(self.step_count)
+        joint = record and self._work is not None  # the record checks θ and the loss with one sum
+        if not joint:
+            self._check_weights()
         if self.any_frozen:
             self.theta.copy_(torch.where(self.frozen, self._previous, self.theta))
-        if self.history.wants(self.step_count) and not self.all_diverged:
-            self._record(on_stride=True)
+        if record and not self.all_diverged:
+            self._record(on_stride=True, check_weights=joint)
+
+    def _plain_gradient(self) -> None:
+        batch = self._batch()
+        x, x_t, y, onehot = batch or (self.x_train, self.x_train_t, self.y_train, self.onehot_train)
+        masks = self._masks(x.shape[1])
+        fwd = self._cache if batch is None and masks is None else None
+        fwd = fwd or self.forward(self.theta, x, x_t, masks)
+        dz = model.output_grad(self.task, fwd.out, y, onehot)
+        self.net.backward(self._theta_views, self._grad_views, fwd, dz, masks)
+
+    def _check_weights(self) -> None:
+        if not math.isfinite(float(self.theta.sum())):
+            nan = torch.isnan(self.theta).any(-1).tolist()
+            self._diverge(~torch.isfinite(self.theta).all(-1, keepdim=True),
+                          ["a weight became NaN" if n else "a weight overflowed to infinity" for n in nan])
 
     def _diverge(self, bad: torch.Tensor, reasons: list[str]) -> None:
         """Stop the bad runs at their last finite state (the one before this step) and say why."""
@@ -246,36 +263,39 @@ class Trainer:
         if self.all_diverged and self.step_count > 0:
             self.step_count -= 1
 
-    def _record(self, on_stride: bool) -> None:
+    def _record(self, on_stride: bool, check_weights: bool = False) -> None:
         """Evaluate the train loss at θ and write a history row; its accuracies and test loss come later.
 
         The test set is scored for all rows recorded by one `step(n)` together,
         and the train accuracy from the outputs kept until then (see
         `_score_recorded`): a separate forward pass per step cost about as much
         as the step itself, and the accuracy alone about a tenth of a step.
+        With `check_weights`, θ is checked here too, before the loss, as a step checks it before recording.
         """
-        fwd = self.forward(self.theta, self.x_train, self.x_train_t)
-        if not self.uses_dropout and self.batch_size >= self.n_train:
-            self._cache = fwd
-        row, train_loss = self._metrics_row, COLUMN["train_loss"]
-        row[train_loss] = model.output_loss(self.task, fwd.out, self.y_train, self.onehot_train)
-        if not math.isfinite(float(row[train_loss].sum())) and self.step_count > 0:
-            loss = row[train_loss].tolist()
-            self._diverge(~torch.isfinite(row[train_loss]).unsqueeze(-1),
-                          ["the loss became NaN" if math.isnan(v) else "the loss became infinite" for v in loss])
-            if self.all_diverged:
-                return
-            self._record(on_stride)
+        if self._work is not None:
+            out, self._fresh = self._work.forward(), self._fast
+        else:
+            fwd = self.forward(self.theta, self.x_train, self.x_train_t)
+            out, self._cache = fwd.out, fwd if not self.uses_dropout and self.batch_size >= self.n_train else None
+        loss = model.output_loss(self.task, out, self.y_train, self.onehot_train, out=self._train_loss)
+        if not math.isfinite(float((self._checked if check_weights else loss).sum())) and self.step_count > 0:
+            if check_weights:
+                self._check_weights()
+            else:
+                self._diverge(~torch.isfinite(loss).unsqueeze(-1),
+                              [f"the loss became {'NaN' if math.isnan(v) else 'infinite'}" for v in loss.tolist()])
+            if not self.all_diverged:
+                self._record(on_stride)
             return
         history = self.history
-        held = len(self._train_out) * fwd.out.numel()
+        held = len(self._train_out) * out.numel()
         if history.count - history.tail == history.capacity or held >= TEST_CHUNK_ELEMENTS:
             self._score_recorded()  # the rows are about to be thinned and moved, or the outputs kept are many
         grad = self.grad if self.step_count else self._zero_grad
-        history.record(self.step_count, self.theta, grad, row, on_stride)
+        history.record(self.step_count, self.theta, grad, self._metrics_row, on_stride)
         self._unscored = min(self._unscored, history.count - 1)
         if self.task != "regression":
-            self._train_out[history.count - 1] = fwd.out  # a tail row recorded again replaces its entry
+            self._train_out[history.count - 1] = out  # a tail row recorded again replaces its entry
 
     def _score_recorded(self) -> None:
         """Train accuracy, and test loss and accuracy, of every row recorded since the last call.
@@ -318,7 +338,7 @@ class Trainer:
 
     @property
     def all_diverged(self) -> bool:
-        return all(d is not None for d in self.diverged_at)
+        return None not in self.diverged_at
 
     def _feature_scale(self) -> float:
         """The largest |feature| of the train split where the features are not standardized, else 0."""
