@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import streamlit as st
+
+import symbreak  # noqa: F401  (first: it gives torch one OpenMP thread on every thread, see its docstring)
 import torch
 
 from pages import chrome, session

@@ -284,6 +284,23 @@ def test_one_torch_thread_by_default_unless_omp_num_threads_says(tmp_path: Path)
     assert done.stdout.strip() == "2"
 
 
+def test_one_torch_thread_on_threads_started_later_too() -> None:
+    """A Streamlit server runs every script run on a new thread, and OpenMP starts a new thread with its default
+    team (one per core, whatever torch.set_num_threads said on another thread): unless that default is one,
+    a Step 100 on a new thread woke a second OpenMP thread (which then spun) on every press."""
+    code = ("import os, threading, symbreak, torch\n"
+            "from symbreak.presets import DEFAULT_PRESET, preset\n"
+            "trainer = symbreak.Trainer(preset(DEFAULT_PRESET)); trainer.step(1500)\n"
+            "def press():\n"
+            "    before = len(os.listdir('/proc/self/task'))\n"
+            "    trainer.step(100)\n"
+            "    print(len(os.listdir('/proc/self/task')) - before)\n"
+            "worker = threading.Thread(target=press); worker.start(); worker.join()")
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert done.stdout.strip() == "0", f"{done.stdout.strip()} more threads while a new thread trained"
+
+
 def test_cli_threads_flag_sets_torch_threads(capsys) -> None:
     before = torch.get_num_threads()
     try:
