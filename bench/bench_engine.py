@@ -6,13 +6,27 @@ network doing the same work per step (forward, backward, update, record
 parameters, gradients, train/test loss and accuracy), and (2) 32 such runs
 side by side in one batched trainer.
 
-    python bench/bench_engine.py
+With `--against REV`, also the CPU time of `step(100)` on the Playground's default preset at steady state
+(the history recording every step) in this tree against REV's engine (`git archive` into a temporary
+folder): one worker process per tree, asked in turns A, B, A, B, each turn timing a few `step(100)` with
+`time.process_time` after stepping a fresh trainer to the same start; the ratio is of the medians.
+
+    python bench/bench_engine.py [--against REV]
 """
 
 from __future__ import annotations
 
+import argparse
+import io
+import json
+import os
 import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -22,6 +36,27 @@ from symbreak import Config, Trainer, load_dataset
 STEPS = 400
 REPEATS = 5
 SIDE_BY_SIDE = 32
+ROOT = Path(__file__).resolve().parent.parent
+TURNS, PER_TURN, WARM_STEPS = 12, 5, 1200
+# A worker: read a line per turn, step a fresh trainer to WARM_STEPS, print the CPU seconds of each step(100).
+WORKER = """
+import json, sys, time
+import torch
+torch.set_num_threads(1)
+from symbreak.presets import DEFAULT_PRESET, preset
+from symbreak.trainer import Trainer
+trainer = Trainer(preset(DEFAULT_PRESET))
+warm, per_turn = int(sys.argv[1]), int(sys.argv[2])
+for _ in sys.stdin:
+    trainer.reset()
+    trainer.step(warm)
+    times = []
+    for _ in range(per_turn):
+        start = time.process_time()
+        trainer.step(100)
+        times.append(time.process_time() - start)
+    print(json.dumps(times), flush=True)
+"""
 
 
 def numpy_loop(x: np.ndarray, y: np.ndarray, xt: np.ndarray, yt: np.ndarray, w1: np.ndarray, b1: np.ndarray,
@@ -62,7 +97,44 @@ def time_it(fn) -> float:
     return time.perf_counter() - start
 
 
+def checkout(rev: str, folder: Path) -> Path:
+    """REV's symbreak package, unpacked into folder."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "symbreak"], check=True,
+                             capture_output=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(folder, filter="data")
+    return folder
+
+
+def step_100_ratio(rev: str) -> tuple[float, float, float]:
+    """(this tree's median step(100) CPU seconds, REV's, their ratio), measured in alternating turns."""
+    with tempfile.TemporaryDirectory() as tmp:
+        trees = {"this": ROOT, rev: checkout(rev, Path(tmp))}
+        workers = {}
+        for name, tree in trees.items():
+            env = {**os.environ, "PYTHONPATH": str(tree)}
+            workers[name] = subprocess.Popen([sys.executable, "-c", WORKER, str(WARM_STEPS), str(PER_TURN)],
+                                             cwd=tree, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                             text=True)
+        times: dict[str, list[float]] = {name: [] for name in trees}
+        try:
+            for _ in range(TURNS):
+                for name, worker in workers.items():
+                    worker.stdin.write("\n")
+                    worker.stdin.flush()
+                    times[name] += json.loads(worker.stdout.readline())
+        finally:
+            for worker in workers.values():
+                worker.stdin.close()
+                worker.wait()
+    mine, theirs = statistics.median(times["this"]), statistics.median(times[rev])
+    return mine, theirs, theirs / mine
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--against", metavar="REV", help="also time step(100) against this commit's engine")
+    args = parser.parse_args()
     torch.set_num_threads(1)
     config = Config.from_flat({"dataset": "coffee", "hidden": "8", "activation": "sigmoid", "init": "xavier_uniform",
                                "lr": "1.0"})
@@ -91,6 +163,11 @@ def main() -> None:
     print(f"engine step / NumPy step (2-8-1 sigmoid, coffee, full batch, history every step): "
           f"{statistics.median(ratios_numpy):.2f}x (target <= 3x)")
     print(f"{SIDE_BY_SIDE} runs side by side / one run: {statistics.median(ratios_batch):.2f}x (target <= 6x)")
+    if args.against:
+        mine, theirs, ratio = step_100_ratio(args.against)
+        print(f"step(100) CPU time, default preset at steady state: {args.against} {theirs * 1e3:.2f} ms / "
+              f"this tree {mine * 1e3:.2f} ms = {ratio:.2f}x fewer CPU seconds here "
+              f"(medians of {TURNS} alternating turns x {PER_TURN})")
 
 
 if __name__ == "__main__":

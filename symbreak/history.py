@@ -46,9 +46,10 @@ class History:
         fits = max(MIN_ROWS, min(MAX_ROWS, budget_bytes // per_row))
         rows = max_rows if max_rows is not None else fits
         self.capacity = max(4, rows - rows % 2)
-        self.params = torch.zeros(self.capacity, k, layout.n_params, dtype=dtype)
-        self.grads = torch.zeros_like(self.params)
-        self.metrics = torch.full((self.capacity, len(METRIC_NAMES), k), float("nan"), dtype=dtype)
+        self.width = k * (2 * layout.n_params + len(METRIC_NAMES))
+        self.rows = torch.zeros(self.capacity, self.width, dtype=dtype)  # each row: grads, params, metrics
+        self.grads, self.params, self.metrics = self.split(self.rows)
+        self.metrics.fill_(float("nan"))
         self.step_index = np.zeros(self.capacity, dtype=np.int64)
         self.clear()
 
@@ -64,26 +65,39 @@ class History:
     def nbytes(self) -> int:
         return self.params.nbytes + self.grads.nbytes + self.metrics.nbytes + self.step_index.nbytes
 
+    def split(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(grads [.., k, P], params [.., k, P], metrics [.., 4, k]) views of rows [.., width] laid out as `rows`."""
+        lead, k, n_params = rows.shape[:-1], self.k, self.layout.n_params
+        return (rows[..., : k * n_params].view(*lead, k, n_params),
+                rows[..., k * n_params: 2 * k * n_params].view(*lead, k, n_params),
+                rows[..., 2 * k * n_params:].view(*lead, len(METRIC_NAMES), k))
+
     def wants(self, step: int) -> bool:
         """Whether `step` falls on the recording stride."""
         return step % self.stride == 0
 
     def record(self, step: int, params: torch.Tensor, grads: torch.Tensor, metrics: torch.Tensor,
-               on_stride: bool) -> None:
-        """Write one row; an off-stride row is kept only until the next record."""
+               on_stride: bool, row: torch.Tensor | None = None) -> None:
+        """Write one row; an off-stride row is kept only until the next record.
+
+        `row` [width], if given, holds grads, params and metrics laid out as a row (`split`) and is written
+        whole in their place."""
         if self.tail:
             self.count -= 1
         if self.count == self.capacity:
             self._thin()
             if not self.wants(step) and on_stride:
                 on_stride = False
-        row = self.count
+        count = self.count
         for series in self._symmetry.values():
-            series.valid = min(series.valid, row)
-        self.params[row].copy_(params)
-        self.grads[row].copy_(grads)
-        self.metrics[row].copy_(metrics)
-        self.step_index[row] = step
+            series.valid = min(series.valid, count)
+        if row is not None:
+            self.rows[count].copy_(row)
+        else:
+            self.params[count].copy_(params)
+            self.grads[count].copy_(grads)
+            self.metrics[count].copy_(metrics)
+        self.step_index[count] = step
         self.count += 1
         self.tail = not on_stride
         self.version += 1
@@ -91,9 +105,7 @@ class History:
     def _thin(self) -> None:
         keep = slice(0, self.count, 2)
         half = len(range(*keep.indices(self.count)))
-        self.params[:half] = self.params[keep].clone()
-        self.grads[:half] = self.grads[keep].clone()
-        self.metrics[:half] = self.metrics[keep].clone()
+        self.rows[:half] = self.rows[keep].clone()
         self.step_index[:half] = self.step_index[keep].copy()
         for series in self._symmetry.values():
             series.gap[:half] = series.gap[keep].copy()

@@ -26,7 +26,7 @@ from .builtin_data import make_builtin
 from .config import Config
 from .csv_data import load_csv
 from .data import Dataset
-from .history import COLUMN, METRIC_NAMES, History
+from .history import COLUMN, History
 from .model import Layout
 from .optim import Optimizer
 from .values import ConfigError
@@ -122,14 +122,14 @@ class Trainer:
 
     def reset(self) -> None:
         """Back to the same initial parameters, generators and an empty history."""
-        # θ [K, P] and then the metrics row [4, K] in one buffer: one sum checks θ and the train loss
-        k, n_params = self.k, self.layout.n_params
-        state = torch.full((k * n_params + len(METRIC_NAMES) * k,), float("nan"), dtype=self.dtype)
-        self.theta = state[: k * n_params].view(k, n_params).copy_(self.initial)
-        self._metrics_row = state[k * n_params:].view(len(METRIC_NAMES), k)
+        # gradient, θ and metrics in one buffer laid out as a history row: one copy records them, and one sum
+        # checks θ with the train loss after it
+        self._state = torch.full((self.history.width,), float("nan"), dtype=self.dtype)
+        self.grad, self.theta, self._metrics_row = self.history.split(self._state)
+        self.grad.zero_()
+        self.theta.copy_(self.initial)
         self._train_loss = self._metrics_row[COLUMN["train_loss"]]
-        self._checked = state[: (n_params + 1) * k]
-        self.grad = torch.zeros_like(self.theta)
+        self._checked = self._state[self.grad.numel(): self.grad.numel() + self.theta.numel() + self.k]
         self._theta_views, self._grad_views = self.layout.views(self.theta), self.layout.views(self.grad)
         self._weight_cols = [model.weight_columns(weight) for weight, _ in self._theta_views]
         self._work = model.Workspace.build(self.net, self._theta_views, self._grad_views, self.x_train,
@@ -291,8 +291,8 @@ class Trainer:
         held = len(self._train_out) * out.numel()
         if history.count - history.tail == history.capacity or held >= TEST_CHUNK_ELEMENTS:
             self._score_recorded()  # the rows are about to be thinned and moved, or the outputs kept are many
-        grad = self.grad if self.step_count else self._zero_grad
-        history.record(self.step_count, self.theta, grad, self._metrics_row, on_stride)
+        grad, state = (self.grad, self._state) if self.step_count else (self._zero_grad, None)
+        history.record(self.step_count, self.theta, grad, self._metrics_row, on_stride, state)
         self._unscored = min(self._unscored, history.count - 1)
         if self.task != "regression":
             self._train_out[history.count - 1] = out  # a tail row recorded again replaces its entry
