@@ -144,7 +144,7 @@ async def playing(students: list[Client], seconds: float, tally: Tally) -> None:
 
 
 async def bench(url: str, pids: list[int], args: argparse.Namespace) -> None:
-    await warm_up(url)
+    await warm_up(url, len(pids))
     rss_before = rss_mb(pids) if pids else None
     joined = Tally()
     students = await join(url, args.students, args.every, joined)
@@ -235,13 +235,18 @@ def main() -> None:
         asyncio.run(bench(url, [process.pid], args))
 
 
-async def warm_up(url: str) -> None:
-    """One session before measuring, so the page modules, torch and plotly are loaded (not counted per session)."""
+async def warm_up(url: str, processes: int = 1) -> None:
+    """One session per server process before measuring, so every process has run the pages once (not counted per
+    session). They are open together: a proxy sends each new browser to the process with the fewest."""
+    clients = [Client(url) for _ in range(max(1, processes))]
     try:
-        async with Client(url) as client:
-            await client.press(STEP_LABEL)
+        for client in clients:
+            await client.open()
+        await asyncio.gather(*(client.press(STEP_LABEL) for client in clients))
     except (OSError, ProtocolError) as error:
         sys.exit(f"bench_classroom: the Playground at {url[:60]} did not answer a first student: {error}")
+    finally:
+        await asyncio.gather(*(client.close() for client in clients), return_exceptions=True)
 
 
 if __name__ == "__main__":

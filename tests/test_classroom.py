@@ -239,6 +239,19 @@ def test_the_middleware_adds_the_headers_to_http_only():
     assert sent == [{"type": "websocket.accept", "headers": []}]
 
 
+def test_a_worker_has_torch_loaded_before_its_first_student(tmp_path):
+    """The first student on a worker does not wait about 2 s for torch, plotly and pandas to load (nor does
+    everyone else on that worker meanwhile): the worker imports them before its server starts."""
+    worker = serve.Worker(free_port(), serve.DEFAULT_APP, tmp_path / "worker.log", serve.worker_env("secret"))
+    worker.start()
+    try:
+        serve.wait_healthy([worker])
+        maps = Path(f"/proc/{worker.process.pid}/maps").read_text()
+        assert "libtorch_cpu" in maps, "the worker answers its health check with torch not loaded"
+    finally:
+        worker.stop()
+
+
 def test_serve_refuses_bad_arguments_in_one_line():
     with socket.create_server(("127.0.0.1", 0)) as busy:
         taken = str(busy.getsockname()[1])
