@@ -120,7 +120,8 @@ async def stepping(students: list[Client], every: float, seconds: float, tally: 
     async def one(i: int, client: Client) -> None:
         start, end = begin + every * i / len(students), begin + seconds
         k = 0
-        while (due := start + k * every) < end:
+        # With every = 0 a student presses again as soon as a press returns: the server's top rate.
+        while (due := start + k * every) < end and time.monotonic() < end:
             await asyncio.sleep(max(0.0, due - time.monotonic()))
             try:
                 tally.latencies.append(await client.press(STEP_LABEL))
@@ -213,8 +214,9 @@ def main() -> None:
                         help=f"step: press '{STEP_LABEL}' every --every s; play: press Play and follow the chart for "
                              "--seconds s; open: join and run the first script (default step)")
     parser.add_argument("--every", type=float, default=2.0,
-                        help=f"step: seconds between two '{STEP_LABEL}' presses of a student; open: the joins "
-                             "are spread over this many seconds (default 2)")
+                        help=f"step: seconds between two '{STEP_LABEL}' presses of a student (0: again as soon as one "
+                             "returns, the server's top rate); open: the joins are spread over this many seconds "
+                             "(default 2)")
     parser.add_argument("--root", type=Path, default=ROOT,
                         help="without --url: run the app of this checkout (an earlier commit, to compare)")
     parser.add_argument("--seconds", type=float, default=30.0, help="duration of step and play (default 30)")

@@ -11,6 +11,7 @@ import asyncio
 import base64
 import hashlib
 import http.client
+import os
 import re
 import shutil
 import socket
@@ -335,6 +336,20 @@ def get(room: serve.Classroom, path: str = "/", worker: int | None = None) -> tu
 
 
 @pytest.mark.classroom
+def test_each_worker_keeps_to_a_core_of_its_own(classroom):
+    """A worker's threads share one interpreter lock: each worker (all its threads) stays on one core, and with
+    two workers and at least two cores, on different ones."""
+    cores = sorted(os.sched_getaffinity(0))
+    pinned = []
+    for worker in classroom.workers:
+        for task in Path(f"/proc/{worker.process.pid}/task").iterdir():
+            allowed = os.sched_getaffinity(int(task.name))
+            assert len(allowed) == 1 or len(cores) < 2, f"worker {worker.port}'s thread {task.name} may use {allowed}"
+        pinned.append(os.sched_getaffinity(worker.process.pid))
+    if len(cores) >= 2:
+        assert pinned[0] != pinned[1], f"both workers on {pinned[0]}"
+
+
 def test_every_response_carries_the_security_headers(classroom):
     for path in ("/", HEALTH, "/static/js/does-not-exist.js"):
         _, headers, _ = get(classroom, path)
