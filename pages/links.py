@@ -61,7 +61,9 @@ def config_from_query(params: Mapping[str, str]) -> tuple[Config | None, list[st
             config = preset(value) if key == PRESET_KEY else Config.from_flat({key: value}, base=config, strict=False)
             used = True
         except Exception as exc:  # a link is data: whatever it makes fail is a message, never a traceback
-            errors.append(f"Link setting {key}={quote(value)} ignored: {failure(key, value, exc)}")
+            reason = failure(key, value, exc)  # names the setting, and quotes the value where it says what was wrong
+            errors.append(f"Link setting ignored: {reason}" if reason.startswith(f"{key}:")
+                          else f"Link setting {key}={quote(value)} ignored: {reason}")
     return (config if used else None), errors
 
 

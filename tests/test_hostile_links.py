@@ -112,6 +112,13 @@ def test_markdown_and_html_in_a_link_are_shown_as_text(value: str):
     assert any(first_line[:40] in shown(b) for b in bodies), "the value is quoted, as typed"
 
 
+def test_a_bad_value_is_quoted_once():
+    at = open_app(lr="abc")
+    assert_usable(at)
+    found = [shown(m) for m in messages(at)]
+    assert sum(m.count("'abc'") for m in found) == 1 and any(m.startswith("Link setting ignored: lr:") for m in found), found
+
+
 def test_an_overlong_value_is_refused_unread():
     at = open_app(dataset="x" * 100_000, lr="0.5")
     assert_usable(at)
@@ -137,7 +144,7 @@ def test_a_bad_link_in_a_running_session_keeps_its_run():
     at.run()
     assert_usable(at)
     assert trainer(at) is run and run.config.train.lr == 0.5 and run.step_count == 1
-    assert any("lr=" in shown(m) for m in messages(at))
+    assert any(re.match(r"Link setting (ignored: lr:|lr=)", shown(m)) for m in messages(at))
 
 
 def test_start_fresh_leaves_a_bad_link_in_one_click():
