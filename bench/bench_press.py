@@ -221,6 +221,7 @@ def side_by_side() -> list[str]:
 
     from pages import charts
     from symbreak import figures as F
+    from symbreak.plotting import MAX_POINTS, thin_rows
     from symbreak.metrics import symmetry_series
     from symbreak.presets import DEFAULT_PRESET, preset
     from symbreak.trainer import Trainer
@@ -248,11 +249,11 @@ def side_by_side() -> list[str]:
     lines.append(f"live chart, go.Figure path / dict path: {paired_ratio(live_old, live_new):.2f}x")
     lines.append(f"loss chart, go.Figure path / dict path: {paired_ratio(loss_old, loss_new):.2f}x")
 
-    rows = F.thin_rows(history.count, F.MAX_POINTS)
+    rows = thin_rows(history.count, MAX_POINTS)
     sym_ratios = []
     for _ in range(REPEATS):
         trainer.step(100)
-        rows = F.thin_rows(history.count, F.MAX_POINTS)
+        rows = thin_rows(history.count, MAX_POINTS)
         new = median_seconds(lambda: history.symmetry(0, 0, tol), 1)
         old = median_seconds(lambda: symmetry_series(history.neuron_vectors(0)[rows], tol), 1)
         sym_ratios.append(old / new)
