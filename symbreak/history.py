@@ -147,6 +147,13 @@ class History:
             series.valid = self.count
         return series.gap[: self.count].copy(), series.distinct[: self.count].copy()
 
+    def last_finite(self, run: int) -> int | None:
+        """The last recorded row where `run`'s parameters and train loss are finite, or None."""
+        finite = torch.isfinite(self.params[: self.count, run]).all(-1)
+        finite &= torch.isfinite(self.metrics[: self.count, COLUMN["train_loss"], run])
+        rows = torch.nonzero(finite).flatten().tolist()
+        return rows[-1] if rows else None
+
     def row_of_step(self, step: int) -> int:
         """The recorded row nearest to `step`."""
         steps = self.steps

@@ -21,7 +21,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from . import model
+from . import divergence, model
 from .builtin_data import make_builtin
 from .config import Config
 from .csv_data import load_csv
@@ -32,14 +32,6 @@ from .optim import Optimizer
 from .values import ConfigError
 
 TRAIN_SEED_OFFSET = 1
-# A finite loss that blows up still means the learning rate is too high: a train loss this many times its
-# start, or ending this many times above it, gets a warning (a loss that spikes 30x and recovers does not).
-OVERSHOOT_PEAK = 1e3
-OVERSHOOT_END = 10.0
-# A blow-up is blamed on the start or the data, not the learning rate, when step 0 saw a parameter or a
-# feature past this size: unit-scale schemes start below 5, standardized features rarely pass 5.
-START_SCALE = 10.0
-FEATURE_SCALE = 10.0
 # Elements per layer activation when recorded rows are evaluated on the test set together.
 TEST_CHUNK_ELEMENTS = 1 << 21
 
@@ -140,6 +132,7 @@ class Trainer:
         self.diverged_at: list[int | None] = [None] * self.k
         self.diverged_reason = [""] * self.k
         self.frozen = torch.zeros(self.k, 1, dtype=torch.bool)
+        self._held = torch.zeros(self.k, 1, dtype=torch.bool)  # frozen runs moved back by `_hold`
         self.any_frozen = False
         self._previous = self.theta.clone()
         self.generators = [torch.Generator().manual_seed(c.seed + TRAIN_SEED_OFFSET) for c in self.configs]
@@ -272,21 +265,20 @@ class Trainer:
         as the step itself, and the accuracy alone about a tenth of a step.
         With `check_weights`, θ is checked here too, before the loss, as a step checks it before recording.
         """
-        if self._work is not None:
-            out, self._fresh = self._work.forward(), self._fast
-        else:
-            fwd = self.forward(self.theta, self.x_train, self.x_train_t)
-            out, self._cache = fwd.out, fwd if not self.uses_dropout and self.batch_size >= self.n_train else None
-        loss = model.output_loss(self.task, out, self.y_train, self.onehot_train, out=self._train_loss)
-        if not math.isfinite(float((self._checked if check_weights else loss).sum())) and self.step_count > 0:
+        out = self._train_output()
+        # A run found bad is frozen at the state before this step, and that state's loss evaluated in turn: a
+        # newly bad run is frozen in its turn, a frozen run whose loss is not finite is held earlier (`_hold`).
+        while self.step_count > 0:
+            if math.isfinite(float((self._checked if check_weights else self._train_loss).sum())):
+                break
             if check_weights:
                 self._check_weights()
-            else:
-                self._diverge(~torch.isfinite(loss).unsqueeze(-1),
-                              [f"the loss became {'NaN' if math.isnan(v) else 'infinite'}" for v in loss.tolist()])
-            if not self.all_diverged:
-                self._record(on_stride)
-            return
+                check_weights = False
+            elif not self._freeze_losses():
+                break  # each run left with a non-finite loss is held at its start: no finite state to go back to
+            if self.all_diverged:
+                return
+            out = self._train_output()
         history = self.history
         held = len(self._train_out) * out.numel()
         if history.count - history.tail == history.capacity or held >= TEST_CHUNK_ELEMENTS:
@@ -296,6 +288,43 @@ class Trainer:
         self._unscored = min(self._unscored, history.count - 1)
         if self.task != "regression":
             self._train_out[history.count - 1] = out  # a tail row recorded again replaces its entry
+
+    def _train_output(self) -> torch.Tensor:
+        """The train outputs at θ, with their loss written into the metrics row."""
+        if self._work is not None:
+            out, self._fresh = self._work.forward(), self._fast
+        else:
+            fwd = self.forward(self.theta, self.x_train, self.x_train_t)
+            out, self._cache = fwd.out, fwd if not self.uses_dropout and self.batch_size >= self.n_train else None
+        model.output_loss(self.task, out, self.y_train, self.onehot_train, out=self._train_loss)
+        return out
+
+    def _freeze_losses(self) -> bool:
+        """Freeze the runs whose train loss is not finite; False when each of them is held for good already."""
+        loss = self._train_loss
+        bad = ~torch.isfinite(loss).unsqueeze(-1)
+        if (bad & ~self.frozen).any():
+            self._diverge(bad, [f"the loss became {'NaN' if math.isnan(v) else 'infinite'}" for v in loss.tolist()])
+            return True
+        return self._hold(bad & ~self._held)
+
+    def _hold(self, runs: torch.Tensor) -> bool:
+        """Move frozen runs [K, 1] whose state has a non-finite loss to an earlier state, and say so.
+
+        A run is frozen at the state before the step that failed, whose loss was evaluated only if that step
+        was recorded (each one at first, every `stride` steps once the history has thinned, and the last of a
+        `step(n)`). When that loss is not finite either, the run goes back to its last recorded row with a
+        finite loss, or to its start if there is none (a loss not finite from the start), and stays there.
+        """
+        for run in torch.nonzero(runs[:, 0]).flatten().tolist():
+            row = self.history.last_finite(run)
+            state = self.initial[run] if row is None else self.history.params[row, run]
+            self.theta[run], self._previous[run] = state, state
+            at = "its start" if row is None else f"step {self.history.step_index[row]}, its last recorded finite state"
+            self.diverged_reason[run] += (f"; the loss was not finite at step {self.diverged_at[run] - 1} either,"
+                                          f" so the run is held at {at}")
+        self._held |= runs
+        return bool(runs.any())
 
     def _score_recorded(self) -> None:
         """Train accuracy, and test loss and accuracy, of every row recorded since the last call.
@@ -340,63 +369,13 @@ class Trainer:
     def all_diverged(self) -> bool:
         return None not in self.diverged_at
 
-    def _feature_scale(self) -> float:
-        """The largest |feature| of the train split where the features are not standardized, else 0."""
-        x = self.dataset.x_train
-        largest = float(max(x.max(), -x.min()))
-        if largest <= FEATURE_SCALE:
-            return largest
-        with np.errstate(all="ignore"):  # features near 1e308 overflow the mean: not standardized
-            standardized = bool((np.abs(x.mean(axis=0)) < 1e-6).all() and (x.std(axis=0) < 1 + 1e-6).all())
-        return 0.0 if standardized else largest
-
-    def _scale_cause(self, run: int) -> str:
-        """A start or features far from unit scale, from what the run saw at step 0, and what to change.
-
-        Either one, rather than the learning rate, is the likely cause of a loss that blew up: a smaller rate
-        would only postpone it. So is a loss that was not finite before the first update. Empty when neither.
-        """
-        start = float(self.initial[run].abs().max())
-        features = self._feature_scale()
-        causes = []
-        if start > START_SCALE or (features <= FEATURE_SCALE
-                                   and not math.isfinite(self.history.metric("train_loss", run)[0])):
-            causes.append(f"the starting weights are far from unit scale (up to {start:.3g}):"
-                          " start smaller, e.g. init xavier_uniform")
-        if features > FEATURE_SCALE:
-            causes.append(f"the features are far from unit scale (up to {features:.3g}): Standardize features")
-        return "; ".join(causes)
-
     def divergence_message(self, run: int = 0) -> str:
         """What happened and what to change, for the user; empty if the run is fine."""
-        if self.diverged_at[run] is None:
-            return ""
-        cause = self._scale_cause(run) or f"lower the learning rate (now {self.configs[run].train.lr:g})"
-        return (f"training diverged at step {self.diverged_at[run]}: {self.diverged_reason[run]}. "
-                f"{cause[0].upper()}{cause[1:]}; the history before it is kept.")
+        return divergence.divergence_message(self, run)
 
     def overshoot_message(self, run: int = 0) -> str:
-        """A warning when the loss blew up but stayed finite (a learning rate too high, or a start or data far
-        from unit scale); empty otherwise."""
-        history = self.history
-        if self.diverged_at[run] is not None or history.count < 2:
-            return ""
-        loss = history.metric("train_loss", run)
-        start, peak = loss[0], int(np.argmax(loss))
-        if not start > 0:
-            return ""
-        if loss[peak] >= OVERSHOOT_PEAK * start:
-            what = (f"the loss jumped to {loss[peak]:.3g} at step {int(history.steps[peak]):,} "
-                    f"(it started at {start:.3g})")
-        elif loss[-1] >= OVERSHOOT_END * start:
-            what = f"the loss is {loss[-1]:.3g} now, far above where it started ({start:.3g})"
-        else:
-            return ""
-        cause = self._scale_cause(run)
-        if cause:
-            return f"{what}: {cause}."
-        return (f"{what}: the learning rate (now {self.configs[run].train.lr:g}) overshoots. "
-                "Lower it to watch the neurons learn.")
+        """A warning when the loss blew up but stayed finite; empty otherwise (see `divergence`)."""
+        return divergence.overshoot_message(self, run)
 
     def parameters(self, run: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
         """Current (weight [out, in], bias [out]) per layer as float64 arrays."""

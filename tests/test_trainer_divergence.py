@@ -1,0 +1,171 @@
+"""A run frozen at a state whose loss is not finite, while other runs train beside it.
+
+A step's loss is evaluated only when the step is recorded: every step at first, every `stride` steps once
+the history has thinned, and the last step of each `step(n)`. A run that diverges at a recorded step s is
+frozen at the state before it, whose loss was never evaluated when step s - 1 was not recorded; when that
+loss is not finite either, the run is held at an earlier state (its last recorded finite one, or its start)
+and its reason says so. The other runs go on as if trained alone.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from symbreak import Config, Trainer
+from symbreak.csv_data import load_csv
+from symbreak.data import Dataset
+from symbreak.trainer import load_dataset
+
+# tanh saturates, so the weights stay finite while the output, and with it the squared error, overflows float32
+# a step or more before the weights would: the loss at the state before the failing step is infinite too.
+SATURATING = {"dataset": "sine", "activation": "tanh", "init": "normal:1"}
+
+
+def _alone(config: Config, dataset: Dataset, max_rows: int | None, chunks: tuple[int, ...]) -> Trainer:
+    trainer = Trainer(config, dataset=dataset, max_rows=max_rows)
+    for n in chunks:
+        trainer.step(n)
+    return trainer
+
+
+def _assert_same_as_alone(together: Trainer, run: int, alone: Trainer) -> None:
+    count = together.history.count
+    assert np.array_equal(together.history.steps, alone.history.steps)
+    assert torch.equal(together.theta[run], alone.theta[0])
+    assert torch.equal(together.history.params[:count, run], alone.history.params[:count, 0])
+    assert torch.equal(together.history.grads[:count, run], alone.history.grads[:count, 0])
+    assert torch.equal(together.history.metrics[:count, :, run].nan_to_num(),
+                       alone.history.metrics[:count, :, 0].nan_to_num())
+
+
+def _held_loss(trainer: Trainer, run: int) -> float:
+    return float(trainer.gradients(trainer.theta[run: run + 1])[0][0])
+
+
+@pytest.mark.parametrize("batch_size", ["0", "32"])
+def test_a_run_rolled_back_to_an_unrecorded_state_with_an_infinite_loss_is_held_at_its_last_finite_row(
+        batch_size: str) -> None:
+    configs = [Config.from_flat({**SATURATING, "lr": lr, "batch_size": batch_size})
+               for lr in ("0.4", "0.01", "0.02")]
+    dataset = load_dataset(configs[0])
+    diverging = _alone(configs[0], dataset, 16, (60,))
+    s = diverging.diverged_at[0]
+    # the trigger: s is recorded (on the thinned stride), s - 1 is not, and the loss there is not finite
+    assert diverging.history.stride > 1 and s % diverging.history.stride == 0
+    assert s - 1 not in diverging.history.steps and not math.isfinite(_held_loss(diverging, 0))
+
+    together = Trainer(configs, dataset=dataset, max_rows=16)
+    together.step(60)
+    assert together.step_count == 60
+    assert together.diverged_at == [s, None, None]
+    held = int(diverging.history.steps[-1])  # the last step recorded before s
+    assert together.diverged_reason[0] == (f"{diverging.diverged_reason[0]}; the loss was not finite at step"
+                                           f" {s - 1} either, so the run is held at step {held}, its last recorded"
+                                           " finite state")
+    state = diverging.history.params[diverging.history.count - 1, 0]
+    assert torch.equal(together.theta[0], state) and torch.isfinite(together.theta).all()
+    assert math.isfinite(_held_loss(together, 0))
+    rows = np.flatnonzero(together.history.steps >= s)
+    assert len(rows) > 5 and all(torch.equal(together.history.params[row, 0], state) for row in rows)
+    assert np.isfinite(together.history.metric("train_loss", 0)).all()
+    assert f"diverged at step {s}: the loss became infinite; the loss was not" in together.divergence_message(0)
+    for run in (1, 2):
+        _assert_same_as_alone(together, run, _alone(configs[run], dataset, 16, (60,)))
+    assert together.step(5) == 5 and torch.equal(together.theta[0], state)
+
+
+def test_a_run_frozen_for_a_nan_weight_between_records_is_held_at_its_last_finite_row() -> None:
+    # the weights fail at a step that is not recorded; the loss at the state before it is first seen non-finite
+    # at the next recorded step
+    flat = {"dataset": "sine", "activation": "tanh", "init": "xavier_uniform", "optimizer": "momentum"}
+    configs = [Config.from_flat({**flat, "lr": lr}) for lr in ("0.8", "0.01")]
+    dataset = load_dataset(configs[0])
+    diverging = _alone(configs[0], dataset, 16, (300,))
+    s = diverging.diverged_at[0]
+    assert diverging.diverged_reason[0] == "a weight became NaN"
+    assert s % diverging.history.stride != 0 and not math.isfinite(_held_loss(diverging, 0))
+
+    together = Trainer(configs, dataset=dataset, max_rows=16)
+    together.step(300)
+    assert together.diverged_at == [s, None]
+    assert together.diverged_reason[0].startswith(f"a weight became NaN; the loss was not finite at step {s - 1}"
+                                                  " either, so the run is held at step ")
+    assert math.isfinite(_held_loss(together, 0)) and torch.isfinite(together.theta).all()
+    _assert_same_as_alone(together, 1, _alone(configs[1], dataset, 16, (300,)))
+
+
+def _far_features(scale: float) -> Dataset:
+    x = np.random.default_rng(0).uniform(-1, 1, (50, 2))
+    text = "a,b,y\n" + "".join(f"{a * scale!r},{b * scale!r},{a + b!r}\n" for a, b in x.tolist())
+    return load_csv(text.encode(), standardize=False, test_fraction=0.2)
+
+
+def test_a_run_whose_loss_was_never_finite_is_held_at_its_start() -> None:
+    # features near the largest float: the loss is infinite from the start, except for a network of zeros
+    flat = {"dataset": "csv", "init": "xavier_uniform", "activation": "relu", "lr": "0.1", "dtype": "float64"}
+    configs = [Config.from_flat(flat), Config.from_flat({**flat, "init": "zeros"})]
+    dataset = _far_features(1e308)
+    diverging = _alone(configs[0], dataset, None, (5,))
+    assert not math.isfinite(diverging.history.metric("train_loss")[0]) and diverging.diverged_at == [1]
+
+    together = Trainer(configs, dataset=dataset)
+    together.step(5)
+    together.step(30)
+    assert together.diverged_at == [1, None] and together.step_count == 35
+    assert together.diverged_reason[0] == (f"{diverging.diverged_reason[0]}; the loss was not finite at step 0 either,"
+                                           " so the run is held at its start")
+    assert torch.equal(together.theta[0], together.initial[0])
+    message = together.divergence_message(0)
+    assert "diverged at step 1" in message and "Standardize features" in message
+    _assert_same_as_alone(together, 1, _alone(configs[1], dataset, None, (5, 30)))
+
+
+def test_a_run_held_at_a_state_that_was_recorded_keeps_todays_reason() -> None:
+    # every step(1) records its step, so the state a diverging run goes back to was checked: nothing to add
+    configs = [Config.from_flat({**SATURATING, "lr": lr}) for lr in ("0.4", "0.01")]
+    together = Trainer(configs, max_rows=16)
+    for _ in range(60):
+        together.step(1)
+    assert together.diverged_reason == ["the loss became infinite", ""]
+    assert math.isfinite(_held_loss(together, 0))
+
+
+# diverging rates in the window where tanh saturates before the weights fail, a few beyond it, and stable ones
+LEARNING_RATES = st.sampled_from([0.003, 0.05, 0.38, 0.4, 0.45, 0.8, 1.5, 30.0, 100.0])
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lrs=st.lists(LEARNING_RATES, min_size=2, max_size=4), max_rows=st.integers(4, 24),
+       shared=st.sampled_from([
+           {"dataset": "sine", "activation": "tanh", "init": "normal:1"},
+           {"dataset": "sine", "activation": "tanh", "init": "xavier_uniform", "optimizer": "momentum"},
+           {"dataset": "moons", "activation": "relu", "init": "normal:1"},
+           {"dataset": "blobs3", "activation": "tanh", "init": "normal:1", "optimizer": "adam"},
+       ]),
+       batch_size=st.sampled_from(["0", "32"]),
+       chunks=st.lists(st.integers(1, 120), max_size=2).flatmap(
+           lambda rest: st.integers(60, 250).map(lambda first: [first, *rest])))
+def test_side_by_side_runs_never_raise_and_the_healthy_ones_equal_themselves_alone(
+        lrs: list[float], max_rows: int, shared: dict, batch_size: str, chunks: list[int]) -> None:
+    configs = [Config.from_flat({**shared, "lr": str(lr), "batch_size": batch_size, "seed": str(i)})
+               for i, lr in enumerate(lrs)]
+    dataset = load_dataset(configs[0])
+    together = Trainer(configs, dataset=dataset, max_rows=max_rows)
+    for n in chunks:
+        together.step(n)
+    assert torch.isfinite(together.theta).all()
+    for run, config in enumerate(configs):
+        alone = _alone(config, dataset, max_rows, tuple(chunks))
+        if together.diverged_at[run] is None:
+            _assert_same_as_alone(together, run, alone)
+            continue
+        assert together.diverged_at[run] == alone.diverged_at[0]
+        assert together.diverged_reason[run].startswith(alone.diverged_reason[0])
+        if not together.all_diverged:
+            assert math.isfinite(_held_loss(together, run)) or together.theta[run].equal(together.initial[run])
