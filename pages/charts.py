@@ -129,7 +129,6 @@ def payload(figures: Sequence[str], shared: Sequence[str], rest: Mapping[str, An
     return (head + json.dumps(rest, separators=(",", ":"))[1:]).encode("utf-8")
 
 
-
 def share_arrays(figures: Sequence[str]) -> tuple[list[str], list[str]]:
     """The figures' JSON texts with each base64 array that appears more than once (and is at least
     SHARED_MIN_CHARS long) replaced by {SHARED_KEY: index}, and the list of those arrays' JSON texts."""

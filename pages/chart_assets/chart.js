@@ -302,7 +302,7 @@ export default function ({ parentElement, data, setTriggerValue }) {
   const batch = data.batch === undefined ? null : data.batch;
   if (batch !== null && batch === box.__batch) return;  // a batch sent again: already queued or drawn
   // An array sent once for several traces: each place gets its own copy of it.
-  const shared = (data.shared || []).map(array => typeof array === "string" ? JSON.parse(array) : array);
+  const shared = data.shared || [];
   const unshare = value => {
     if (Array.isArray(value)) return value.map(unshare);
     if (value === null || typeof value !== "object") return value;
@@ -310,8 +310,8 @@ export default function ({ parentElement, data, setTriggerValue }) {
     for (const key in value) value[key] = unshare(value[key]);
     return value;
   };
-  const frames = data.figures.map((text, i) => {
-    const figure = unshare(typeof text === "string" ? JSON.parse(text) : text);
+  const frames = data.figures.map((parsed, i) => {
+    const figure = unshare(parsed);
     figure.layout.autosize = true;
     delete figure.layout.width;
     return {figure, batch, first: i === 0};

@@ -5,7 +5,7 @@ let chart = null;
 const utf8 = new TextDecoder();
 
 export default function (args) {
-  const data = args.data instanceof Uint8Array ? JSON.parse(utf8.decode(args.data)) : args.data;
+  const data = JSON.parse(utf8.decode(args.data));
   chart = chart || import(new URL(data.module, window.location.href).href);
   chart.then(module => module.default(Object.assign({}, args, {data})));
 }
