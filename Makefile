@@ -63,4 +63,4 @@ bench: deps
 .PHONY: classroom
 WORKERS ?= $(shell nproc)
 classroom: deps
-	$(PYTHON) -m symbreak.serve --workers $(WORKERS) --port $(PORT)
+	$(PYTHON) -m symbreak.serving.serve --workers $(WORKERS) --port $(PORT)

@@ -16,15 +16,16 @@ from pages import chrome, session
 torch.set_num_threads(1)
 
 ROOT = Path(__file__).parent
+# (page, title, URL path): the URL paths are the ones links and bookmarks already carry.
 LESSONS = (
-    ("pages/lesson_gradients.py", "Why the gradients match"),
-    ("pages/lesson_breakers.py", "What breaks symmetry"),
-    ("pages/lesson_no_hidden.py", "No hidden layer"),
-    ("pages/lesson_split_speed.py", "How fast they split"),
-    ("pages/lesson_wasted.py", "Why a tie wastes the network"),
-    ("pages/lesson_init_scale.py", "How big a random start"),
-    ("pages/lesson_course.py", "The course's initialization experiment"),
-    ("pages/compare.py", "Compare"),
+    ("pages/lessons/gradients.py", "Why the gradients match", "lesson_gradients"),
+    ("pages/lessons/breakers.py", "What breaks symmetry", "lesson_breakers"),
+    ("pages/lessons/no_hidden.py", "No hidden layer", "lesson_no_hidden"),
+    ("pages/lessons/split_speed.py", "How fast they split", "lesson_split_speed"),
+    ("pages/lessons/wasted.py", "Why a tie wastes the network", "lesson_wasted"),
+    ("pages/lessons/init_scale.py", "How big a random start", "lesson_init_scale"),
+    ("pages/lessons/course.py", "The course's initialization experiment", "lesson_course"),
+    ("pages/compare.py", "Compare", "compare"),
 )
 
 # The tab's icon, drawn here rather than fetched: a Material icon as page_icon is loaded from a font host on the
@@ -48,7 +49,7 @@ st.html("<style>[data-testid='stMainBlockContainer'] {padding-top: 4.5rem;} @med
         + (" [data-testid='stMainBlockContainer'] [data-testid='stTabs'] {display: none;}" if present else "")
         + "}</style>")
 pages = {"Playground": [st.Page("pages/playground.py", title="Playground", icon=":material/science:", default=True)]}
-lessons = [st.Page(path, title=title) for path, title in LESSONS if (ROOT / path).exists()]
+lessons = [st.Page(path, title=title, url_path=url) for path, title, url in LESSONS if (ROOT / path).exists()]
 if lessons:
     pages["Lessons"] = lessons
 st.navigation(pages, position="hidden" if present else "sidebar").run()

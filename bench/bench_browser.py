@@ -43,8 +43,16 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
 from browser_kit import (  # noqa: E402  (tests/ is put on the path just above)
-    CHART, chart_hashes, git_worktree, launch_chromium, open_app, page_script, playground_step, runs,
-    streamlit_server, wait_rerun,
+    CHART,
+    chart_hashes,
+    git_worktree,
+    launch_chromium,
+    open_app,
+    page_script,
+    playground_step,
+    runs,
+    streamlit_server,
+    wait_rerun,
 )
 
 CLICKS = 10
@@ -227,7 +235,7 @@ def memory_lines() -> list[str]:
     import torch
 
     from symbreak import Trainer
-    from symbreak.presets import DEFAULT_PRESET, preset
+    from symbreak.settings.presets import DEFAULT_PRESET, preset
 
     torch.set_num_threads(1)  # as app.py does
     trainer = Trainer(preset(DEFAULT_PRESET))

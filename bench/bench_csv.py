@@ -18,10 +18,10 @@ from unittest import mock
 
 import numpy as np
 
-from symbreak import csv_data
-from symbreak.csv_data import load_csv
-from symbreak.data import Dataset
-from symbreak.settings import MAX_COLUMNS, MAX_ROWS
+from symbreak.data import csv_files
+from symbreak.data.csv_files import load_csv
+from symbreak.data.dataset import Dataset
+from symbreak.settings.registry import MAX_COLUMNS, MAX_ROWS
 
 REPEATS = 3
 TARGET_SECONDS = 2.0
@@ -50,7 +50,7 @@ def main() -> None:
     print(f"file: {MAX_ROWS:,} rows x {MAX_COLUMNS} columns, {len(raw) / 1e6:.1f} MB; {REPEATS} runs each, alternating")
 
     def careful() -> Dataset:
-        with mock.patch.object(csv_data, "_read_fast", return_value=None):
+        with mock.patch.object(csv_files, "_read_fast", return_value=None):
             return load_csv(raw)
 
     fast_times, careful_times = [], []
@@ -62,7 +62,7 @@ def main() -> None:
     for field in ("x_train", "y_train", "x_test", "y_test"):
         if getattr(fast_ds, field).tobytes() != getattr(careful_ds, field).tobytes():
             raise SystemExit(f"{field} differs between the two paths")
-    with mock.patch.object(csv_data, "_read_careful", side_effect=AssertionError("the fast path fell back")):
+    with mock.patch.object(csv_files, "_read_careful", side_effect=AssertionError("the fast path fell back")):
         load_csv(raw)
     fast, slow = statistics.median(fast_times), statistics.median(careful_times)
     print(f"load_csv (pyarrow fast path): median {fast:.2f} s  (runs {', '.join(f'{t:.2f}' for t in fast_times)})")

@@ -43,8 +43,8 @@ WORKER = """
 import json, sys, time
 import torch
 torch.set_num_threads(1)
-from symbreak.presets import DEFAULT_PRESET, preset
-from symbreak.trainer import Trainer
+from symbreak.settings.presets import DEFAULT_PRESET, preset
+from symbreak.engine.trainer import Trainer
 trainer = Trainer(preset(DEFAULT_PRESET))
 warm, per_turn = int(sys.argv[1]), int(sys.argv[2])
 for _ in sys.stdin:

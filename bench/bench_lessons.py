@@ -13,8 +13,9 @@ import time
 
 import torch
 
-from symbreak import Trainer, lesson_breakers
-from symbreak.lesson_figures import breaker_figure
+from symbreak import Trainer
+from symbreak.figures.lessons import breaker_figure
+from symbreak.lessons import breakers
 
 STEPS = 500
 REPEATS = 3
@@ -32,14 +33,14 @@ def best_of(fn) -> float:
 
 def main() -> None:
     torch.set_num_threads(1)
-    single = lesson_breakers.breaker_base(STEPS)
+    single = breakers.breaker_base(STEPS)
     data = Trainer(single).dataset
 
     def one_run() -> None:
-        Trainer(single, dataset=data, max_rows=lesson_breakers.BREAKER_ROWS).step(STEPS)
+        Trainer(single, dataset=data, max_rows=breakers.BREAKER_ROWS).step(STEPS)
 
-    matrix = lesson_breakers.breaker_matrix(STEPS)
-    t_matrix = best_of(lambda: lesson_breakers.breaker_matrix(STEPS))
+    matrix = breakers.breaker_matrix(STEPS)
+    t_matrix = best_of(lambda: breakers.breaker_matrix(STEPS))
     t_figure = best_of(lambda: breaker_figure(matrix.table, matrix.series, matrix.series_steps))
     t_single = best_of(one_run)
     print(f"breaker matrix: {len(matrix.configs)} runs x {STEPS} steps in {matrix.batches} batched groups")

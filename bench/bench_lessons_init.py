@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from symbreak import Trainer  # noqa: E402
-from symbreak import lessons_init as li  # noqa: E402
+from symbreak.lessons import course  # noqa: E402
 
 PAGES = ("lesson_wasted", "lesson_init_scale", "lesson_course")
 BUDGET_SECONDS = 3.0
@@ -48,9 +48,9 @@ def render(name: str, **query: str) -> float:
 
 
 def course_run(configs: list, max_rows: int | None) -> float:
-    trainer = Trainer(configs, dataset=li.course_dataset(), max_rows=max_rows)
+    trainer = Trainer(configs, dataset=course.course_dataset(), max_rows=max_rows)
     start = time.perf_counter()
-    trainer.step(li.COURSE_STEPS)
+    trainer.step(course.COURSE_STEPS)
     return time.perf_counter() - start
 
 
@@ -64,22 +64,22 @@ def main() -> None:
         budget = COURSE_BUDGET_SECONDS if name == "lesson_course" else BUDGET_SECONDS
         print(f"  {name:18s} question {ask:6.2f} s   answer {answer:6.2f} s  "
               f"({'within' if max(ask, answer) <= budget else 'OVER'} {budget:.0f} s)")
-    configs = list(li.course_configs().values())
+    configs = list(course.course_configs().values())
     reports: list[float] = []
     start = time.perf_counter()
-    li.course_experiment(progress=reports.append)
+    course.course_experiment(progress=reports.append)
     page_run = time.perf_counter() - start
-    batched = course_run(configs, li.COURSE_ROWS)
-    single = course_run(configs[2:], li.COURSE_ROWS)
+    batched = course_run(configs, course.COURSE_ROWS)
+    single = course_run(configs[2:], course.COURSE_ROWS)
     dense = course_run(configs, None)
-    print(f"course experiment: 3 x {li.COURSE_STEPS:,} steps")
+    print(f"course experiment: 3 x {course.COURSE_STEPS:,} steps")
     print(f"  as the page runs it     {page_run:6.2f} s  (budget {COURSE_BUDGET_SECONDS:.0f} s: "
           f"{'within' if page_run <= COURSE_BUDGET_SECONDS else 'OVER'}; {len(reports)} progress reports)")
-    print(f"  batched, {li.COURSE_ROWS} rows      {batched:6.2f} s  (budget {COURSE_BUDGET_SECONDS:.0f} s: "
+    print(f"  batched, {course.COURSE_ROWS} rows      {batched:6.2f} s  (budget {COURSE_BUDGET_SECONDS:.0f} s: "
           f"{'within' if batched <= COURSE_BUDGET_SECONDS else 'OVER'})")
     print(f"  one start alone        {single:6.2f} s")
     print(f"  batched / one alone    {batched / single:6.2f} x  (three runs for this many single runs)")
-    print(f"  default rows / {li.COURSE_ROWS} rows {dense / batched:6.2f} x  (what sparse recording saves)")
+    print(f"  default rows / {course.COURSE_ROWS} rows {dense / batched:6.2f} x  (what sparse recording saves)")
 
 
 if __name__ == "__main__":

@@ -32,9 +32,16 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
 from browser_kit import (  # noqa: E402  (tests/ is put on the path just above)
-    free_port, launch_chromium, open_app, runs, upload_csv, wait_for_health, wait_rerun,
+    free_port,
+    launch_chromium,
+    open_app,
+    runs,
+    upload_csv,
+    wait_for_health,
+    wait_rerun,
 )
-from symbreak.serve import MALLOC_ARENA_MAX  # noqa: E402
+
+from symbreak.serving.serve import MALLOC_ARENA_MAX  # noqa: E402
 
 TTL = 20
 SESSIONS = 50

@@ -69,8 +69,7 @@ class Session:
     """An AppTest session on the app at `root` whose presses rerun the fragment of their button, timed."""
 
     def __init__(self, root: Path) -> None:
-        from streamlit.runtime.scriptrunner import RerunData
-        from streamlit.runtime.scriptrunner import script_runner
+        from streamlit.runtime.scriptrunner import RerunData, script_runner
         from streamlit.testing.v1 import AppTest
         from streamlit.testing.v1 import local_script_runner as local
 
@@ -220,11 +219,11 @@ def side_by_side() -> list[str]:
     from streamlit.util import calc_hash
 
     from pages import charts
-    from symbreak import figures as F
-    from symbreak.plotting import MAX_POINTS, thin_rows
-    from symbreak.metrics import symmetry_series
-    from symbreak.presets import DEFAULT_PRESET, preset
-    from symbreak.trainer import Trainer
+    from symbreak.engine.metrics import symmetry_series
+    from symbreak.engine.trainer import Trainer
+    from symbreak.figures import live as F
+    from symbreak.figures.style import MAX_POINTS, thin_rows
+    from symbreak.settings.presets import DEFAULT_PRESET, preset
 
     torch.set_num_threads(1)
     config = preset(DEFAULT_PRESET)

@@ -10,6 +10,6 @@ from pathlib import Path
 import streamlit as st
 from starlette.middleware import Middleware
 
-from symbreak.headers import SecurityHeaders
+from symbreak.serving.headers import SecurityHeaders
 
 app = st.App(Path(__file__).resolve().parent.parent / "app.py", middleware=[Middleware(SecurityHeaders)])

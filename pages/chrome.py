@@ -20,10 +20,10 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
 from pages import charts
-from symbreak.data import DataError
+from symbreak.data.dataset import DataError
+from symbreak.engine.trainer import Trainer
 from symbreak.export import csv_text
-from symbreak.trainer import Trainer
-from symbreak.values import QUOTE_CHARS, ConfigError, quote
+from symbreak.settings.values import QUOTE_CHARS, ConfigError, quote
 
 # A chart in one of two or more columns is drawn at least this wide, scaled down in a narrower column (a
 # 1024-pixel projector with the sidebar open), so its title and ticks shrink instead of being cut off.

@@ -8,17 +8,17 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from pages import chrome, session
-from pages import lesson_common as lc
-from symbreak import figures as F
-from symbreak import tab_figures as T
-from symbreak import comparison
-from symbreak import probe as P
-from symbreak.config import BUILTIN_DATASETS, MAX_SEED
-from symbreak.data import DataError
-from symbreak.lesson_figures import share_y_range
-from symbreak.presets import PRESETS
-from symbreak.trainer import Trainer
-from symbreak.values import ConfigError
+from pages.lessons import common as lc
+from symbreak.data.dataset import DataError
+from symbreak.engine import comparison
+from symbreak.engine import probe as P
+from symbreak.engine.trainer import Trainer
+from symbreak.figures import live as F
+from symbreak.figures import tabs as T
+from symbreak.figures.lessons import share_y_range
+from symbreak.settings.config import BUILTIN_DATASETS, MAX_SEED
+from symbreak.settings.presets import PRESETS
+from symbreak.settings.values import ConfigError
 
 chrome.route_through_app()
 

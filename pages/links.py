@@ -14,10 +14,10 @@ import streamlit as st
 
 from pages.chrome import PREDICT_KEY, PRESENT_KEY, failure, plain
 from pages.session import RunSlot
-from symbreak.config import FLAT_FIELDS, MAX_EXPLICIT_CHARS, MAX_VALUE_CHARS, Config, parse_hide
-from symbreak.presets import preset
-from symbreak.settings import HIDE_KEY
-from symbreak.values import quote
+from symbreak.settings.config import FLAT_FIELDS, MAX_EXPLICIT_CHARS, MAX_VALUE_CHARS, Config, parse_hide
+from symbreak.settings.presets import preset
+from symbreak.settings.registry import HIDE_KEY
+from symbreak.settings.values import quote
 
 PRESET_KEY = "preset"
 # A link's values are refused unread over config's MAX_VALUE_CHARS (MAX_EXPLICIT_CHARS for init_weights); its

@@ -23,14 +23,14 @@ from pathlib import Path
 import streamlit as st
 
 from pages import charts, chrome, links, session, sidebar
-from symbreak import figure_parts as FP
-from symbreak import figures as F
-from symbreak import plotting
-from symbreak import probe as P
-from symbreak import tab_figures as T
+from symbreak.engine import probe as P
+from symbreak.engine.trainer import Trainer
+from symbreak.figures import live as F
+from symbreak.figures import parts as FP
+from symbreak.figures import style
+from symbreak.figures import tabs as T
 from symbreak.playback import Batch, Mode, Playback
-from symbreak.presets import DEFAULT_PRESET, preset
-from symbreak.trainer import Trainer
+from symbreak.settings.presets import DEFAULT_PRESET, preset
 
 chrome.route_through_app()
 
@@ -224,9 +224,9 @@ def _live_figure(trainer: Trainer, layer: int, row: int) -> str:
 
 
 def _point_budget(trainer: Trainer, layer: int) -> int:
-    """Points per trace for the layer's charts (fewer for wide layers, see `plotting.point_budget`)."""
+    """Points per trace for the layer's charts (fewer for wide layers, see `style.point_budget`)."""
     fan_out, fan_in = trainer.layout.slices[layer][2:]
-    return plotting.point_budget(fan_out, fan_in + 1)
+    return style.point_budget(fan_out, fan_in + 1)
 
 
 def _loss_view(trainer: Trainer, row: int) -> str:

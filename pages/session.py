@@ -33,12 +33,12 @@ from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
 from pages.chrome import failure, plain, short
-from symbreak import settings
-from symbreak.config import FLAT_FIELDS, Config
-from symbreak.data import DataError, Dataset
-from symbreak.settings import MAX_UPLOAD_MB
-from symbreak.trainer import Trainer, load_dataset
-from symbreak.values import ConfigError, quote
+from symbreak.data.dataset import DataError, Dataset
+from symbreak.engine.trainer import Trainer, load_dataset
+from symbreak.settings import registry
+from symbreak.settings.config import FLAT_FIELDS, Config
+from symbreak.settings.registry import MAX_UPLOAD_MB
+from symbreak.settings.values import ConfigError, quote
 
 # Datasets are shared by every session (they are never changed), up to this many bytes in all.
 MAX_DATASET_CACHE_BYTES = 256 * 2**20
@@ -46,7 +46,7 @@ MAX_DATASET_CACHE_BYTES = 256 * 2**20
 JANITOR_SECONDS = 10.0
 _LOG = logging.getLogger(__name__)
 # Friendly names of the flat config fields, for "New run: …" messages.
-FIELD_LABELS = {entry.key: entry.name for entry in settings.fields()}
+FIELD_LABELS = {entry.key: entry.name for entry in registry.fields()}
 T = TypeVar("T")
 
 

@@ -1,4 +1,4 @@
-"""The configuration sidebar, built from the settings registry (symbreak/settings.py), and its callbacks.
+"""The configuration sidebar, built from the settings registry (symbreak/settings/registry.py), and its callbacks.
 
 Every control is one registry entry's widget (label, help, bounds, step,
 choices); a change asks the page's `RunSlot` for a new run, which starts or
@@ -21,14 +21,15 @@ import torch
 
 from pages.chrome import failure, plain, short
 from pages.session import RunSlot, start_upload
-from symbreak import model, settings
-from symbreak.builtin_data import BUILTINS
-from symbreak.config import FLAT_FIELDS, MAX_SEED, SCHEMES_WITH_PARAM, Config, parse_hide
-from symbreak.explicit import explicit_json
-from symbreak.presets import PRESETS, preset
-from symbreak.settings import HIDE_KEY, MAX_UPLOAD_MB, SETTINGS
-from symbreak.trainer import Trainer
-from symbreak.values import ConfigError, parse_scheme
+from symbreak.data.builtin import BUILTINS
+from symbreak.engine import model
+from symbreak.engine.trainer import Trainer
+from symbreak.settings import registry
+from symbreak.settings.config import FLAT_FIELDS, MAX_SEED, SCHEMES_WITH_PARAM, Config, parse_hide
+from symbreak.settings.explicit import explicit_json
+from symbreak.settings.presets import PRESETS, preset
+from symbreak.settings.registry import HIDE_KEY, MAX_UPLOAD_MB, SETTINGS
+from symbreak.settings.values import ConfigError, parse_scheme
 
 MAX_TABLE_NEURONS = 16
 MAX_TABLE_INPUTS = 16
@@ -86,12 +87,12 @@ def widget_values(config: Config) -> dict[str, Any]:
     parts = {"preset": _preset_of(config), "layers": len(hidden), "width": width, "init_scheme": init_name,
              "init_param": init_param, "bias_scheme": bias_name, "bias_param": bias_param}
     values: dict[str, Any] = {}
-    for entry in settings.controls():
-        if entry.widget in (settings.UPLOAD, settings.TABLE):
+    for entry in registry.controls():
+        if entry.widget in (registry.UPLOAD, registry.TABLE):
             continue
         value = parts[entry.key] if entry.key in parts else _field_value(config, entry.key)
-        if entry.kind in (settings.NUMBER, settings.INT):
-            value = (int if entry.kind == settings.INT else float)(_clamp(value, entry.low, entry.high))
+        if entry.kind in (registry.NUMBER, registry.INT):
+            value = (int if entry.kind == registry.INT else float)(_clamp(value, entry.low, entry.high))
         values[entry.key] = value
     return values
 
@@ -232,19 +233,19 @@ def _widget(where: Any, slot: RunSlot, key: str, **options: Any) -> None:
     if key in hidden_controls():
         return
     args = {**_control(slot, key), **options}
-    if entry.widget in (settings.SELECT, settings.RADIO):
+    if entry.widget in (registry.SELECT, registry.RADIO):
         choices = list(args.pop("choices", entry.choices))
         args.setdefault("format_func", entry.show)
-        if entry.widget == settings.SELECT:
+        if entry.widget == registry.SELECT:
             where.selectbox(entry.label, choices, **args)
         else:
             where.radio(entry.label, choices, horizontal=True, **args)
-    elif entry.widget == settings.SLIDER:
+    elif entry.widget == registry.SLIDER:
         where.slider(entry.label, entry.low, entry.high, step=entry.step, **args)
-    elif entry.widget == settings.NUMBER_INPUT:
+    elif entry.widget == registry.NUMBER_INPUT:
         where.number_input(entry.label, min_value=entry.low, max_value=entry.high, step=entry.step,
                            format=entry.format, **args)
-    elif entry.widget == settings.CHECKBOX:
+    elif entry.widget == registry.CHECKBOX:
         where.checkbox(entry.label, **args)
     else:
         where.text_input(entry.label, max_chars=entry.max_chars, **args)
@@ -267,7 +268,7 @@ def _data_controls(slot: RunSlot) -> None:
         entry = SETTINGS["path"]
         st.file_uploader(entry.label, type=["csv", "txt", "tsv"], key=slot.key("w.upload_file"),
                          on_change=_on_upload, args=(slot.name,), help=entry.help, max_upload_size=MAX_UPLOAD_MB)
-    csv = config.data.dataset == settings.CSV_DATASET
+    csv = config.data.dataset == registry.CSV_DATASET
     for key in ("target", "task", "standardize") if csv else ("n_samples", "noise"):
         _widget(st, slot, key)
     _widget(st, slot, "test_fraction")
@@ -300,12 +301,12 @@ def config_sidebar(slot: RunSlot) -> None:
             sb.caption(PRESETS[_preset_of(config)][0])
         else:
             sb.caption("Your own settings (changed from a preset).")
-    datasets = list(BUILTINS) + ([settings.CSV_DATASET] if config.data.dataset == settings.CSV_DATASET or slot.upload
+    datasets = list(BUILTINS) + ([registry.CSV_DATASET] if config.data.dataset == registry.CSV_DATASET or slot.upload
                                  else [])
     upload_name = slot.upload[0] if slot.upload else ""
-    csv_name = config.data.path if config.data.dataset == settings.CSV_DATASET else upload_name
+    csv_name = config.data.path if config.data.dataset == registry.CSV_DATASET else upload_name
     _widget(sb, slot, "dataset", choices=datasets,
-            format_func=lambda d: f"csv: {short(csv_name)}" if d == settings.CSV_DATASET else d)
+            format_func=lambda d: f"csv: {short(csv_name)}" if d == registry.CSV_DATASET else d)
     if shown["data"]:
         with sb.expander("Data details", **section_args(slot.key("x.data"))) as section:
             if section.open:

@@ -19,10 +19,10 @@ if not _THREADS_GIVEN:
 
 import torch  # noqa: E402  (after OMP_NUM_THREADS)
 
-from .config import Config
-from .presets import PRESETS, preset
-from .trainer import Trainer, load_dataset, run_side_by_side
-from .values import ConfigError
+from symbreak.settings.config import Config
+from symbreak.settings.presets import PRESETS, preset
+from symbreak.engine.trainer import Trainer, load_dataset, run_side_by_side
+from symbreak.settings.values import ConfigError
 
 if not _THREADS_GIVEN:
     torch.set_num_threads(DEFAULT_THREADS)  # this thread, in case torch was loaded before symbreak

@@ -19,28 +19,28 @@ from typing import Any, NoReturn
 
 import torch
 
-from . import DEFAULT_THREADS
-from . import settings
-from .config import FLAT_FIELDS, MAX_EXPLICIT_CHARS, MAX_VALUE_CHARS, Config
-from .data import DataError
-from .export import csv_text
-from .metrics import distinct, gap
-from .presets import PRESETS, preset
-from .settings import SETTINGS, Setting
-from .trainer import Trainer
-from .values import ConfigError, quote
+from symbreak import DEFAULT_THREADS
+from symbreak.data.dataset import DataError
+from symbreak.engine.metrics import distinct, gap
+from symbreak.engine.trainer import Trainer
+from symbreak.export import csv_text
+from symbreak.settings import registry
+from symbreak.settings.config import FLAT_FIELDS, MAX_EXPLICIT_CHARS, MAX_VALUE_CHARS, Config
+from symbreak.settings.presets import PRESETS, preset
+from symbreak.settings.registry import SETTINGS, Setting
+from symbreak.settings.values import ConfigError, quote
 
 EXIT_USAGE = 2
 # Config fields whose flag (--data, --init-weights) names a file rather than holding the value.
-FILE_FIELDS = tuple(s.key for s in settings.fields() if s.kind in (settings.FILE, settings.WEIGHTS))
+FILE_FIELDS = tuple(s.key for s in registry.fields() if s.kind in (registry.FILE, registry.WEIGHTS))
 # How a flag reads each kind of setting (any other kind is read as text).
-_FLAG_TYPES = {settings.NUMBER: float, settings.INT: int}
+_FLAG_TYPES = {registry.NUMBER: float, registry.INT: int}
 MAX_THREADS = 256
 # A config file holds one init_weights text and one value for each other setting (indenting and the
 # escaped quotes of init_weights add far less than a value's limit).
 MAX_CONFIG_BYTES = MAX_EXPLICIT_CHARS + len(FLAT_FIELDS) * MAX_VALUE_CHARS
 WIDE_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
-SERVE_MODULE = "symbreak.serve"
+SERVE_MODULE = "symbreak.serving.serve"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument(entry.option, dest=entry.key, choices=list(PRESETS), help=entry.cli_help())
     start.add_argument("--config", metavar="FILE.json",
                        help="start from a saved configuration (the app's 'Config (JSON)' download)")
-    for entry in settings.fields():
+    for entry in registry.fields():
         _add_flag(run, entry)
     run.add_argument("--threads", type=int, metavar="N",
                      help=f"torch threads (default {DEFAULT_THREADS}; more help on large data or wide layers; "
@@ -84,9 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_flag(parser: argparse.ArgumentParser, entry: Setting) -> None:
     """The flag of one config field, from its registry entry: its type or choices, and its help with the range."""
     options: dict[str, Any] = {"dest": entry.key, "help": entry.cli_help()}
-    if entry.kind == settings.BOOL:
+    if entry.kind == registry.BOOL:
         options.update(action="store_true", default=None)
-    elif entry.kind == settings.CHOICE:
+    elif entry.kind == registry.CHOICE:
         options["choices"] = entry.choices
     else:
         options.update(type=_FLAG_TYPES.get(entry.kind, str), metavar=entry.metavar)
@@ -105,7 +105,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         if value is not None:
             flat[key] = value if isinstance(value, str) else str(value)
     if args.path:
-        flat["dataset"], flat["path"] = settings.CSV_DATASET, args.path
+        flat["dataset"], flat["path"] = registry.CSV_DATASET, args.path
     if args.init_weights:
         flat["init_weights"] = _read(args.init_weights, "init_weights", MAX_EXPLICIT_CHARS)
     return Config.from_flat(flat, base=base)

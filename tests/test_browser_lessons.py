@@ -15,12 +15,22 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import expect
-
 from browser_kit import (
-    CHART, CHART_DRAWN, ROOT, assert_no_exception, chart_hashes, click_and_wait, open_app, playground_step, runs,
-    wait_charts_changed, wait_charts_drawn, wait_rerun, whole_page_screenshot,
+    CHART,
+    CHART_DRAWN,
+    ROOT,
+    assert_no_exception,
+    chart_hashes,
+    click_and_wait,
+    open_app,
+    playground_step,
+    runs,
+    wait_charts_changed,
+    wait_charts_drawn,
+    wait_rerun,
+    whole_page_screenshot,
 )
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -156,13 +166,13 @@ def show_course(page) -> None:
 # title in the navigation → (page file, its main control)
 PAGES: dict[str, tuple[str, Callable]] = {
     "Playground": ("pages/playground.py", step_playground),
-    "Why the gradients match": ("pages/lesson_gradients.py", tie_and_step_gradients),
-    "What breaks symmetry": ("pages/lesson_breakers.py", more_steps_breakers),
-    "No hidden layer": ("pages/lesson_no_hidden.py", tanh_no_hidden),
-    "How fast they split": ("pages/lesson_split_speed.py", lower_rate_split_speed),
-    "Why a tie wastes the network": ("pages/lesson_wasted.py", wider_wasted),
-    "How big a random start": ("pages/lesson_init_scale.py", larger_sigma_init_scale),
-    "The course's initialization experiment": ("pages/lesson_course.py", show_course),
+    "Why the gradients match": ("pages/lessons/gradients.py", tie_and_step_gradients),
+    "What breaks symmetry": ("pages/lessons/breakers.py", more_steps_breakers),
+    "No hidden layer": ("pages/lessons/no_hidden.py", tanh_no_hidden),
+    "How fast they split": ("pages/lessons/split_speed.py", lower_rate_split_speed),
+    "Why a tie wastes the network": ("pages/lessons/wasted.py", wider_wasted),
+    "How big a random start": ("pages/lessons/init_scale.py", larger_sigma_init_scale),
+    "The course's initialization experiment": ("pages/lessons/course.py", show_course),
     "Compare": ("pages/compare.py", step_compare),
 }
 PRESENT = [title for title, (path, _) in PAGES.items() if (ROOT / path).exists()]

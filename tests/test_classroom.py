@@ -25,12 +25,20 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from browser_kit import (ALL_CHARTS_DRAWN_JS, APP_IDLE, ROOT, assert_no_exception, click_and_wait, free_port,
-                      open_app, playground_step)
+from browser_kit import (
+    ALL_CHARTS_DRAWN_JS,
+    APP_IDLE,
+    ROOT,
+    assert_no_exception,
+    click_and_wait,
+    free_port,
+    open_app,
+    playground_step,
+)
 from st_protocol import Client, run_async
-from symbreak import serve
-from symbreak.headers import SecurityHeaders, inline_script_hashes, security_headers
+
+from symbreak.serving import serve
+from symbreak.serving.headers import SecurityHeaders, inline_script_hashes, security_headers
 
 DEPLOY = ROOT / "deploy"
 KUSTOMIZE_DIR = DEPLOY / "kubernetes"
@@ -258,7 +266,7 @@ def test_serve_refuses_bad_arguments_in_one_line():
         taken = str(busy.getsockname()[1])
         for args in (["--workers", "0", "--port", str(free_port())], ["--app", "no-such-app.py"],
                      ["--workers", "1", "--bind", "127.0.0.1", "--port", taken]):
-            done = subprocess.run([sys.executable, "-m", "symbreak.serve", *args], capture_output=True, text=True,
+            done = subprocess.run([sys.executable, "-m", "symbreak.serving.serve", *args], capture_output=True, text=True,
                                   cwd=ROOT, timeout=60)
             assert done.returncode == 2, done.stderr
             assert done.stderr.startswith("symbreak: error: --") and done.stderr.count("\n") == 1, done.stderr

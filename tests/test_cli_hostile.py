@@ -15,17 +15,23 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import symbreak.explicit
-import symbreak.values
+import symbreak.settings.explicit
+import symbreak.settings.values
 from symbreak.cli import main
-from symbreak.config import (
-    FLAT_FIELDS, MAX_EXPLICIT_CHARS, MAX_EXPLICIT_WEIGHT, MAX_HIDDEN_LAYERS, MAX_INIT_PARAM, MAX_VALUE_CHARS, MAX_WIDTH,
+from symbreak.export import csv_text, neutralise
+from symbreak.settings.config import (
+    FLAT_FIELDS,
+    MAX_EXPLICIT_CHARS,
+    MAX_EXPLICIT_WEIGHT,
+    MAX_HIDDEN_LAYERS,
+    MAX_INIT_PARAM,
+    MAX_VALUE_CHARS,
+    MAX_WIDTH,
     Config,
 )
-from symbreak.explicit import explicit_json, parse_explicit
-from symbreak.export import csv_text, neutralise
-from symbreak.settings import MAX_CLASSES, MAX_COLUMNS
-from symbreak.values import QUOTE_CHARS, ConfigError, quote
+from symbreak.settings.explicit import explicit_json, parse_explicit
+from symbreak.settings.registry import MAX_CLASSES, MAX_COLUMNS
+from symbreak.settings.values import QUOTE_CHARS, ConfigError, quote
 
 DEEP = "[" * 5000 + "]" * 5000
 DIGITS_400 = "9" * 400
@@ -268,10 +274,10 @@ def test_serve_subcommand_is_wired_when_its_module_exists(monkeypatch) -> None:
         seen["port"] = args.port
         return 0
 
-    serve = types.ModuleType("symbreak.serve")
-    serve.__spec__ = importlib.machinery.ModuleSpec("symbreak.serve", None)
+    serve = types.ModuleType("symbreak.serving.serve")
+    serve.__spec__ = importlib.machinery.ModuleSpec("symbreak.serving.serve", None)
     serve.add_parser, serve.main = add_parser, serve_main
-    monkeypatch.setitem(sys.modules, "symbreak.serve", serve)
+    monkeypatch.setitem(sys.modules, "symbreak.serving.serve", serve)
     assert cli(["serve", "--port", "8601"])[0] == 0 and seen == {"port": 8601}
 
 
@@ -286,9 +292,9 @@ def test_any_unexpected_failure_in_parsing_becomes_a_config_error_naming_the_fie
     def broken(*args: object) -> None:
         raise KeyError("surprise")
 
-    monkeypatch.setattr(symbreak.explicit, "_explicit_layers", broken)
+    monkeypatch.setattr(symbreak.settings.explicit, "_explicit_layers", broken)
     with pytest.raises(ConfigError, match=r"^init_weights: cannot use .*KeyError"):
         parse_explicit(explicit("0.5"))
-    monkeypatch.setattr(symbreak.values, "_convert", broken)
+    monkeypatch.setattr(symbreak.settings.values, "_convert", broken)
     with pytest.raises(ConfigError, match=r"^lr: cannot use '0\.5' \(KeyError"):
         Config.from_flat({"lr": "0.5"})

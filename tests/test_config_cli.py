@@ -17,12 +17,22 @@ from hypothesis import strategies as st
 
 from symbreak import Config, Trainer, load_dataset
 from symbreak.cli import build_parser, config_from_args, main
-from symbreak.config import (
-    ACTIVATIONS, FLAT_FIELDS, MAX_DROPOUT, MAX_EXPLICIT_WEIGHT, MAX_HIDDEN_LAYERS, MAX_INIT_PARAM, MAX_LR, MAX_PERTURB,
-    MAX_SEED, MAX_WEIGHT_DECAY, MIN_LR, OPTIMIZERS,
+from symbreak.settings.config import (
+    ACTIVATIONS,
+    FLAT_FIELDS,
+    MAX_DROPOUT,
+    MAX_EXPLICIT_WEIGHT,
+    MAX_HIDDEN_LAYERS,
+    MAX_INIT_PARAM,
+    MAX_LR,
+    MAX_PERTURB,
+    MAX_SEED,
+    MAX_WEIGHT_DECAY,
+    MIN_LR,
+    OPTIMIZERS,
 )
-from symbreak.presets import PRESETS, preset
-from symbreak.values import ConfigError
+from symbreak.settings.presets import PRESETS, preset
+from symbreak.settings.values import ConfigError
 
 
 @pytest.mark.parametrize("name", list(PRESETS))
@@ -289,7 +299,7 @@ def test_one_torch_thread_on_threads_started_later_too() -> None:
     team (one per core, whatever torch.set_num_threads said on another thread): unless that default is one,
     a Step 100 on a new thread woke a second OpenMP thread (which then spun) on every press."""
     code = ("import os, threading, symbreak, torch\n"
-            "from symbreak.presets import DEFAULT_PRESET, preset\n"
+            "from symbreak.settings.presets import DEFAULT_PRESET, preset\n"
             "trainer = symbreak.Trainer(preset(DEFAULT_PRESET)); trainer.step(1500)\n"
             "def press():\n"
             "    before = len(os.listdir('/proc/self/task'))\n"

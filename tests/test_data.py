@@ -1,4 +1,4 @@
-"""Tests for symbreak.data, builtin_data and csv_data: built-in datasets, CSV loading and the user-facing error
+"""Tests for symbreak.data.dataset, builtin_data and csv_data: built-in datasets, CSV loading and the user-facing error
 messages."""
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from symbreak import csv_data
-from symbreak.builtin_data import BUILTINS, coffee_label, make_builtin
-from symbreak.csv_data import MAX_NAME_LENGTH, infer_task, load_csv
-from symbreak.data import TASKS, DataError, Dataset
-from symbreak.settings import MAX_COLUMNS, MAX_ROWS
+from symbreak.data import csv_files
+from symbreak.data.builtin import BUILTINS, coffee_label, make_builtin
+from symbreak.data.csv_files import MAX_NAME_LENGTH, infer_task, load_csv
+from symbreak.data.dataset import TASKS, DataError, Dataset
+from symbreak.settings.registry import MAX_COLUMNS, MAX_ROWS
 
 ARRAYS = ("x_train", "y_train", "x_test", "y_test")
 
@@ -528,13 +528,13 @@ def test_tasks_constant():
 
 def careful(source: bytes, **kwargs) -> Dataset:
     """load_csv with the fast path switched off: the careful path alone (the loader before the fast path)."""
-    with mock.patch.object(csv_data, "_read_fast", return_value=None):
+    with mock.patch.object(csv_files, "_read_fast", return_value=None):
         return load_csv(source, **kwargs)
 
 
 def fast_only(source: bytes, **kwargs) -> Dataset:
     """load_csv that fails if the fast path leaves the file to the careful path."""
-    with mock.patch.object(csv_data, "_read_careful", side_effect=AssertionError("fell back to the careful path")):
+    with mock.patch.object(csv_files, "_read_careful", side_effect=AssertionError("fell back to the careful path")):
         return load_csv(source, **kwargs)
 
 
@@ -596,7 +596,7 @@ def test_fast_path_reads_the_largest_allowed_file():
     b"a,y\n1,0\n",
 ])
 def test_fast_path_leaves_what_it_cannot_read_exactly_to_the_careful_path(text):
-    assert csv_data._read_fast(text.decode(), ",", "data.csv", "") is None
+    assert csv_files._read_fast(text.decode(), ",", "data.csv", "") is None
 
 
 NUMBER_TEXT = st.one_of(
@@ -631,7 +631,7 @@ def test_property_clean_tables_take_the_fast_path_and_match_the_careful_path_bit
     expected = outcome(careful, source, task=task)
     assert outcome(load_csv, source, task=task) == expected
     if expected[0] != "error":  # errors: a value past float64 (1e400 is infinite), a target of one value
-        assert csv_data._read_fast(source.decode(), sep, "data.csv", "") is not None
+        assert csv_files._read_fast(source.decode(), sep, "data.csv", "") is not None
 
 
 @settings(max_examples=300, deadline=None)

@@ -8,9 +8,9 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from symbreak import Config
-from symbreak.model import output_loss
-from symbreak.presets import DEFAULT_PRESET, preset
-from symbreak.trainer import Trainer
+from symbreak.engine.model import output_loss
+from symbreak.engine.trainer import Trainer
+from symbreak.settings.presets import DEFAULT_PRESET, preset
 
 OPS_PER_STEP = 48  # the default preset at steady state (it was about 77 before the workspace)
 

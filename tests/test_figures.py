@@ -1,4 +1,4 @@
-"""Tests for symbreak.figures, tab_figures and figure_parts: every builder on small trainers whose neurons are
+"""Tests for symbreak.figures.live, tab_figures and figure_parts: every builder on small trainers whose neurons are
 tied or split.
 
 Figures are checked as data (traces, labels, axes, annotations), without a
@@ -17,19 +17,18 @@ import plotly.graph_objects as go
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from streamlit.testing.v1 import AppTest
 
 from pages import charts
 from symbreak import Config, Trainer, preset
-from symbreak import figures as F
-from symbreak import figure_parts as FP
-from symbreak import tab_figures as T
-from symbreak import lesson_figures as LF
-from symbreak import plotting
-from symbreak import probe as P
-from symbreak.csv_data import load_csv
-from symbreak.metrics import distinct, group_labels, groups, pairwise_distances, symmetry_series
+from symbreak.data.csv_files import load_csv
+from symbreak.engine import probe as P
+from symbreak.engine.metrics import distinct, group_labels, groups, pairwise_distances, symmetry_series
+from symbreak.figures import lessons as LF
+from symbreak.figures import live as F
+from symbreak.figures import parts as FP
+from symbreak.figures import style
+from symbreak.figures import tabs as T
 
 STEPS = 60
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,34 +77,34 @@ def texts(fig: go.Figure) -> list[str]:
 
 # ------------------------------------------------------------------ helpers
 def test_group_labels():
-    assert plotting.group_label([3]) == "n4"
-    assert plotting.group_label(list(range(8))) == "n1–8 ×8"
-    assert plotting.group_label([0, 2]) == "n1,n3 ×2"
-    assert plotting.group_label([0, 2, 4, 6, 7]) == "n1,n3,n5,n7,… ×5"
+    assert style.group_label([3]) == "n4"
+    assert style.group_label(list(range(8))) == "n1–8 ×8"
+    assert style.group_label([0, 2]) == "n1,n3 ×2"
+    assert style.group_label([0, 2, 4, 6, 7]) == "n1,n3,n5,n7,… ×5"
     names = ["class 0", "class 1", "class 2"]
-    assert plotting.group_label([1], names) == "class 1"
-    assert plotting.group_label([0, 1, 2], names) == "class 0–class 2 ×3"
-    assert plotting.group_label([0, 2], names) == "class 0,class 2 ×2"
+    assert style.group_label([1], names) == "class 1"
+    assert style.group_label([0, 1, 2], names) == "class 0–class 2 ×3"
+    assert style.group_label([0, 2], names) == "class 0,class 2 ×2"
 
 
 def test_palette_is_okabe_ito_and_extends_with_dashes():
     okabe_ito = {"#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000"}
-    assert {plotting.neuron_color(i) for i in range(8)} == okabe_ito
-    assert len({(plotting.neuron_color(i), plotting.neuron_dash(i)) for i in range(32)}) == 32
-    assert plotting.neuron_color(0) == plotting.neuron_color(8) and plotting.neuron_dash(0) != plotting.neuron_dash(8)
+    assert {style.neuron_color(i) for i in range(8)} == okabe_ito
+    assert len({(style.neuron_color(i), style.neuron_dash(i)) for i in range(32)}) == 32
+    assert style.neuron_color(0) == style.neuron_color(8) and style.neuron_dash(0) != style.neuron_dash(8)
 
 
 @pytest.mark.parametrize("count, budget", [(10, 50), (4096, 1000), (4096, 100), (1001, 1000)])
 def test_thin_rows_caps_and_keeps_the_ends(count, budget):
-    rows = plotting.thin_rows(count, budget, keep=(count // 3,))
+    rows = style.thin_rows(count, budget, keep=(count // 3,))
     assert len(rows) <= budget
     assert rows[0] == 0 and rows[-1] == count - 1 and count // 3 in rows
     assert np.all(np.diff(rows) > 0)
 
 
 def test_point_budget_shrinks_for_wide_layers():
-    assert plotting.point_budget(8, 3) == plotting.MAX_POINTS
-    assert 100 <= plotting.point_budget(64, 65) < plotting.MAX_POINTS
+    assert style.point_budget(8, 3) == style.MAX_POINTS
+    assert 100 <= style.point_budget(64, 65) < style.MAX_POINTS
 
 
 def test_groups_need_equality_at_every_row():
@@ -173,7 +172,7 @@ def test_every_view_of_ties_agrees(rows, neurons, dim, seed, tol):
     names = [f"n{i + 1}" for i in range(neurons)]
     plane = LF.plane_figure(vectors, names, "t", tol=tol)
     drawn = [t.name for t in plane.data if t.mode == "lines"]
-    assert drawn == [plotting.group_label(m, names) for m in over_all]
+    assert drawn == [style.group_label(m, names) for m in over_all]
 
 
 # ------------------------------------------------------------------ headline
@@ -372,7 +371,7 @@ def test_renumber_axis_references():
 def test_network_colours_edges_by_sign_and_groups_by_colour(random_start, tied):
     fig = valid(T.network_figure(random_start.history, tol=random_start.config.tol))
     edge_colours = {t.line.color for t in fig.data if t.mode == "lines"}
-    assert edge_colours == {plotting.POSITIVE, plotting.NEGATIVE}
+    assert edge_colours == {style.POSITIVE, style.NEGATIVE}
     hidden_nodes = next(t for t in fig.data if t.mode == "markers+text" and t.x[0] == 1)
     assert len(set(hidden_nodes.marker.color)) == 8
     tied_nodes = next(t for t in T.network_figure(tied.history).data if t.mode == "markers+text" and t.x[0] == 1)
@@ -393,10 +392,10 @@ def test_no_figure_module_imports_the_trainer():
     import ast
     import inspect
 
-    for module in (F, LF, plotting, P, __import__("symbreak.lesson_init_figures", fromlist=["_"])):
+    for module in (F, LF, style, P, __import__("symbreak.figures.starts", fromlist=["_"])):
         tree = ast.parse(inspect.getsource(module))
         imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-        assert "trainer" not in imported and "symbreak.trainer" not in imported, module.__name__
+        assert "trainer" not in imported and "symbreak.engine.trainer" not in imported, module.__name__
 
 
 def test_probe_covers_the_data_with_a_margin_row_by_row_along_y(tied):

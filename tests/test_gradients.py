@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from symbreak import Config, Trainer
-from symbreak.explicit import explicit_json
-from symbreak.model import MLP, Layout, output_grad
+from symbreak.engine.model import MLP, Layout, output_grad
+from symbreak.settings.explicit import explicit_json
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:

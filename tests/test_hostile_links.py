@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from pages.chrome import WORD_JOINER
 from symbreak import Config, preset
-from symbreak.config import FLAT_FIELDS
+from symbreak.settings.config import FLAT_FIELDS
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 TIMEOUT = 60
@@ -211,7 +211,7 @@ def test_no_link_breaks_the_page(params: dict[str, str]):
 # ------------------------------------------------------------------ the shared dataset cache
 def test_the_dataset_cache_is_bounded_in_bytes_and_drops_the_least_recently_used():
     from pages.session import DatasetCache, dataset_bytes
-    from symbreak.builtin_data import make_builtin
+    from symbreak.data.builtin import make_builtin
 
     made = []
 
@@ -238,7 +238,7 @@ def test_the_dataset_cache_counts_the_bytes_of_the_arrays():
     import numpy as np
 
     from pages.session import dataset_bytes
-    from symbreak.builtin_data import make_builtin
+    from symbreak.data.builtin import make_builtin
 
     data = make_builtin("xor", n_samples=400, noise=0.1, test_fraction=0.25, seed=0)
     arrays = sum(np.asarray(a).nbytes for a in (data.x_train, data.y_train, data.x_test, data.y_test))
@@ -249,7 +249,7 @@ def test_the_dataset_cache_is_safe_across_threads():
     import threading
 
     from pages.session import DatasetCache, dataset_bytes
-    from symbreak.builtin_data import make_builtin
+    from symbreak.data.builtin import make_builtin
 
     cache = DatasetCache(10 * 2**20)
     errors: list[BaseException] = []

@@ -8,12 +8,12 @@ from __future__ import annotations
 from urllib.parse import parse_qsl
 
 import pytest
-from streamlit.testing.v1 import AppTest
-
-from symbreak import lessons_init as li
-from symbreak.config import Config
 import test_lesson_pages as lesson_pages  # also puts the app's folder on the path, as app.py runs
+from streamlit.testing.v1 import AppTest
 from test_lesson_pages import ROOT, links, text
+
+from symbreak.lessons import course, init_scale, wasted
+from symbreak.settings.config import Config
 
 TIMEOUT = 120
 PAGES = ("lesson_wasted", "lesson_init_scale", "lesson_course")
@@ -33,7 +33,7 @@ def in_app(name: str, **query: str) -> AppTest:
     """
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
     at.query_params.update(query)
-    at.switch_page(f"pages/{name}.py").run()
+    at.switch_page(lesson_pages.page_path(name)).run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 
@@ -71,29 +71,29 @@ def test_show_me_reveals_the_measured_answer(name: str) -> None:
 def test_wasted_guess_is_checked_against_the_measured_accuracies() -> None:
     at = page("lesson_wasted")
     at.radio(key="lesson6_guess").set_value("as well as the random layer").run()
-    result = li.wasted("circles", li.WASTED_WIDTH, li.WASTED_STEPS)
+    result = wasted.wasted("circles", wasted.WASTED_WIDTH, wasted.WASTED_STEPS)
     t = result.table.set_index("network")
     [answer] = at.warning  # 32 tied neurons do as badly as one, not as well as 32 random ones
     assert answer.value.startswith("You predicted: as well as the random layer. The run says: as well as one neuron.")
-    assert f"{li.WASTED_WIDTH} tied {t.loc[li.TIED, 'test accuracy']:.0%}" in answer.value
+    assert f"{wasted.WASTED_WIDTH} tied {t.loc[wasted.TIED, 'test accuracy']:.0%}" in answer.value
     shown = at.dataframe[0].value.set_index("network")
-    assert shown.loc[li.TIED, "effective width"] == 1 and shown.loc[li.RANDOM, "effective width"] == li.WASTED_WIDTH
+    assert shown.loc[wasted.TIED, "effective width"] == 1 and shown.loc[wasted.RANDOM, "effective width"] == wasted.WASTED_WIDTH
     assert "32 tied neurons** end as 1 distinct neuron" in text(at)
     # The guess stays answered when a control changes: a wider layer, still tied.
     at.select_slider(key="lesson6_width").set_value(8).run()
-    assert not at.exception and at.dataframe[0].value.set_index("network").loc[li.TIED, "neurons"] == 8
-    assert links(at)["Open “tied” in the Playground"] == li.wasted_arms("circles", 8, li.WASTED_STEPS)[li.TIED]
+    assert not at.exception and at.dataframe[0].value.set_index("network").loc[wasted.TIED, "neurons"] == 8
+    assert links(at)["Open “tied” in the Playground"] == wasted.wasted_arms("circles", 8, wasted.WASTED_STEPS)[wasted.TIED]
 
 
 def test_predict_off_opens_on_the_answer_and_links_the_sigma_start() -> None:
     at = in_app("lesson_init_scale", predict="0")
     assert not [r for r in at.radio if r.key == "lesson7_guess"] and not at.success
     assert "the activations' std goes from" in text(at)
-    expected = li.scale_arms("tanh", li.SCALE_SIGMA, li.SCALE_DEPTH)[li.NORMAL]
+    expected = init_scale.scale_arms("tanh", init_scale.SCALE_SIGMA, init_scale.SCALE_DEPTH)[init_scale.NORMAL]
     query = link_query(at)
     assert query["predict"] == "0"  # the teacher's choice goes along to the next page
     config = link_config(query)
-    assert config == expected and config.model.hidden == (li.SCALE_WIDTH,) * li.SCALE_DEPTH
+    assert config == expected and config.model.hidden == (init_scale.SCALE_WIDTH,) * init_scale.SCALE_DEPTH
     at.radio(key="lesson7_activation").set_value("relu").run()
     assert not at.exception
     assert link_config(link_query(at)).model.activation == "relu"
@@ -107,8 +107,8 @@ def test_predict_off_skips_the_question_on_every_page_and_links_keep_the_teacher
     assert at.dataframe or "the activations' std goes from" in text(at)  # the measured answer, straight away
     query = link_query(at)
     assert {k: query.get(k) for k in TEACHER} == TEACHER
-    defaults = {"lesson_wasted": li.wasted_arms("circles"), "lesson_init_scale": li.scale_arms(),
-                "lesson_course": li.course_configs()}
+    defaults = {"lesson_wasted": wasted.wasted_arms("circles"), "lesson_init_scale": init_scale.scale_arms(),
+                "lesson_course": course.course_configs()}
     assert link_config(query) in defaults[name].values()
 
 
@@ -142,18 +142,18 @@ def test_without_present_the_question_is_ordinary_size() -> None:
 
 def test_present_mode_answers_in_large_type() -> None:
     at = page("lesson_init_scale", present="1")
-    at.radio(key="lesson7_guess").set_value(li.FADES).run()
-    assert any(m.value.startswith(f"### You predicted: {li.FADES}. Your prediction matches the run.")
+    at.radio(key="lesson7_guess").set_value(init_scale.FADES).run()
+    assert any(m.value.startswith(f"### You predicted: {init_scale.FADES}. Your prediction matches the run.")
                for m in at.markdown)
 
 
 def test_course_page_trains_once_and_shows_its_table() -> None:
     at = in_app("lesson_course", predict="0")
     table = at.dataframe[0].value.set_index("start")
-    assert list(table.index) == list(li.COURSE_STARTS)
+    assert list(table.index) == list(course.COURSE_STARTS)
     assert table.loc["zeros", "train accuracy"] == "50%"
-    assert f"{li.COURSE_STEPS:,} steps" in at.caption[0].value
-    assert link_config(link_query(at)) == li.course_configs()["He"]
+    assert f"{course.COURSE_STEPS:,} steps" in at.caption[0].value
+    assert link_config(link_query(at)) == course.course_configs()["He"]
     again = page("lesson_course", predict="0")  # a second visitor: served from the cache, same numbers
     assert again.caption[0].value == at.caption[0].value
 
@@ -167,14 +167,14 @@ def test_a_class_opening_the_course_trains_it_once(monkeypatch) -> None:
     import streamlit as st
 
     calls = []
-    real = li.course_experiment
+    real = course.course_experiment
 
     def short(progress=None):
         calls.append(1)
         return real(steps=600, progress=progress)
 
     st.cache_data.clear()
-    monkeypatch.setattr(li, "course_experiment", short)
+    monkeypatch.setattr(course, "course_experiment", short)
     try:
         visitors = [page("lesson_course", predict="0") for _ in range(3)]
     finally:

@@ -14,7 +14,8 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from symbreak import Config, lesson_breakers, lesson_gradients, lesson_no_hidden, lesson_split_speed
+from symbreak import Config
+from symbreak.lessons import breakers, gradients, no_hidden, split_speed
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # the pages import `pages.chrome`, as they do under `streamlit run app.py`
@@ -23,9 +24,14 @@ TIMEOUT = 60
 torch.set_num_threads(1)  # as app.py does: tiny tensors, extra threads only cost
 
 
+def page_path(name: str) -> str:
+    """The file of the page whose URL path is `name` (lesson_wasted is pages/lessons/wasted.py, compare pages/compare.py)."""
+    return f"pages/lessons/{name.removeprefix('lesson_')}.py" if name.startswith("lesson_") else f"pages/{name}.py"
+
+
 def page(name: str, timeout: float = TIMEOUT, **query: str) -> AppTest:
-    """The lesson page `name` run on its own (outside the app), with the URL's query, and no exception."""
-    at = AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=timeout)
+    """The lesson page `name` (its URL path) run on its own (outside the app), with the URL's query, and no exception."""
+    at = AppTest.from_file(str(ROOT / page_path(name)), default_timeout=timeout)
     at.query_params.update(query)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
@@ -57,11 +63,11 @@ def text(at: AppTest) -> str:
 def test_gradients_page_opens_on_the_first_example() -> None:
     at = page("lesson_gradients")
     table = at.dataframe[0].value
-    assert list(table.index) == list(lesson_gradients.TABLE_ORDER_221)
+    assert list(table.index) == list(gradients.TABLE_ORDER_221)
     assert table.loc["w1", "w5 or w6"] == "0.8" and table.loc["w3", "w5 or w6"] == "-0.4"
     assert "w5 ≠ w6" in text(at)
     trainer = at.session_state["lesson1_trainer"]
-    assert links(at)["Open this network in the Playground"] == trainer.config == lesson_gradients.config_221()
+    assert links(at)["Open this network in the Playground"] == trainer.config == gradients.config_221()
 
 
 def test_gradients_page_tie_then_step_keeps_the_neurons_equal() -> None:
@@ -71,10 +77,10 @@ def test_gradients_page_tie_then_step_keeps_the_neurons_equal() -> None:
     click(at, "Step 10")
     trainer = at.session_state["lesson1_trainer"]
     assert trainer.step_count == 10
-    now = lesson_gradients.values_221(trainer.parameters())
+    now = gradients.values_221(trainer.parameters())
     assert now["w1"] == now["w3"] and now["w2"] == now["w4"] and now["w5"] == now["w6"]
     table = at.dataframe[0].value
-    assert table.loc["w1", lesson_gradients.MEAN_GRADIENT] == table.loc["w3", lesson_gradients.MEAN_GRADIENT]
+    assert table.loc["w1", gradients.MEAN_GRADIENT] == table.loc["w3", gradients.MEAN_GRADIENT]
     assert "step 10" in at.subheader[0].value
 
 
@@ -82,9 +88,9 @@ def test_gradients_page_untie_outgoing_then_step_splits_them() -> None:
     at = click(click(page("lesson_gradients"), "Tie the neurons"), "Untie only the outgoing weights")
     assert not at.success
     assert at.number_input(key="lesson1_w6").value == pytest.approx(
-        at.number_input(key="lesson1_w5").value - lesson_gradients.UNTIE_GAP)
+        at.number_input(key="lesson1_w5").value - gradients.UNTIE_GAP)
     click(at, "Step")
-    now = lesson_gradients.values_221(at.session_state["lesson1_trainer"].parameters())
+    now = gradients.values_221(at.session_state["lesson1_trainer"].parameters())
     assert now["w1"] != now["w3"]
     table = at.dataframe[0].value
     assert table.loc["w1", "σ'(z)"] != table.loc["w3", "σ'(z)"]
@@ -98,7 +104,7 @@ def test_gradients_page_edit_a_weight_and_pick_a_sample() -> None:
     at.number_input(key="lesson1_sample").set_value(7).run()
     assert not at.exception
     trainer = at.session_state["lesson1_trainer"]
-    assert lesson_gradients.values_221(trainer.parameters())["w1"] == 1.5
+    assert gradients.values_221(trainer.parameters())["w1"] == 1.5
     table = at.dataframe[0].value
     assert table.loc["w1", "value"] == "1.5"
     assert float(table.loc["w1", "input"]) == pytest.approx(trainer.dataset.x_train[6, 0], rel=1e-3)
@@ -110,16 +116,16 @@ def test_breakers_page_shows_the_measured_matrix() -> None:
     table = at.dataframe[0].value.set_index("intervention")
     assert len(table) == 14 and (table["distinct neurons"] > 1).sum() == 6
     for label in ("mini-batches of 32, shuffled", "momentum 0.9", "Adam", "weight decay 0.01", "zero init, relu"):
-        assert table.loc[label, "outcome"] == lesson_breakers.TIED and table.loc[label, "gap"] == 0
+        assert table.loc[label, "outcome"] == breakers.TIED and table.loc[label, "gap"] == 0
     for label in ("dropout 0.1", "dropout 0.5", "random init (Xavier)", "perturbation ε = 1e-6",
                   "different biases only", "different outgoing weights only"):
-        assert table.loc[label, "outcome"] == lesson_breakers.SPLIT and table.loc[label, "gap"] > 0
+        assert table.loc[label, "outcome"] == breakers.SPLIT and table.loc[label, "gap"] > 0
     assert "Still identical to the last bit:** nothing (constant 0.5), mini-batches" in text(at)
     assert "Notice what does **not** help" in text(at)
-    assert f"× {lesson_breakers.BREAKER_STEPS} steps" in at.caption[0].value
+    assert f"× {breakers.BREAKER_STEPS} steps" in at.caption[0].value
     at.selectbox(key="lesson2_open").set_value("dropout 0.5").run()
     [config] = links(at).values()
-    assert config == lesson_breakers.breaker_base().with_flat(dropout="0.5")
+    assert config == breakers.breaker_base().with_flat(dropout="0.5")
     at.slider(key="lesson2_steps").set_value(100).run()
     assert not at.exception and "× 100 steps" in at.caption[0].value
 
@@ -154,7 +160,7 @@ def test_no_hidden_page_shows_rows_split_and_neurons_tied() -> None:
     assert "3 class rows, 3 distinct" in shown and "4 hidden neurons, 1 distinct" in shown
     assert re.search(r"Largest column sum over all steps: \d\.\de-1[5-9]", at.caption[0].value)
     softmax, hidden = links(at).values()
-    assert (softmax, hidden) == lesson_no_hidden.no_hidden_configs()
+    assert (softmax, hidden) == no_hidden.no_hidden_configs()
     at.radio(key="lesson3_activation").set_value("tanh").run()
     assert not at.exception and "tanh(0) = 0" in text(at)
 
@@ -167,7 +173,7 @@ def test_split_speed_page_shows_split_times_growing_as_epsilon_shrinks() -> None
     assert steps == sorted(steps, reverse=True) and len(set(steps)) == 8
     assert "doubles every" in text(at)
     [config] = links(at).values()
-    assert config == lesson_split_speed.split_config().with_flat(perturb=1e-4)
+    assert config == split_speed.split_config().with_flat(perturb=1e-4)
     at.select_slider(key="lesson4_lr").set_value(3.0).run()
     assert not at.exception
     assert "did not reach" in at.info[0].value
@@ -203,20 +209,20 @@ def test_compare_page_explains_bad_choices() -> None:
 # ------------------------------------------------------------------ inside the app
 def test_lessons_inside_the_app_link_to_the_playground_page() -> None:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
-    at.switch_page("pages/lesson_no_hidden.py").run()
+    at.switch_page("pages/lessons/no_hidden.py").run()
     assert not at.exception
     link = at.get("page_link")[0].proto
     assert link.page == "" and link.page_script_hash, "the Playground is app.py's default page, at /"
-    assert Config.from_flat(dict(parse_qsl(link.query_string))) == lesson_no_hidden.no_hidden_configs()[0]
+    assert Config.from_flat(dict(parse_qsl(link.query_string))) == no_hidden.no_hidden_configs()[0]
 
 
 def test_a_lesson_link_carries_the_teachers_hide_list_and_projector_mode() -> None:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
     at.query_params.update({"hide": "dropout,optimizer", "present": "1"})
     at.run()
-    at.switch_page("pages/lesson_no_hidden.py").run()
+    at.switch_page("pages/lessons/no_hidden.py").run()
     assert not at.exception
     query = dict(parse_qsl(at.get("page_link")[0].proto.query_string))
     assert query["hide"] == "dropout,optimizer" and query["present"] == "1"
     assert Config.from_flat({k: v for k, v in query.items() if k not in ("hide", "present")}) == \
-        lesson_no_hidden.no_hidden_configs()[0]
+        no_hidden.no_hidden_configs()[0]

@@ -12,16 +12,22 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from symbreak import Config, Trainer
-from symbreak import probe
-from symbreak import lessons_init as li
-from symbreak.config import ACTIVATIONS, MAX_HIDDEN_LAYERS, MAX_WIDTH
-from symbreak.history import DEFAULT_BUDGET_BYTES
-from symbreak.lesson_init_figures import (
-    boundaries_figure, curves_figure, data_figure, histograms_figure, layer_std_figure, sweep_figure,
+from symbreak.engine import probe
+from symbreak.engine.history import DEFAULT_BUDGET_BYTES
+from symbreak.engine.metrics import gap
+from symbreak.engine.model import Layout, init_params
+from symbreak.figures.starts import (
+    boundaries_figure,
+    curves_figure,
+    data_figure,
+    histograms_figure,
+    layer_std_figure,
+    sweep_figure,
 )
-from symbreak.metrics import gap
-from symbreak.model import Layout, init_params
-from symbreak.values import ConfigError
+from symbreak.lessons import boundary, course, init_scale
+from symbreak.lessons import wasted as tie_lesson
+from symbreak.settings.config import ACTIVATIONS, MAX_HIDDEN_LAYERS, MAX_WIDTH
+from symbreak.settings.values import ConfigError
 
 torch.set_num_threads(1)
 SMALL = {"n_samples": "60", "test_fraction": "0.2"}
@@ -82,82 +88,82 @@ def test_init_variances_follow_the_published_rules(scheme: str) -> None:
         expected = 2.0 / (fan_in + fan_out) if scheme.startswith("xavier") else 2.0 / fan_in
         assert abs(np.mean(weights)) < 5 * math.sqrt(expected / weights.size)
         ratios.append(np.var(weights) / expected)
-        assert li.variance_rule(scheme, fan_in, fan_out) == expected
+        assert init_scale.variance_rule(scheme, fan_in, fan_out) == expected
     assert abs(np.mean(ratios) - 1.0) < 0.05, ratios
     assert all(abs(r - 1.0) < 0.15 for r in ratios), ratios
 
 
 # ------------------------------------------------------------------ lesson 6: why a tie wastes the network
 @pytest.fixture(scope="module")
-def wasted() -> li.Wasted:
-    return li.wasted("circles", width=16, steps=300)
+def wasted() -> tie_lesson.Wasted:
+    return tie_lesson.wasted("circles", width=16, steps=300)
 
 
-def test_tied_layer_is_one_neuron_and_no_better_than_one(wasted: li.Wasted) -> None:
+def test_tied_layer_is_one_neuron_and_no_better_than_one(wasted: tie_lesson.Wasted) -> None:
     t = wasted.table.set_index("network")
-    assert t.loc[li.TIED, "neurons"] == 16 and t.loc[li.TIED, "effective width"] == 1
-    assert t.loc[li.ONE, "effective width"] == 1
-    assert t.loc[li.RANDOM, "effective width"] == 16 and t.loc[li.TIED_DROPOUT, "effective width"] == 16
-    assert t.loc[li.TIED, "test accuracy"] <= t.loc[li.ONE, "test accuracy"] + 0.05
-    assert t.loc[li.RANDOM, "test accuracy"] >= t.loc[li.ONE, "test accuracy"] + 0.2
-    assert set(wasted.boundaries) == {li.ONE, li.TIED, li.TIED_DROPOUT, li.RANDOM}
-    assert wasted.boundaries[li.TIED].prob.shape == (li.GRID, li.GRID)
+    assert t.loc[tie_lesson.TIED, "neurons"] == 16 and t.loc[tie_lesson.TIED, "effective width"] == 1
+    assert t.loc[tie_lesson.ONE, "effective width"] == 1
+    assert t.loc[tie_lesson.RANDOM, "effective width"] == 16 and t.loc[tie_lesson.TIED_DROPOUT, "effective width"] == 16
+    assert t.loc[tie_lesson.TIED, "test accuracy"] <= t.loc[tie_lesson.ONE, "test accuracy"] + 0.05
+    assert t.loc[tie_lesson.RANDOM, "test accuracy"] >= t.loc[tie_lesson.ONE, "test accuracy"] + 0.2
+    assert set(wasted.boundaries) == {tie_lesson.ONE, tie_lesson.TIED, tie_lesson.TIED_DROPOUT, tie_lesson.RANDOM}
+    assert wasted.boundaries[tie_lesson.TIED].prob.shape == (boundary.GRID, boundary.GRID)
 
 
-def test_width_sweep_tied_stays_flat_and_random_rises(wasted: li.Wasted) -> None:
+def test_width_sweep_tied_stays_flat_and_random_rises(wasted: tie_lesson.Wasted) -> None:
     sweep = wasted.sweep
-    assert list(sweep["width"]) == list(li.SWEEP_WIDTHS)
-    assert (sweep[f"{li.TIED} distinct"] == 1).all()
-    assert list(sweep[f"{li.RANDOM} distinct"]) == list(li.SWEEP_WIDTHS)
-    assert sweep[f"{li.TIED} test"].max() - sweep[f"{li.TIED} test"].min() < 0.15
-    assert sweep[f"{li.RANDOM} test"].iloc[-1] - sweep[f"{li.RANDOM} test"].iloc[0] > 0.2
+    assert list(sweep["width"]) == list(tie_lesson.SWEEP_WIDTHS)
+    assert (sweep[f"{tie_lesson.TIED} distinct"] == 1).all()
+    assert list(sweep[f"{tie_lesson.RANDOM} distinct"]) == list(tie_lesson.SWEEP_WIDTHS)
+    assert sweep[f"{tie_lesson.TIED} test"].max() - sweep[f"{tie_lesson.TIED} test"].min() < 0.15
+    assert sweep[f"{tie_lesson.RANDOM} test"].iloc[-1] - sweep[f"{tie_lesson.RANDOM} test"].iloc[0] > 0.2
 
 
-def test_wasted_sentences_carry_the_measured_numbers(wasted: li.Wasted) -> None:
-    sentences = li.wasted_sentences(wasted)
+def test_wasted_sentences_carry_the_measured_numbers(wasted: tie_lesson.Wasted) -> None:
+    sentences = tie_lesson.wasted_sentences(wasted)
     t = wasted.table.set_index("network")
     assert len(sentences) == 5
-    assert f"{t.loc[li.ONE, 'test accuracy']:.0%}" in sentences[0]
+    assert f"{t.loc[tie_lesson.ONE, 'test accuracy']:.0%}" in sentences[0]
     assert "16 tied neurons** end as 1 distinct neuron:" in sentences[1]
-    assert f"{t.loc[li.RANDOM, 'test accuracy']:.0%}" in sentences[3]
+    assert f"{t.loc[tie_lesson.RANDOM, 'test accuracy']:.0%}" in sentences[3]
 
 
 def test_boundary_is_the_probes_plane_through_an_independent_forward_pass() -> None:
     """The plane is the probe's (the Playground's) grid; the probability a NumPy tanh-then-sigmoid pass of the
     run's own weights gives at each point of it."""
-    trainer = Trainer([li.wasted_config("circles", 3, li.RANDOM_INIT, steps=5)] * 2, max_rows=8)
+    trainer = Trainer([tie_lesson.wasted_config("circles", 3, tie_lesson.RANDOM_INIT, steps=5)] * 2, max_rows=8)
     trainer.step(5)
-    b = li.boundary(trainer, run=1)
+    b = boundary.boundary(trainer, run=1)
     data = trainer.dataset
-    xs, ys, points = probe.plane_grid(np.concatenate([data.x_train, data.x_test]), li.GRID)
+    xs, ys, points = probe.plane_grid(np.concatenate([data.x_train, data.x_test]), boundary.GRID)
     assert np.array_equal(b.xs, xs) and np.array_equal(b.ys, ys) and b.prob.shape == (len(ys), len(xs))
     (w1, b1), (w2, b2) = trainer.parameters(1)
     expected = 1 / (1 + np.exp(-(np.tanh(points @ w1.T + b1) @ w2.T + b2)[:, 0]))
     np.testing.assert_allclose(b.prob.ravel(), expected, rtol=1e-5, atol=1e-6)
     # Row j of the grid is y = ys[j]: the point (xs[i], ys[j]) is prob[j, i].
     np.testing.assert_allclose(b.prob[2, 5], expected[2 * len(xs) + 5], rtol=1e-5)
-    assert li.flat_prediction(b) is None
+    assert boundary.flat_prediction(b) is None
 
 
 def test_a_network_with_no_boundary_is_named_flat() -> None:
-    zeros = li.course_experiment(steps=50).boundaries["zeros"]
-    assert li.flat_prediction(zeros) == pytest.approx(float(zeros.prob[0, 0]))  # no hidden signal: one value
-    assert li.flat_prediction(li.Boundary(np.arange(2), np.arange(2), np.array([[0.5, 0.5], [0.5, 0.6]]),
+    zeros = course.course_experiment(steps=50).boundaries["zeros"]
+    assert boundary.flat_prediction(zeros) == pytest.approx(float(zeros.prob[0, 0]))  # no hidden signal: one value
+    assert boundary.flat_prediction(boundary.Boundary(np.arange(2), np.arange(2), np.array([[0.5, 0.5], [0.5, 0.6]]),
                                           np.zeros((1, 2)), np.zeros(1))) is None
 
 
 def test_wasted_refuses_a_width_outside_the_engine() -> None:
     with pytest.raises(ValueError, match="width: must be between 2 and 64"):
-        li.wasted_arms("circles", width=65)
+        tie_lesson.wasted_arms("circles", width=65)
 
 
 # ------------------------------------------------------------------ lesson 7: how big a random start
 @pytest.fixture(scope="module")
-def scale() -> li.InitScale:
-    return li.init_scale("tanh", sigma=li.SCALE_SIGMA, depth=6, steps=200)
+def scale() -> init_scale.InitScale:
+    return init_scale.init_scale("tanh", sigma=init_scale.SCALE_SIGMA, depth=6, steps=200)
 
 
-def test_layer_stds_match_an_independent_numpy_forward_pass(scale: li.InitScale) -> None:
+def test_layer_stds_match_an_independent_numpy_forward_pass(scale: init_scale.InitScale) -> None:
     """Step 0's per-layer activation std, recomputed from the drawn weights by NumPy, layer by layer."""
     trainer = Trainer(list(scale.configs.values()))
     for run in range(trainer.k):
@@ -167,43 +173,43 @@ def test_layer_stds_match_an_independent_numpy_forward_pass(scale: li.InitScale)
             assert scale.act_std[run, 0, layer] == pytest.approx(h.std(), rel=1e-4, abs=1e-12)
 
 
-def test_small_start_fades_and_sits_on_a_plateau_while_he_trains(scale: li.InitScale) -> None:
-    zero, normal, he = (scale.labels.index(n) for n in (li.ZERO, li.NORMAL, li.HE))
+def test_small_start_fades_and_sits_on_a_plateau_while_he_trains(scale: init_scale.InitScale) -> None:
+    zero, normal, he = (scale.labels.index(n) for n in (init_scale.ZERO, init_scale.NORMAL, init_scale.HE))
     assert np.all(scale.act_std[zero] == 0.0) and np.all(scale.gap[zero] == 0.0)
-    assert li.sigma_label(li.SCALE_SIGMA) == "too small"
-    assert li.signal_verdict(scale, normal) == li.FADES
-    assert li.signal_verdict(scale, he) == li.HOLDS
+    assert init_scale.sigma_label(init_scale.SCALE_SIGMA) == "too small"
+    assert init_scale.signal_verdict(scale, normal) == init_scale.FADES
+    assert init_scale.signal_verdict(scale, he) == init_scale.HOLDS
     # The small start is nearly tied: its first layer's neurons start closer together than He's.
     assert 0 < scale.gap[normal, 0] < scale.gap[he, 0]
-    assert li.leaves_plateau(scale.steps, scale.loss[he]) < li.leaves_plateau(scale.steps, scale.loss[normal])
+    assert init_scale.leaves_plateau(scale.steps, scale.loss[he]) < init_scale.leaves_plateau(scale.steps, scale.loss[normal])
     assert scale.grad_std.shape == (4, len(scale.steps), 7)
     assert scale.grad_std[normal, 0, 0] < scale.grad_std[he, 0, 0]
 
 
 def test_too_large_relu_start_blows_up() -> None:
-    result = li.init_scale("relu", sigma=3.0, depth=6, steps=2)
-    assert li.sigma_label(3.0) == "too large"
-    assert li.signal_verdict(result, result.labels.index(li.NORMAL)) == li.GROWS
+    result = init_scale.init_scale("relu", sigma=3.0, depth=6, steps=2)
+    assert init_scale.sigma_label(3.0) == "too large"
+    assert init_scale.signal_verdict(result, result.labels.index(init_scale.NORMAL)) == init_scale.GROWS
 
 
-def test_scale_sentences_name_each_start(scale: li.InitScale) -> None:
-    sentences = li.scale_sentences(scale)
+def test_scale_sentences_name_each_start(scale: init_scale.InitScale) -> None:
+    sentences = init_scale.scale_sentences(scale)
     assert [s.split(":**")[0] for s in sentences] == [f"**{n}" for n in scale.labels]
     assert "exactly 0" in sentences[0]
 
 
 # ------------------------------------------------------------------ lesson 8: the course's experiment
 def test_course_data_is_two_noisy_circles() -> None:
-    data = li.course_dataset()
+    data = course.course_dataset()
     assert data.x_train.shape == (300, 2) and data.x_test.shape == (100, 2)
     radius = np.hypot(*data.x_train.T)
     outer, inner = radius[data.y_train == 0], radius[data.y_train == 1]
-    assert abs(outer.mean() - 1.0) < 0.02 and abs(inner.mean() - li.COURSE_FACTOR) < 0.02
+    assert abs(outer.mean() - 1.0) < 0.02 and abs(inner.mean() - course.COURSE_FACTOR) < 0.02
     assert 0.03 < outer.std() < 0.07
 
 
 def test_course_configs_are_the_exercise() -> None:
-    configs = li.course_configs()
+    configs = course.course_configs()
     assert [c.init.weight for c in configs.values()] == ["zeros", "normal:10", "he_normal"]
     for c in configs.values():
         assert c.model.hidden == (10, 5) and c.model.activation == "relu"
@@ -212,25 +218,25 @@ def test_course_configs_are_the_exercise() -> None:
 
 def test_course_experiment_short_run_reports_progress_and_measures_each_start() -> None:
     seen: list[float] = []
-    result = li.course_experiment(steps=1200, progress=seen.append)
+    result = course.course_experiment(steps=1200, progress=seen.append)
     assert seen == [500 / 1200, 1000 / 1200, 1.0]
     t = result.table.set_index("start")
     assert t.loc["zeros", "final loss"] == pytest.approx(math.log(2), abs=1e-3)  # nothing but the bias moves
     assert t.loc["zeros", "train accuracy"] == 0.5
     assert t.loc["He", "final loss"] < t.loc["zeros", "final loss"]
     assert result.loss[1, 0] > 1.0  # ten times too large starts far off
-    assert "does best on the test set" in li.course_sentences(result)[-1]
+    assert "does best on the test set" in course.course_sentences(result)[-1]
 
 
 # ------------------------------------------------------------------ figures
-def test_figures_draw_from_arrays(wasted: li.Wasted, scale: li.InitScale) -> None:
-    data = li.course_dataset()
+def test_figures_draw_from_arrays(wasted: tie_lesson.Wasted, scale: init_scale.InitScale) -> None:
+    data = course.course_dataset()
     assert len(data_figure(data.x_train, data.y_train, data.classes, "t").data) == 2
     fig = boundaries_figure(wasted.boundaries, list(wasted.boundaries), ("0", "1"))
     assert sum(tr.type == "heatmap" for tr in fig.data) == 4
     assert len(sweep_figure(wasted.sweep, 0.6).data) == 2
     std = layer_std_figure(scale.act_std[:, 0], scale.grad_std[:, 0], scale.labels, 0)
-    zeros = [tr for tr in std.data if tr.name == li.ZERO]
+    zeros = [tr for tr in std.data if tr.name == init_scale.ZERO]
     assert all(np.isnan(np.asarray(tr.y, dtype=float)).all() for tr in zeros)  # exact zeros left off the log axis
     assert std.layout.yaxis.type == "log" and std.layout.yaxis.dtick == 1
     low, high = std.layout.yaxis.range  # at least 0.001 to 10, so a moving σ moves the lines and not the axis

@@ -15,7 +15,7 @@ import pytest
 from pages import session
 from pages.session import DatasetCache, SessionJanitor, dataset_bytes
 from symbreak import Config
-from symbreak.builtin_data import make_builtin
+from symbreak.data.builtin import make_builtin
 
 TTL = 120.0
 
@@ -121,9 +121,9 @@ def test_every_served_app_gets_the_same_malloc_arena_limit():
     from pathlib import Path
 
     import yaml
-
-    from symbreak.serve import MALLOC_ARENA_MAX, worker_env
     from test_docker import dockerfile_instructions
+
+    from symbreak.serving.serve import MALLOC_ARENA_MAX, worker_env
 
     root = Path(__file__).resolve().parent.parent
     assert worker_env("secret")["MALLOC_ARENA_MAX"] == MALLOC_ARENA_MAX

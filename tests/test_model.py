@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from symbreak.model import MLP, Layout
+from symbreak.engine.model import MLP, Layout
 
 NUMPY_ACTIVATIONS = {"tanh": np.tanh, "relu": lambda z: np.maximum(z, 0.0), "sigmoid": lambda z: 1 / (1 + np.exp(-z))}
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from symbreak import settings
-from symbreak.optim import Optimizer
+from symbreak.engine.optim import Optimizer
+from symbreak.settings import registry
 
 REFERENCES = {
     "sgd": lambda p, lr, wd: torch.optim.SGD(p, lr=lr, weight_decay=wd),
@@ -22,13 +22,13 @@ def column(values: list[float]) -> torch.Tensor:
 
 
 def test_every_optimizer_the_settings_offer_has_an_update_rule() -> None:
-    for name in settings.OPTIMIZERS:
+    for name in registry.OPTIMIZERS:
         Optimizer(name, column([0.1]), column([0.0]), torch.zeros(1, 3))
     with pytest.raises(ValueError, match=r"optimizer: 'rmsprop' is not one of sgd, momentum, adam"):
         Optimizer("rmsprop", column([0.1]), column([0.0]), torch.zeros(1, 3))
 
 
-@pytest.mark.parametrize("name", settings.OPTIMIZERS)
+@pytest.mark.parametrize("name", registry.OPTIMIZERS)
 def test_each_run_follows_torch_optim_with_its_own_rate_and_decay(name: str) -> None:
     generator = torch.Generator().manual_seed(3)
     theta = torch.randn(len(LRS), 6, generator=generator, dtype=torch.float64)
@@ -45,7 +45,7 @@ def test_each_run_follows_torch_optim_with_its_own_rate_and_decay(name: str) -> 
         torch.testing.assert_close(theta[run], param.detach(), rtol=1e-12, atol=1e-14)
 
 
-@pytest.mark.parametrize("name", settings.OPTIMIZERS)
+@pytest.mark.parametrize("name", registry.OPTIMIZERS)
 def test_equal_entries_with_equal_gradients_stay_bitwise_equal_and_reset_forgets(name: str) -> None:
     generator = torch.Generator().manual_seed(5)
     start = torch.randn(2, 4, generator=generator, dtype=torch.float32).repeat(1, 2)  # entries i and i + 4 equal

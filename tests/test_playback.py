@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from symbreak import Config, preset
+from symbreak.engine.trainer import Trainer
 from symbreak.playback import Mode, Playback
-from symbreak.trainer import Trainer
 
 
 class Clock:

@@ -20,22 +20,22 @@ from streamlit.proto.NumberInput_pb2 import NumberInput as NumberInputProto
 from streamlit.proto.Slider_pb2 import Slider as SliderProto
 from streamlit.testing.v1 import AppTest
 
-from symbreak import settings
 from symbreak.cli import build_parser, config_from_args, main
-from symbreak.config import FLAT_FIELDS, Config, parse_hide
-from symbreak.explicit import explicit_json
-from symbreak.presets import PRESETS
-from symbreak.settings import SETTINGS, Setting, bound_text
-from symbreak.values import ConfigError
+from symbreak.settings import registry
+from symbreak.settings.config import FLAT_FIELDS, Config, parse_hide
+from symbreak.settings.explicit import explicit_json
+from symbreak.settings.presets import PRESETS
+from symbreak.settings.registry import SETTINGS, Setting, bound_text
+from symbreak.settings.values import ConfigError
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 TIMEOUT = 60
 # The Playground's sidebar sections that draw their controls only when open.
 SECTIONS = ("playground.x.data", "playground.x.arithmetic", "playground.x.tables")
-FIELDS = settings.fields()
-RANGED = [s for s in SETTINGS.values() if s.kind in (settings.NUMBER, settings.INT)]
+FIELDS = registry.fields()
+RANGED = [s for s in SETTINGS.values() if s.kind in (registry.NUMBER, registry.INT)]
 # The Python type each kind of config field holds.
-FIELD_TYPES = {settings.NUMBER: float, settings.INT: int, settings.BOOL: bool, settings.WIDTHS: tuple[int, ...]}
+FIELD_TYPES = {registry.NUMBER: float, registry.INT: int, registry.BOOL: bool, registry.WIDTHS: tuple[int, ...]}
 
 
 def key(entry: Setting) -> str:
@@ -101,9 +101,9 @@ def test_validation_accepts_every_choice_and_nothing_else(entry: Setting) -> Non
     expect_refused({entry.field: "not-a-choice"}, entry.field)
 
 
-@pytest.mark.parametrize("entry", [s for s in FIELDS if s.kind in (settings.SCHEME, settings.WEIGHTS)], ids=key)
+@pytest.mark.parametrize("entry", [s for s in FIELDS if s.kind in (registry.SCHEME, registry.WEIGHTS)], ids=key)
 def test_a_starting_value_is_accepted_at_its_bounds_and_refused_past_them(entry: Setting) -> None:
-    text = (lambda v: f"constant:{v!r}") if entry.kind == settings.SCHEME else one_layer
+    text = (lambda v: f"constant:{v!r}") if entry.kind == registry.SCHEME else one_layer
     for value in (entry.low, entry.high):
         Config.from_flat({entry.key: text(value)})
     for value in outside(entry):
@@ -123,14 +123,14 @@ def test_widths_are_bounded_in_count_and_size() -> None:
 
 @pytest.mark.parametrize("entry", FIELDS, ids=key)
 def test_a_value_longer_than_its_entry_allows_is_refused_unread(entry: Setting) -> None:
-    if entry.kind in (settings.TEXT, settings.FILE):
+    if entry.kind in (registry.TEXT, registry.FILE):
         assert Config.from_flat({entry.key: "a" * entry.max_chars}).to_flat()[entry.key] == "a" * entry.max_chars
     with pytest.raises(ConfigError, match=f"^{entry.key}: the value has {entry.max_chars + 1:,} characters"):
         Config.from_flat({entry.key: " " * (entry.max_chars + 1)})
 
 
 def test_a_bool_field_reads_true_and_false_only() -> None:
-    for entry in (s for s in FIELDS if s.kind == settings.BOOL):
+    for entry in (s for s in FIELDS if s.kind == registry.BOOL):
         assert Config.from_flat({entry.key: "1"}).to_flat()[entry.key] == "1"
         expect_refused({entry.key: "maybe"}, entry.key)
 
@@ -146,14 +146,14 @@ def run_flags() -> dict[str, argparse.Action]:
 def test_every_entry_has_a_flag_of_its_type_whose_help_states_the_range(entry: Setting) -> None:
     flag = run_flags()[entry.option]
     assert flag.dest == entry.key and flag.help
-    if entry.kind == settings.BOOL:
+    if entry.kind == registry.BOOL:
         assert flag.nargs == 0 and flag.const is True
-    elif entry.kind == settings.PRESET:
+    elif entry.kind == registry.PRESET:
         assert list(flag.choices) == list(PRESETS)
-    elif entry.kind == settings.CHOICE:
+    elif entry.kind == registry.CHOICE:
         assert tuple(flag.choices) == entry.choices
     else:
-        assert (flag.type or str) is {settings.NUMBER: float, settings.INT: int}.get(entry.kind, str)
+        assert (flag.type or str) is {registry.NUMBER: float, registry.INT: int}.get(entry.kind, str)
     if entry.low is not None:
         help_text = " ".join(flag.help.split())
         assert entry.span() in help_text and bound_text(entry.high) in help_text, help_text
@@ -163,7 +163,7 @@ def test_only_sidebar_parts_have_no_flag() -> None:
     assert {s.key for s in SETTINGS.values() if not s.option} == {s.key for s in SETTINGS.values() if s.part_of}
 
 
-@pytest.mark.parametrize("entry", [s for s in FIELDS if s.kind in (settings.NUMBER, settings.INT)], ids=key)
+@pytest.mark.parametrize("entry", [s for s in FIELDS if s.kind in (registry.NUMBER, registry.INT)], ids=key)
 def test_a_flag_takes_its_bounds_and_exits_2_naming_the_field_just_outside(entry: Setting, capsys) -> None:
     for value in (entry.low, entry.high):
         args = build_parser().parse_args(["run", f"{entry.option}={value!r}"])
@@ -193,13 +193,13 @@ def test_an_unknown_hide_name_gets_a_short_quoted_message() -> None:
     assert "steps" not in message.split("hide any of")[1].split(", ")
     too_long = "dropout," * 1000
     assert parse_hide(too_long) == (frozenset(), f"hide: the value has {len(too_long):,} characters; at most "
-                                                 f"{settings.MAX_VALUE_CHARS:,} are accepted")
+                                                 f"{registry.MAX_VALUE_CHARS:,} are accepted")
 
 
 def test_every_field_at_its_upper_bound_round_trips() -> None:
     """Every field survives the flat and JSON round trips at its registry bounds (a bound that no form can hold
     would be a registry error)."""
-    flat = {s.key: s.high for s in FIELDS if s.kind in (settings.NUMBER, settings.INT)}
+    flat = {s.key: s.high for s in FIELDS if s.kind in (registry.NUMBER, registry.INT)}
     config = Config.from_flat(flat)
     assert Config.from_flat(config.to_flat()) == config
     assert Config.from_json(config.to_json()) == config
@@ -246,29 +246,29 @@ def sidebar() -> dict[str, object]:
 
 INT_DATA, FLOAT_DATA = NumberInputProto.DataType.INT, NumberInputProto.DataType.FLOAT
 assert (INT_DATA, FLOAT_DATA) == (SliderProto.DataType.INT, SliderProto.DataType.FLOAT)
-CONTROLS = [s for s in settings.controls() if s.widget != settings.TABLE]
+CONTROLS = [s for s in registry.controls() if s.widget != registry.TABLE]
 
 
 @pytest.mark.parametrize("entry", CONTROLS, ids=key)
 def test_the_sidebar_draws_each_control_as_its_entry_says(entry: Setting, sidebar: dict) -> None:
     widget = sidebar[entry.key]
     assert (widget.label, widget.help) == (entry.label, entry.help)
-    if entry.widget in (settings.SLIDER, settings.NUMBER_INPUT):
+    if entry.widget in (registry.SLIDER, registry.NUMBER_INPUT):
         assert (widget.min, widget.max, widget.step) == (entry.low, entry.high, entry.step)
-        assert widget.proto.data_type == (INT_DATA if entry.kind == settings.INT else FLOAT_DATA)
+        assert widget.proto.data_type == (INT_DATA if entry.kind == registry.INT else FLOAT_DATA)
         assert type(widget.value) is type(entry.low)
     if entry.format:
         assert widget.proto.format == entry.format
-    if entry.widget == settings.SELECT and entry.kind == settings.PRESET:
+    if entry.widget == registry.SELECT and entry.kind == registry.PRESET:
         assert list(widget.options)[:len(PRESETS)] == list(PRESETS)
     elif entry.key == "dataset":  # the page names the uploaded file after "csv"
-        assert list(widget.options) == [*entry.choices[:-1], f"{settings.CSV_DATASET}: up.csv"]
-    elif entry.widget in (settings.SELECT, settings.RADIO):
+        assert list(widget.options) == [*entry.choices[:-1], f"{registry.CSV_DATASET}: up.csv"]
+    elif entry.widget in (registry.SELECT, registry.RADIO):
         assert list(widget.options) == [entry.show(c) for c in entry.choices]
-    if entry.widget == settings.TEXT_INPUT:
+    if entry.widget == registry.TEXT_INPUT:
         assert widget.max_chars == entry.max_chars
-    if entry.widget == settings.UPLOAD:
-        assert widget.proto.max_upload_size_mb == settings.MAX_UPLOAD_MB
+    if entry.widget == registry.UPLOAD:
+        assert widget.proto.max_upload_size_mb == registry.MAX_UPLOAD_MB
 
 
 def test_every_control_has_a_widget_and_no_widget_lacks_an_entry(sidebar: dict) -> None:

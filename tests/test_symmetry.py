@@ -8,8 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from symbreak import Config, Trainer, load_dataset, preset
-from symbreak.config import ACTIVATIONS, MAX_HIDDEN_LAYERS, OPTIMIZERS
-from symbreak.metrics import distinct, gap
+from symbreak.engine.metrics import distinct, gap
+from symbreak.settings.config import ACTIVATIONS, MAX_HIDDEN_LAYERS, OPTIMIZERS
 
 DATASETS = {"coffee": "binary", "demand": "binary", "blobs3": "multiclass", "sine": "regression"}
 SMALL = {"n_samples": "60", "test_fraction": "0.2"}

@@ -11,12 +11,12 @@ import pytest
 import torch
 
 from symbreak import Config, Trainer, preset, run_side_by_side
-from symbreak.csv_data import load_csv
-from symbreak.data import Dataset
-from symbreak.explicit import explicit_json
-from symbreak.history import METRIC_NAMES
-from symbreak.metrics import distinct, gap, group_labels, groups, pairwise_distances
-from symbreak.values import ConfigError
+from symbreak.data.csv_files import load_csv
+from symbreak.data.dataset import Dataset
+from symbreak.engine.history import METRIC_NAMES
+from symbreak.engine.metrics import distinct, gap, group_labels, groups, pairwise_distances
+from symbreak.settings.explicit import explicit_json
+from symbreak.settings.values import ConfigError
 
 DIVERGING = {"dataset": "sine", "activation": "relu", "lr": "50", "init": "normal:1"}
 

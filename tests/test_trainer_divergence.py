@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from symbreak import Config, Trainer
-from symbreak.csv_data import load_csv
-from symbreak.data import Dataset
-from symbreak.trainer import load_dataset
+from symbreak.data.csv_files import load_csv
+from symbreak.data.dataset import Dataset
+from symbreak.engine.trainer import load_dataset
 
 # tanh saturates, so the weights stay finite while the output, and with it the squared error, overflows float32
 # a step or more before the weights would: the loss at the state before the failing step is infinite too.
