@@ -44,8 +44,11 @@ $(STAMP)-dev: requirements-dev.txt $(STAMP)
 
 deps: $(STAMP)
 
+# One app process kept to one core with one torch thread (symbreak/serving/single.py says why); THREADS=N (N > 1)
+# lets one user's large runs use N threads on every core instead.
+THREADS ?= 1
 run: deps
-	MALLOC_ARENA_MAX=2 $(PYTHON) -m streamlit run app.py --server.port $(PORT)
+	$(PYTHON) -m symbreak.serving.single --port $(PORT) --threads $(THREADS)
 
 test-deps: APT_VENV = 1
 test-deps: $(STAMP)-dev

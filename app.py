@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import streamlit as st
@@ -12,8 +13,10 @@ import torch
 
 from pages import chrome, session
 
-# The tensors are tiny: extra OpenMP threads only add overhead on a busy 2-core server.
-torch.set_num_threads(1)
+# The tensors are tiny: extra OpenMP threads only add overhead on a busy 2-core server. A process started with more
+# (`make run THREADS=4` sets OMP_NUM_THREADS) keeps them for one user's large runs.
+if os.environ.get("OMP_NUM_THREADS") == "1":  # symbreak set it unless the user did
+    torch.set_num_threads(1)
 
 ROOT = Path(__file__).parent
 # (page, title, URL path): the URL paths are the ones links and bookmarks already carry.
