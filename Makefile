@@ -11,7 +11,7 @@ endif
 SYSTEM_PYTHON ?= python3
 # Streamlit's own variable moves the server, as it does for `streamlit run` and the Docker image.
 PORT ?= $(or $(STREAMLIT_SERVER_PORT),8501)
-APT_PACKAGES = chromium podman debootstrap nginx
+APT_PACKAGES = chromium podman debootstrap nginx redis-server
 # Installed requirements are remembered by this stamp: a second `make run` reinstalls nothing.
 STAMP = $(dir $(PYTHON)).symbreak-deps
 
