@@ -13,10 +13,13 @@ import importlib.util
 import json
 import math
 import sys
+from collections import Counter
+from datetime import datetime, timezone
 from pathlib import Path
 from types import ModuleType
 from typing import Any, NoReturn
 
+import pandas as pd
 import torch
 
 from symbreak import DEFAULT_THREADS
@@ -24,6 +27,7 @@ from symbreak.data.dataset import DataError
 from symbreak.engine.metrics import distinct, gap
 from symbreak.engine.trainer import Trainer
 from symbreak.export import csv_text
+from symbreak.serving import classes
 from symbreak.settings import registry
 from symbreak.settings.config import FLAT_FIELDS, MAX_EXPLICIT_CHARS, MAX_VALUE_CHARS, Config
 from symbreak.settings.presets import PRESETS, preset
@@ -41,6 +45,9 @@ MAX_THREADS = 256
 MAX_CONFIG_BYTES = MAX_EXPLICIT_CHARS + len(FLAT_FIELDS) * MAX_VALUE_CHARS
 WIDE_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 SERVE_MODULE = "symbreak.serving.serve"
+DEFAULT_BASE_URL = "http://localhost:8501"
+# The board's CSV starts with who and how far, and ends with when.
+FIRST_COLUMNS, LAST_COLUMNS = ("name", "step"), ("joined_at", "updated_at")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -75,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out-metrics", metavar="FILE.csv",
                      help="write the loss and accuracy of every recorded step here")
     commands.add_parser("presets", help="list the presets")
+    _add_class_parser(commands)
     serve = _serve()
     if serve is not None:
         serve.add_parser(commands)
@@ -91,6 +99,30 @@ def _add_flag(parser: argparse.ArgumentParser, entry: Setting) -> None:
     else:
         options.update(type=_FLAG_TYPES.get(entry.kind, str), metavar=entry.metavar)
     parser.add_argument(entry.option, **options)
+
+
+def _add_class_parser(commands: argparse._SubParsersAction) -> None:
+    """`symbreak class new|export|close`: a class that students join by code, from the teacher's terminal."""
+    group = commands.add_parser("class", help="open, export or close a class that students join by its code")
+    actions = group.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    new = actions.add_parser("new", help="open a class and print its code, links and teacher key as JSON")
+    new.add_argument("--ttl", type=float, metavar="HOURS", default=classes.DEFAULT_TTL_SECONDS / 3600,
+                     help=f"how long the class stays open (default {classes.DEFAULT_TTL_SECONDS // 3600}, "
+                          f"at most {classes.MAX_TTL_SECONDS // 3600})")
+    new.add_argument("--base-url", metavar="URL", default=DEFAULT_BASE_URL,
+                     help=f"the app's address as the students reach it (default {DEFAULT_BASE_URL})")
+    export = actions.add_parser("export", help="print the board: each student's row and the poll answers")
+    export.add_argument("--format", choices=("csv", "json"), default="csv", help="csv (default) or json")
+    export.add_argument("--anonymise", action="store_true",
+                        help="call the students Student 1, 2, ... in the order they joined; leave out their answers")
+    close = actions.add_parser("close", help="end the class now, deleting its names, rows and votes")
+    for parser in (new, export, close):
+        if parser is not new:
+            parser.add_argument("code", help="the class code")
+            parser.add_argument("--key", required=True, help="the teacher key `symbreak class new` printed")
+        parser.add_argument("--store", metavar="URL",
+                            help=f"redis://HOST:PORT/DB or an SQLite file (default ${classes.STORE_ENV}, else "
+                                 f"{classes.default_store_path()})")
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
@@ -192,6 +224,75 @@ def run(args: argparse.Namespace) -> dict:
     return summary
 
 
+def _flatten(value: Any, prefix: str, into: dict[str, Any]) -> dict[str, Any]:
+    """A row's nested dicts as dotted columns ("metrics.loss"), its lists as JSON text in one cell."""
+    if isinstance(value, dict) and (value or not prefix):
+        for name, inner in value.items():
+            _flatten(inner, f"{prefix}.{name}" if prefix else str(name), into)
+    else:
+        into[prefix] = json.dumps(value, ensure_ascii=False) if isinstance(value, (list, dict)) else value
+    return into
+
+
+def _when(seconds: float | None) -> str | None:
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="seconds") if seconds else None
+
+
+def board_csv(rows: list[dict]) -> str:
+    """The board as CSV: one row per student, the name and step first, formula cells neutralised."""
+    flat = [_flatten({**row, **{t: _when(row.get(t)) for t in LAST_COLUMNS}}, "", {}) for row in rows]
+    seen = dict.fromkeys(name for row in flat for name in row)
+    middle = [name for name in seen if name not in FIRST_COLUMNS + LAST_COLUMNS]
+    # Cells keep their own types: a step stays 12 in a column where some student has none yet.
+    return csv_text(pd.DataFrame(flat, columns=[*FIRST_COLUMNS, *middle, *LAST_COLUMNS], dtype=object))
+
+
+def board_json(store: classes.Store, code: str, key: str, rows: list[dict], anonymise: bool) -> dict:
+    """The board as one JSON document: the students' rows and, for each poll round, its counts and answers."""
+    polls = []
+    for poll in store.polls(code, key):
+        for round, answers in store.votes(code, key, poll).items():
+            entry: dict[str, Any] = {"question": poll, "round": round,
+                                     "counts": dict(Counter(answers.values()).most_common())}
+            if not anonymise:
+                entry["answers"] = answers
+            polls.append(entry)
+    return {"code": code, "students": rows, "polls": polls}
+
+
+def class_command(args: argparse.Namespace) -> str:
+    """Run `symbreak class ACTION` and return what it prints; ClassError or StoreDown for what the user can fix."""
+    if args.action == "new" and not 0 < args.ttl <= classes.MAX_TTL_SECONDS / 3600:
+        raise classes.ClassError(f"--ttl: a class stays open more than 0 and at most "
+                                 f"{classes.MAX_TTL_SECONDS // 3600} hours (got {args.ttl:g})")
+    base = args.base_url.rstrip("/") if args.action == "new" else ""
+    if args.action == "new" and not base.startswith(("http://", "https://")):
+        raise classes.ClassError(f"--base-url: give the app's address with http:// or https:// (got {quote(base)})")
+    try:
+        store = classes.open_store(args.store)
+    except ValueError as exc:
+        raise classes.ClassError(f"{'--store' if args.store else classes.STORE_ENV}: {exc}") from None
+    try:
+        if args.action == "new":
+            made = store.new_class(ttl=args.ttl * 3600)
+            return json.dumps({"code": made.code, "join_url": f"{base}/?class={made.code}",
+                               "teacher_url": f"{base}/teach?class={made.code}&key={made.teacher_key}",
+                               "teacher_key": made.teacher_key})
+        code = classes.normalise_code(args.code)
+        if args.action == "close":
+            store.close(code, args.key)
+            return f"class {code} closed"
+        rows = store.rows(code, args.key)
+        if args.anonymise:
+            rows = [{**row, "name": f"Student {i + 1}"} for i, row in enumerate(rows)]
+        if args.format == "csv":
+            return board_csv(rows).rstrip("\n")
+        return json.dumps(_strict(board_json(store, code, args.key, rows, args.anonymise)), allow_nan=False,
+                          ensure_ascii=False, indent=1)
+    finally:
+        store.close_store()
+
+
 def _fail(message: str) -> int:
     """Report bad input as the one line the exit code promises."""
     print(f"symbreak: error: {' '.join(message.splitlines())}", file=sys.stderr)
@@ -207,6 +308,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "serve":
         return _serve().main(args)
+    if args.command == "class":
+        try:
+            print(class_command(args))
+        except (classes.ClassError, classes.StoreDown) as exc:
+            return _fail(str(exc))
+        return 0
     try:
         summary = run(args)
     except (ConfigError, DataError) as exc:

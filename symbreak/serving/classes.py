@@ -70,8 +70,8 @@ def open_store(url: str | None = None, **limits: int) -> Store:
     if where.startswith("sqlite://"):
         where = where[len("sqlite://"):]
     elif "://" in where:
-        raise ValueError(f"{STORE_ENV}: cannot open a class store at {where!r}: use redis://HOST:PORT/DB, "
-                         "sqlite:///PATH or a file path")
+        raise ValueError(f"cannot open a class store at {where!r}: use redis://HOST:PORT/DB, sqlite:///PATH or "
+                         "a file path")
     if not where:
-        raise ValueError(f"{STORE_ENV}: sqlite:// needs a file path, like sqlite:///var/lib/symbreak/classes.sqlite3")
+        raise ValueError("sqlite:// needs a file path, like sqlite:///var/lib/symbreak/classes.sqlite3")
     return SqliteStore(Path(where).expanduser(), **limits)

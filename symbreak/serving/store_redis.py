@@ -40,6 +40,10 @@ from symbreak.serving.store import (
 )
 
 SOCKET_SECONDS = 0.5
+# Each process's connections to Redis; a thread past them waits this long for one (a board of 60 students and
+# their votes need far fewer at once, as each call holds one connection for a few round trips).
+POOL_SIZE = 64
+POOL_WAIT_SECONDS = 2.0
 OPEN = "symbreak:open"
 _Method = TypeVar("_Method", bound=Callable[..., Any])
 
@@ -63,8 +67,13 @@ class RedisStore(Store):
     def __init__(self, url: str, **limits: int) -> None:
         super().__init__(**limits)
         # One quick retry: a pooled connection that broke while Redis restarted is made again, with no pause.
-        self.redis = redis.Redis.from_url(url, decode_responses=True, socket_timeout=SOCKET_SECONDS,
-                                          socket_connect_timeout=SOCKET_SECONDS, retry=Retry(NoBackoff(), 1))
+        try:
+            pool = redis.BlockingConnectionPool.from_url(
+                url, max_connections=POOL_SIZE, timeout=POOL_WAIT_SECONDS, decode_responses=True,
+                socket_timeout=SOCKET_SECONDS, socket_connect_timeout=SOCKET_SECONDS, retry=Retry(NoBackoff(), 1))
+        except ValueError as exc:
+            raise ValueError(f"not a Redis URL ({exc}): use redis://HOST:PORT/DB") from None
+        self.redis = redis.Redis(connection_pool=pool)
         kwargs = self.redis.connection_pool.connection_kwargs
         self.where = "redis at " + (kwargs.get("path") or f"{kwargs.get('host')}:{kwargs.get('port')}")
 
@@ -160,12 +169,18 @@ class RedisStore(Store):
             raise self._full(code)
         return student
 
-    def _member(self, code: str, student: str) -> str:
-        """The class's expiry time, once `student` proved to be in open class `code`; ClassError otherwise."""
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hget(self._key(code, "meta"), "expires_at")
-        pipe.hexists(self._key(code, "people"), str(student))
-        expires_at, known = pipe.execute()
+    def _member(self, code: str, student: str, watching: redis.client.Pipeline | None = None) -> str:
+        """The class's expiry time, once `student` proved to be in open class `code`; ClassError otherwise.
+
+        A pipeline `watching` keys reads them on its own connection, one command at a time."""
+        if watching is not None:
+            expires_at = watching.hget(self._key(code, "meta"), "expires_at")
+            known = watching.hexists(self._key(code, "people"), str(student))
+        else:
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.hget(self._key(code, "meta"), "expires_at")
+            pipe.hexists(self._key(code, "people"), str(student))
+            expires_at, known = pipe.execute()
         if expires_at is None:
             raise self._no_class(code)
         if not known:
@@ -260,7 +275,7 @@ class RedisStore(Store):
                 try:
                     # A round closing between the check and the write makes the write fail and go round again.
                     pipe.watch(closed)
-                    expires_at = self._member(code, student)
+                    expires_at = self._member(code, student, watching=pipe)
                     if pipe.sismember(closed, json.dumps([poll, round], ensure_ascii=False)):
                         raise self._round_closed(poll, round)
                     pipe.multi()
