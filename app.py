@@ -11,7 +11,7 @@ import streamlit as st
 import symbreak  # noqa: F401  (first: it gives torch one OpenMP thread on every thread, see its docstring)
 import torch
 
-from pages import chrome, session
+from pages import chrome, classroom, session
 
 # The tensors are tiny: extra OpenMP threads only add overhead on a busy 2-core server. A process started with more
 # (`make run THREADS=4` sets OMP_NUM_THREADS) keeps them for one user's large runs.
@@ -55,4 +55,13 @@ pages = {"Playground": [st.Page("pages/playground.py", title="Playground", icon=
 lessons = [st.Page(path, title=title, url_path=url) for path, title, url in LESSONS if (ROOT / path).exists()]
 if lessons:
     pages["Lessons"] = lessons
-st.navigation(pages, position="hidden" if present else "sidebar").run()
+pages["Class"] = [st.Page("pages/teach.py", title="Teach", url_path="teach", icon=":material/co_present:")]
+page = st.navigation(pages, position="hidden" if present else "sidebar")
+if page.url_path != "teach":  # the teacher's own page draws the class itself
+    classroom.banner(on_playground=page.url_path == "")
+    if classroom.member() is None and not present and classroom.CLASS_KEY not in st.query_params:
+        with st.sidebar.expander("Join a class", icon=":material/group_add:", key="class.x.join",
+                                 on_change="rerun") as section:
+            if section.open:
+                classroom.join_form(st, "class.typed")
+page.run()

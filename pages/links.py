@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 import streamlit as st
 
+from pages import classroom
 from pages.chrome import PREDICT_KEY, PRESENT_KEY, failure, plain
 from pages.session import RunSlot
 from symbreak.settings.config import FLAT_FIELDS, MAX_EXPLICIT_CHARS, MAX_VALUE_CHARS, Config, parse_hide
@@ -102,9 +103,10 @@ def adopt_query(slot: RunSlot) -> None:
 
 
 def carried_params() -> dict[str, str]:
-    """The URL's page-wide keys that every link and rewrite of the URL keeps: projector mode, the hide list and
-    whether lessons ask their question first."""
-    return {key: st.query_params[key] for key in (PRESENT_KEY, HIDE_KEY, PREDICT_KEY) if key in st.query_params}
+    """The URL's page-wide keys that every link and rewrite of the URL keeps: projector mode, the hide list,
+    whether lessons ask their question first, and the class a student is in (with their own id)."""
+    keys = (PRESENT_KEY, HIDE_KEY, PREDICT_KEY, classroom.CLASS_KEY, classroom.ME_KEY)
+    return {key: st.query_params[key] for key in keys if key in st.query_params}
 
 
 def sync_query(slot: RunSlot) -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages import charts, chrome, links, session, sidebar
+from pages import charts, chrome, classroom, links, session, sidebar
 from symbreak.engine import probe as P
 from symbreak.engine.trainer import Trainer
 from symbreak.figures import live as F
@@ -104,7 +104,7 @@ def _controls(trainer: Trainer, present: bool, playing: bool, busy: bool) -> Non
 
     While a long Step N is being trained (`busy`), the step buttons wait for it.
     """
-    diverged = trainer.all_diverged
+    diverged = trainer.all_diverged or classroom.paused()  # a class paused by its teacher steps nothing
     with st.container(horizontal=True, vertical_alignment="bottom", gap="small", key=_key("controls")):
         st.button("Step 1", key=_key("step1"), on_click=_step, args=(None,), disabled=diverged or playing or busy,
                   help="One update of every weight.")
@@ -328,6 +328,7 @@ def _live_area(version: int, playing: bool, busy: bool, layer: int, row: int, vi
     _headline(trainer, summary, layer)
     chrome.show_figure(batch.frames, key=_key("live"), batch=batch.number, on_drawn=_on_drawn, min_width=LIVE_MIN_WIDTH)
     chrome.show_figure([loss], key=_key("loss"), min_width=LOSS_MIN_WIDTH)
+    classroom.publish(trainer)
 
 
 def _live_still(version: int, playing: bool, busy: bool, layer: int, row: int, view: View | None) -> None:
@@ -345,6 +346,9 @@ def _live_still(version: int, playing: bool, busy: bool, layer: int, row: int, v
 def _main_area(version: int, playing: bool, present: bool) -> None:
     """Controls, headline, live chart and tabs: a fragment that reruns alone on clicks."""
     slot, pb = session.RunSlot(SLOT), playback()
+    if classroom.paused() and (playing or pb.busy):
+        pb.stop()
+        pb.pause()
     if slot.version != version or (pb.mode is Mode.PLAYING) != playing:
         st.rerun()  # the run or Play/Pause changed: the sidebar must follow
     trainer = slot.trainer
@@ -365,6 +369,7 @@ def _main_area(version: int, playing: bool, present: bool) -> None:
     else:
         st.fragment(_live_still)(version, playing, busy, layer, row, view)
     _secondary(trainer, layer, row, playing, busy)
+    classroom.publish(trainer)
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
+from pages import classroom
 from pages.chrome import failure, plain, short
 from pages.session import RunSlot, start_upload
 from symbreak.data.builtin import BUILTINS
@@ -222,8 +223,8 @@ def _control(slot: RunSlot, name: str) -> dict[str, Any]:
 
 
 def hidden_controls() -> frozenset[str]:
-    """The controls a teacher's `?hide=` list removes from the sidebar."""
-    return parse_hide(str(st.query_params.get(HIDE_KEY, "")))[0]
+    """The controls a teacher's `?hide=` list, or the class's lock, removes from the sidebar."""
+    return parse_hide(str(st.query_params.get(HIDE_KEY, "")))[0] | classroom.locked()
 
 
 def _widget(where: Any, slot: RunSlot, key: str, **options: Any) -> None:
@@ -291,6 +292,7 @@ def config_sidebar(slot: RunSlot) -> None:
     config = slot.config
     sb = st.sidebar
     hidden, message = parse_hide(str(st.query_params.get(HIDE_KEY, "")))
+    hidden |= classroom.locked()
     if message:
         sb.warning(plain(message), icon=":material/visibility_off:")
     shown = {name: not set(keys) <= hidden for name, keys in _SECTIONS.items()}

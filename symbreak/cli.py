@@ -13,16 +13,14 @@ import importlib.util
 import json
 import math
 import sys
-from collections import Counter
-from datetime import datetime, timezone
 from pathlib import Path
 from types import ModuleType
 from typing import Any, NoReturn
 
-import pandas as pd
 import torch
 
 from symbreak import DEFAULT_THREADS
+from symbreak.classroom import board
 from symbreak.data.dataset import DataError
 from symbreak.engine.metrics import distinct, gap
 from symbreak.engine.trainer import Trainer
@@ -47,7 +45,6 @@ WIDE_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, code
 SERVE_MODULE = "symbreak.serving.serve"
 DEFAULT_BASE_URL = "http://localhost:8501"
 # The board's CSV starts with who and how far, and ends with when.
-FIRST_COLUMNS, LAST_COLUMNS = ("name", "step"), ("joined_at", "updated_at")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -224,42 +221,6 @@ def run(args: argparse.Namespace) -> dict:
     return summary
 
 
-def _flatten(value: Any, prefix: str, into: dict[str, Any]) -> dict[str, Any]:
-    """A row's nested dicts as dotted columns ("metrics.loss"), its lists as JSON text in one cell."""
-    if isinstance(value, dict) and (value or not prefix):
-        for name, inner in value.items():
-            _flatten(inner, f"{prefix}.{name}" if prefix else str(name), into)
-    else:
-        into[prefix] = json.dumps(value, ensure_ascii=False) if isinstance(value, (list, dict)) else value
-    return into
-
-
-def _when(seconds: float | None) -> str | None:
-    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="seconds") if seconds else None
-
-
-def board_csv(rows: list[dict]) -> str:
-    """The board as CSV: one row per student, the name and step first, formula cells neutralised."""
-    flat = [_flatten({**row, **{t: _when(row.get(t)) for t in LAST_COLUMNS}}, "", {}) for row in rows]
-    seen = dict.fromkeys(name for row in flat for name in row)
-    middle = [name for name in seen if name not in FIRST_COLUMNS + LAST_COLUMNS]
-    # Cells keep their own types: a step stays 12 in a column where some student has none yet.
-    return csv_text(pd.DataFrame(flat, columns=[*FIRST_COLUMNS, *middle, *LAST_COLUMNS], dtype=object))
-
-
-def board_json(store: classes.Store, code: str, key: str, rows: list[dict], anonymise: bool) -> dict:
-    """The board as one JSON document: the students' rows and, for each poll round, its counts and answers."""
-    polls = []
-    for poll in store.polls(code, key):
-        for round, answers in store.votes(code, key, poll).items():
-            entry: dict[str, Any] = {"question": poll, "round": round,
-                                     "counts": dict(Counter(answers.values()).most_common())}
-            if not anonymise:
-                entry["answers"] = answers
-            polls.append(entry)
-    return {"code": code, "students": rows, "polls": polls}
-
-
 def class_command(args: argparse.Namespace) -> str:
     """Run `symbreak class ACTION` and return what it prints; ClassError or StoreDown for what the user can fix."""
     if args.action == "new" and not 0 < args.ttl <= classes.MAX_TTL_SECONDS / 3600:
@@ -283,12 +244,11 @@ def class_command(args: argparse.Namespace) -> str:
             store.close(code, args.key)
             return f"class {code} closed"
         rows = store.rows(code, args.key)
-        if args.anonymise:
-            rows = [{**row, "name": f"Student {i + 1}"} for i, row in enumerate(rows)]
         if args.format == "csv":
-            return board_csv(rows).rstrip("\n")
-        return json.dumps(_strict(board_json(store, code, args.key, rows, args.anonymise)), allow_nan=False,
-                          ensure_ascii=False, indent=1)
+            return board.export_csv(rows, args.anonymise).rstrip("\n")
+        polls = [entry for poll in store.polls(code, args.key)
+                 for entry in board.poll_summary(poll, store.votes(code, args.key, poll), args.anonymise)]
+        return board.export_json(code, rows, polls, args.anonymise)
     finally:
         store.close_store()
 

@@ -143,8 +143,10 @@ class Client:
         for path in sorted(self._elements):
             element = self._elements[path][1]
             kind = element.WhichOneof("type")
-            if kind in ("markdown", "text", "heading", "code"):
+            if kind in ("markdown", "text", "heading"):
                 out.append(getattr(element, kind).body)
+            elif kind == "code":
+                out.append(element.code.code_text)
             elif kind == "metric":
                 out.append(f"{element.metric.label}: {element.metric.body}")
             elif kind == "alert":

@@ -390,15 +390,17 @@ def test_class_export_csv_and_json_and_close(store_url: str) -> None:
     made = json.loads(cli(["class", "new", "--store", store_url])[1])
     store, code, key = open_store(store_url), made["code"], made["teacher_key"]
     ann, evil = store.join(code, "Ann"), store.join(code, "=HYPERLINK(\"x\")")
-    store.publish(code, ann, {"step": 12, "metrics": {"loss": 0.5, "acc": [1, 2]}, "=cmd": "@SUM(1)"})
+    store.publish(code, ann, {"step": 12, "loss": 0.5, "gap": [0.25, 0.0], "breaker": "=cmd()",
+                              "settings": {"init": "@SUM(1)"}})
     for student, answer in ((ann, "yes"), (evil, "yes")):
         store.vote(code, student, "q1", 1, answer)
     store.vote(code, ann, "q1", 2, "no")
     status, out, _ = cli(["class", "export", code.lower(), "--key", key, "--store", store_url])
     rows = list(csv.DictReader(io.StringIO(out)))
     assert status == 0 and list(rows[0])[:2] == ["name", "step"]
-    assert rows[0]["step"] == "12" and rows[0]["metrics.loss"] == "0.5" and rows[0]["metrics.acc"] == "[1, 2]"
-    assert rows[0]["'=cmd"] == "'@SUM(1)" and rows[1]["name"] == "'=HYPERLINK(\"x\")" and rows[1]["step"] == ""
+    assert rows[0]["step"] == "12" and rows[0]["train loss"] == "0.5" and rows[0]["gap"] == "0.25 / 0"
+    assert rows[0]["what broke the tie"] == "'=cmd()" and rows[0]["init"] == "'@SUM(1)"
+    assert rows[1]["name"] == "'=HYPERLINK(\"x\")" and rows[1]["state"] == "joined"
     board = json.loads(cli(["class", "export", code, "--key", key, "--store", store_url, "--format", "json"])[1])
     assert board["code"] == code and [s["name"] for s in board["students"]] == ["Ann", "=HYPERLINK(\"x\")"]
     assert board["polls"] == [
