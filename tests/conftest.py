@@ -16,6 +16,8 @@ import pytest
 from browser_kit import CHROMIUM, ROOT, launch_chromium, streamlit_server
 
 ARTIFACTS = ROOT / "artifacts"
+# The class store's fixtures (a real redis-server, a store of each backend) for every test module.
+pytest_plugins = ["redis_server"]
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,6 @@ from symbreak.serving import classes
 from symbreak.serving.classes import ALPHABET, CODE_LENGTH, MAX_NAME, ClassError, Store, StoreDown, open_store
 from symbreak.serving.store import hash_key
 
-pytest_plugins = ["redis_server"]
 ROOT = Path(__file__).resolve().parent.parent
 HYPOTHESIS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 # Voters in another process: join `n` students named after `label` and answer "yes" or "no" in turn.
@@ -45,7 +44,7 @@ for i in range(n):
 def teacher_calls(code: str, key: str) -> dict[str, tuple]:
     """Each teacher method with its arguments."""
     return {"close": (code, key), "rows": (code, key), "set_state": (code, key), "votes": (code, key, "q"),
-            "polls": (code, key), "close_round": (code, key, "q", 1)}
+            "polls": (code, key), "close_round": (code, key, "q", 1), "poll_about": (code, key, "q")}
 
 
 def test_codes_come_from_the_alphabet_and_are_unique(store: Store) -> None:
@@ -371,7 +370,9 @@ def test_every_redis_key_of_a_class_expires_with_it(redis_url: str) -> None:
     store.set_state(made.code, made.teacher_key, paused=True)
     client = redis.Redis.from_url(redis_url)
     keys = client.keys(f"symbreak:class:{made.code}:*")
-    assert len(keys) == 7 and all(0 < client.pttl(key) <= classes.DEFAULT_TTL_SECONDS * 1000 for key in keys)
+    store.describe_poll(made.code, student, "q", {"question": "?"})
+    keys = client.keys(f"symbreak:class:{made.code}:*")
+    assert len(keys) == 8 and all(0 < client.pttl(key) <= classes.DEFAULT_TTL_SECONDS * 1000 for key in keys)
 
 
 def test_class_new_prints_the_code_links_and_key(store_url: str) -> None:

@@ -23,6 +23,8 @@ MAX_TTL_SECONDS = 7 * 24 * 3600
 MAX_ROW_BYTES = 16_384
 MAX_STATE_BYTES = 65_536
 MAX_POLL = 64
+# A poll's description (its question, choices and measured answer), written by the first student who reaches it.
+MAX_ABOUT_BYTES = 4096
 MAX_ANSWER = 200
 # Fields of the class state that the store keeps itself: set_state refuses them.
 STORE_FIELDS = ("version", "closed")
@@ -249,6 +251,14 @@ class Store(ABC):
     @abstractmethod
     def polls(self, code: str, key: str) -> list[str]:
         """Teacher: the ids of the polls that have an answer or a closed round, in the order first seen."""
+
+    @abstractmethod
+    def describe_poll(self, code: str, student: str, poll: str, about: dict) -> None:
+        """A student's page says what a poll asks (question, choices, the measured answer): the first one stays."""
+
+    @abstractmethod
+    def poll_about(self, code: str, key: str, poll: str) -> dict:
+        """Teacher: the poll's description, {} while no student has reached it."""
 
     @abstractmethod
     def own_vote(self, code: str, student: str, poll: str, round: int) -> str | None:

@@ -20,6 +20,7 @@ from redis.retry import Retry
 
 from symbreak.serving.store import (
     DEFAULT_TTL_SECONDS,
+    MAX_ABOUT_BYTES,
     MAX_ROW_BYTES,
     ClassError,
     NewClass,
@@ -138,7 +139,8 @@ class RedisStore(Store):
         self._teacher(code, key, self.redis.hget(self._key(code, "meta"), "key_hash"))
         polls = self.redis.zrange(self._key(code, "polls"), 0, -1)
         pipe = self.redis.pipeline()
-        pipe.delete(*(self._key(code, part) for part in ("meta", "state", "people", "rows", "closed", "polls")),
+        pipe.delete(*(self._key(code, part) for part in ("meta", "state", "people", "rows", "closed", "polls",
+                                                         "about")),
                     *(self._key(code, f"votes:{poll}") for poll in polls))
         pipe.zrem(OPEN, code)
         pipe.execute()
@@ -314,6 +316,27 @@ class RedisStore(Store):
         found, polls = pipe.execute()
         self._teacher(code, key, found)
         return polls
+
+    @_reachable
+    def describe_poll(self, code: str, student: str, poll: str, about: dict) -> None:
+        code = normalise_code(code)
+        check_ballot(poll, 0)
+        text = to_json(about, "poll description", MAX_ABOUT_BYTES)
+        expires_at = self._member(code, student)
+        pipe = self.redis.pipeline()
+        pipe.hsetnx(self._key(code, "about"), poll, text)
+        self._expire(pipe, code, expires_at, "about")
+        pipe.execute()
+
+    @_reachable
+    def poll_about(self, code: str, key: str, poll: str) -> dict:
+        code = normalise_code(code)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hget(self._key(code, "meta"), "key_hash")
+        pipe.hget(self._key(code, "about"), poll)
+        found, text = pipe.execute()
+        self._teacher(code, key, found)
+        return json.loads(text) if text else {}
 
     @_reachable
     def own_vote(self, code: str, student: str, poll: str, round: int) -> str | None:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from symbreak.serving.store import (
     DEFAULT_TTL_SECONDS,
+    MAX_ABOUT_BYTES,
     MAX_ROW_BYTES,
     ClassError,
     NewClass,
@@ -51,6 +52,10 @@ CREATE TABLE IF NOT EXISTS students (
 CREATE TABLE IF NOT EXISTS polls (
     code TEXT NOT NULL REFERENCES classes (code) ON DELETE CASCADE, poll TEXT NOT NULL, UNIQUE (code, poll)
 );
+CREATE TABLE IF NOT EXISTS about (
+    code TEXT NOT NULL REFERENCES classes (code) ON DELETE CASCADE, poll TEXT NOT NULL, about TEXT NOT NULL,
+    PRIMARY KEY (code, poll)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS closed (
     code TEXT NOT NULL REFERENCES classes (code) ON DELETE CASCADE, poll TEXT NOT NULL, round INTEGER NOT NULL,
     PRIMARY KEY (code, poll, round)
@@ -275,6 +280,22 @@ class SqliteStore(Store):
         with self._session() as db:
             self._teacher(db, code, key, time.time())
             return [poll for (poll,) in db.execute("SELECT poll FROM polls WHERE code = ? ORDER BY rowid", (code,))]
+
+    def describe_poll(self, code: str, student: str, poll: str, about: dict) -> None:
+        code, now = normalise_code(code), time.time()
+        check_ballot(poll, 0)
+        text = to_json(about, "poll description", MAX_ABOUT_BYTES)
+        with self._session(write=True) as db:
+            if db.execute(_MEMBER, (code, str(student), now)).fetchone() is None:
+                raise self._not_member(db, code, now)
+            db.execute("INSERT OR IGNORE INTO about VALUES (?, ?, ?)", (code, poll, text))
+
+    def poll_about(self, code: str, key: str, poll: str) -> dict:
+        code = normalise_code(code)
+        with self._session() as db:
+            self._teacher(db, code, key, time.time())
+            found = db.execute("SELECT about FROM about WHERE code = ? AND poll = ?", (code, poll)).fetchone()
+        return json.loads(found[0]) if found else {}
 
     def own_vote(self, code: str, student: str, poll: str, round: int) -> str | None:
         code = normalise_code(code)
