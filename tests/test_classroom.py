@@ -273,6 +273,67 @@ def test_serve_refuses_bad_arguments_in_one_line():
             assert args[1] in done.stderr or args[-1] in done.stderr
 
 
+@pytest.mark.parametrize(("files", "cores", "workers"), [
+    ({}, 4, 4),
+    ({"cpu.max": "max 100000\n"}, 4, 4),
+    ({"cpu.max": "200000 100000\n"}, 4, 2),
+    ({"cpu.max": "150000 100000\n"}, 4, 2),
+    ({"cpu.max": "50000 100000\n"}, 4, 1),
+    ({"cpu.max": "800000 100000\n"}, 2, 2),
+    ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, 4, 4),
+    ({"cpu,cpuacct/cpu.cfs_quota_us": "300000\n", "cpu,cpuacct/cpu.cfs_period_us": "100000\n"}, 8, 3),
+    ({"cpu.cfs_quota_us": "100000\n", "cpu.cfs_period_us": "50000\n"}, 1, 1),
+])
+def test_one_worker_per_cpu_the_cgroup_and_the_affinity_allow(tmp_path, files, cores, workers):
+    """cgroup v2 (cpu.max) and v1 (cpu.cfs_quota_us over cpu.cfs_period_us) quotas, rounded up, below the cores."""
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert serve.usable_cpus(tmp_path, cores) == workers
+
+
+def test_serve_takes_its_defaults_and_streamlits_flags_from_the_container(monkeypatch):
+    monkeypatch.setenv(serve.CPUS_ENV, "3")
+    assert serve.env_number(serve.CPUS_ENV, 0) == 3
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv(serve.CPUS_ENV, bad)
+        with pytest.raises(serve.ServeError, match=f"{serve.CPUS_ENV} must be a whole number"):
+            serve.env_number(serve.CPUS_ENV, 0)
+    monkeypatch.delenv(serve.PORT_ENV, raising=False)
+    assert serve.env_number(serve.PORT_ENV, serve.DEFAULT_PORT) == 8501
+    command = serve.Worker(18601, serve.DEFAULT_APP, Path("log"), {}, flags=["--theme.base", "dark"]).command()
+    assert command.index("dark") < command.index("--server.port=18601"), "serve's own flags come last, and win"
+    with pytest.raises(SystemExit) as refused:
+        serve.command_line(["--theme.base=dark", "--no-such-flag"])
+    assert refused.value.code == 2
+
+
+@pytest.mark.classroom
+def test_one_worker_answers_on_the_port_itself_with_the_headers():
+    """One CPU, one worker: no nginx between it and the browser, still kept to one core, still with the headers;
+    stopping the class stops its watchdog."""
+    room = serve.Classroom(1, free_port(), bind="127.0.0.1")
+    try:
+        room.start()
+        watchdog = threading.Thread(target=room.run, daemon=True)
+        watchdog.start()
+        (worker,) = room.workers
+        assert room.nginx is None and worker.port == room.port
+        connection = http.client.HTTPConnection("127.0.0.1", room.port, timeout=30)
+        connection.request("GET", "/")
+        reply = connection.getresponse()
+        assert reply.status == 200 and b"<html" in reply.read().lower()
+        for name, value in security_headers().items():
+            assert reply.getheader(name) == value, name
+        if len(os.sched_getaffinity(0)) >= 2:
+            assert len(os.sched_getaffinity(worker.process.pid)) == 1
+    finally:
+        room.stop()
+        shutil.rmtree(room.dir, ignore_errors=True)
+    watchdog.join(timeout=15)
+    assert not watchdog.is_alive() and not worker.alive()
+
+
 @pytest.fixture
 def nginx_dir() -> Iterator[Path]:
     """A directory for nginx's files that its workers can read (pytest's own tmp_path is private to root)."""

@@ -10,11 +10,16 @@ No Docker engine and no pullable base image here, so the build test
    local disk) into wheels/ of a temporary copy of the repo (the build
    context), cached between runs by a hash of the pins;
 3. `podman build --isolation chroot --build-arg BASE=<stand-in>
-   --build-arg PIP_EXTRA="--no-index --find-links /wheels" -v wheels:/wheels`;
+   --build-arg PIP_EXTRA="--no-index --find-links /wheels" -v wheels:/wheels`
+   (2 and 3: tests/docker_helpers/build_image.py);
 4. starts the image's ENTRYPOINT as its USER in its WORKDIR via chroot
    (tests/docker_helpers/run_image.py; `podman run` fails on this kernel),
    waits for /_stcore/health, runs the image's HEALTHCHECK, and loads the
-   page in headless Chromium.
+   page in headless Chromium;
+5. starts it again with SYMBREAK_CPUS=2 (a cgroup quota cannot be set through
+   chroot): two workers, each on a core of its own, behind nginx with cookie
+   stickiness; and with SYMBREAK_CPUS=1: one worker, no nginx. The headers
+   every time.
 
 Missing podman / debootstrap / chromium is a FAILURE, never a skip.
 
@@ -29,7 +34,6 @@ Environment knobs:
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -39,6 +43,8 @@ import sys
 import tempfile
 import time
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -47,16 +53,18 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from browser_kit import free_port, health  # noqa: E402
-from docker_helpers.build_base import ensure_base_image  # noqa: E402
-from docker_helpers.run_image import ImageRootfs, Server  # noqa: E402
+from browser_kit import free_port, health
+from docker_helpers import build_image
+from docker_helpers.build_base import ensure_base_image
+from docker_helpers.run_image import ImageRootfs, Server, http_get, proc_status
 
 pytestmark = pytest.mark.docker
 
 IMAGE = "localhost/symbreak:test"
-CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 CHROMIUM = "/usr/bin/chromium"
-# What the image's entry point (deploy/asgi.py) adds to every response.
+ENTRYPOINT = ["python", "-m", "symbreak.serving.serve"]
+APP_UID = "10001"
+# What the image's entry point (nginx, or deploy/asgi.py with one worker) adds to every response.
 IMAGE_HEADERS = ("content-security-policy", "x-frame-options", "x-content-type-options", "referrer-policy")
 CHROMIUM_ARGS = [
     "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
@@ -75,8 +83,7 @@ EXPECTED_CONFIG = {
 }
 
 
-def log(msg: str) -> None:
-    print(f"[test_docker {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+log = build_image.log
 
 
 def overlay_dir() -> Path | None:
@@ -140,8 +147,11 @@ def test_dockerfile_static_facts():
     assert "/_stcore/health" in hc and "urllib" in hc and "8501" in hc, hc
     assert "curl" not in hc and "wget" not in hc
 
-    ep = json.loads(args["ENTRYPOINT"])  # exec form = a JSON array
-    assert ep[:3] == ["streamlit", "run", "deploy/asgi.py"] and "--server.address=0.0.0.0" in ep, ep
+    assert json.loads(args["ENTRYPOINT"]) == ENTRYPOINT  # exec form = a JSON array: SIGTERM reaches serve
+    apt = next(a for i, a in ins if i == "RUN" and "apt-get install" in a)
+    assert "--no-install-recommends nginx" in apt and "rm -rf /var/lib/apt/lists/*" in apt, apt
+    assert "XDG_DATA_HOME=/data" in " ".join(a for i, a in ins if i == "ENV")
+    assert args.get("VOLUME") == "/data" and any(i == "RUN" and "chown 10001:10001 /data" in a for i, a in ins)
 
     # CPU-only torch, installed before the code is copied, by its own layer
     torch_runs = [n for n, (i, a) in enumerate(ins) if i == "RUN" and "torch==" in a]
@@ -196,112 +206,6 @@ def _require_tools() -> None:
         pytest.fail(f"{CHROMIUM} missing -- apt-get install -y chromium")
 
 
-_NOT_COPIED = {".git", "__pycache__", ".venv", "venv", ".pytest_cache", ".mypy_cache",
-               ".ruff_cache", ".hypothesis", ".benchmarks", "artifacts", "wheels", "node_modules"}
-
-
-def _ignore(dirpath: str, names: list[str]) -> set[str]:
-    """Big local junk not worth copying into the temp context (.dockerignore drops it anyway)."""
-    return {n for n in names if n in _NOT_COPIED or n.endswith(".egg-info")}
-
-
-def _make_context(dest: Path) -> None:
-    shutil.copytree(REPO, dest, ignore=_ignore, symlinks=True)
-    ov = overlay_dir()
-    if ov is not None:
-        log(f"overlay {ov} -> context")
-        shutil.copytree(ov, dest, dirs_exist_ok=True)
-    for must in ("Dockerfile", "requirements.txt", "app.py"):
-        if not (dest / must).exists():
-            pytest.fail(f"build context has no {must} (repo: {REPO}; overlay: {ov})")
-
-
-def _torch_pin(ctx: Path) -> str:
-    return next(a for i, a in dockerfile_instructions()
-                if i == "ARG" and a.startswith("TORCH_VERSION=")).split("=", 1)[1]
-
-
-def _wheels(ctx: Path, online: bool) -> Path:
-    """Host-side `pip download` into ctx/wheels (hard links from a cache)."""
-    torch_req = f"torch=={_torch_pin(ctx)}"
-    reqs = [torch_req] if online else [torch_req, "-r", str(ctx / "requirements.txt")]
-    key_src = json.dumps([reqs[0], "" if online else (ctx / "requirements.txt").read_text()])
-    key = hashlib.sha256(key_src.encode()).hexdigest()[:16]
-    cache_root = Path(os.environ.get("SYMBREAK_DOCKER_CACHE",
-                                     Path.home() / ".cache" / "symbreak-docker"))
-    cache = cache_root / f"wheels-{key}"
-    if not (cache / ".complete").exists():
-        log(f"pip download {' '.join(reqs)} -> {cache}")
-        cache_root.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix="partial-", dir=cache_root))
-        # Wheels for the image (CPython 3.11, glibc 2.36 of bookworm), whatever the host's
-        # Python; pip does not expand a manylinux tag to older glibcs, so list them all.
-        platforms = [f"manylinux_2_{i}_x86_64" for i in range(36, 4, -1)] + [
-            "manylinux2014_x86_64", "manylinux2010_x86_64", "manylinux1_x86_64"]
-        cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--dest", str(tmp),
-               "--only-binary=:all:", "--python-version", "3.11", "--implementation", "cp",
-               "--abi", "cp311", *[a for p in platforms for a in ("--platform", p)], *reqs]
-        r = subprocess.run(cmd, capture_output=True, text=True)
-        if r.returncode != 0:
-            shutil.rmtree(tmp, ignore_errors=True)
-            pytest.fail(f"pip download failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
-        (tmp / ".complete").write_text(" ".join(reqs))
-        shutil.rmtree(cache, ignore_errors=True)
-        tmp.rename(cache)
-    else:
-        log(f"wheels cached: {cache}")
-    dest = ctx / "wheels"
-    shutil.copytree(cache, dest, copy_function=os.link)
-    n = len(list(dest.glob("*.whl")))
-    assert any(p.name.startswith("torch-") and "+cpu" in p.name for p in dest.glob("*.whl")), \
-        "pip download did not give the CPU torch wheel"
-    log(f"{n} wheels in context")
-    return dest
-
-
-def _podman_build(ctx: Path, base: str, tag: str, wheels: Path, online: bool,
-                  label: str) -> float:
-    pip_extra = "--find-links /wheels" if online else "--no-index --find-links /wheels"
-    cmd = ["podman", "build", "--isolation", "chroot", "--format", "docker", "--pull=never",
-           "--build-arg", f"BASE={base}",
-           "--build-arg", f"PIP_EXTRA={pip_extra} --cert {CA_BUNDLE}",
-           "-v", f"{CA_BUNDLE}:{CA_BUNDLE}:ro",
-           "-v", f"{wheels}:/wheels:ro"]
-    if online:
-        # download.pytorch.org is not reachable here: torch comes from /wheels,
-        # whose 2.13.0+cpu sorts above PyPI's (CUDA) 2.13.0; the rest from PyPI.
-        from pip._internal.models.index import PyPI  # pip's own default index URL
-        cmd += ["--build-arg", f"TORCH_INDEX={PyPI.simple_url}"]
-    cmd += ["-t", tag, str(ctx)]
-    log(f"[{label}] " + " ".join(cmd))
-    t0 = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    tail: list[str] = []
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        line = line.rstrip()
-        tail = (tail + [line])[-60:]
-        if line.startswith(("STEP ", "--> ", "COMMIT", "Successfully", "Installing collected",
-                            "Error", "error")):
-            log(f"[{label}]   {line[:160]}")
-    try:
-        rc = proc.wait(timeout=1500)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        pytest.fail("podman build timed out")
-    dt = time.monotonic() - t0
-    if rc != 0:
-        pytest.fail(f"podman build failed (exit {rc}):\n" + "\n".join(tail))
-    log(f"[{label}] built {tag} in {dt:.0f}s")
-    return dt
-
-
-def _layers(tag: str) -> list[str]:
-    out = subprocess.run(["podman", "image", "inspect", "--format", "{{json .RootFS.Layers}}", tag],
-                         check=True, capture_output=True, text=True).stdout
-    return json.loads(out)
-
-
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     """Build the image once for the module; yields (tag, inspect-dict, context)."""
@@ -315,13 +219,15 @@ def built(tmp_path_factory):
     online = os.environ.get("SYMBREAK_DOCKER_ONLINE") == "1"
     base = ensure_base_image()
     ctx = tmp_path_factory.mktemp("dockerctx") / "ctx"
-    _make_context(ctx)
-    wheels = _wheels(ctx, online)
-    build_s = _podman_build(ctx, base, IMAGE, wheels, online, "build")
-    info = json.loads(subprocess.run(["podman", "image", "inspect", IMAGE], check=True,
-                                     capture_output=True, text=True).stdout)[0]
-    size = int(subprocess.run(["podman", "image", "inspect", "--format", "{{.Size}}", IMAGE],
-                              check=True, capture_output=True, text=True).stdout.strip())
+    pin = next(a for i, a in dockerfile_instructions() if i == "ARG" and a.startswith("TORCH_VERSION=")).split("=")[1]
+    try:
+        build_image.make_context(REPO, ctx, overlay_dir())
+        wheels = build_image.wheels(ctx, pin, online)
+        build_s = build_image.podman_build(ctx, base, IMAGE, wheels, online, "build")
+    except build_image.BuildError as error:
+        pytest.fail(str(error))
+    info = json.loads(build_image.inspect(IMAGE))[0]
+    size = int(build_image.inspect(IMAGE, "{{.Size}}"))
     log(f"IMAGE {IMAGE}: size {size} bytes = {size / 1e6:.0f} MB "
         f"({size / 2**30:.2f} GiB), build {build_s:.0f}s, setup total "
         f"{time.monotonic() - t_all:.0f}s, mode {'online' if online else 'offline wheels'}")
@@ -334,7 +240,8 @@ def test_image_metadata(built):
     user = cfg.get("User") or ""
     assert user and user.split(":")[0] not in ("0", "root"), f"image runs as root: {user!r}"
     assert cfg.get("WorkingDir") == "/app"
-    assert cfg["Entrypoint"][:3] == ["streamlit", "run", "deploy/asgi.py"]
+    assert cfg["Entrypoint"] == ENTRYPOINT
+    assert "/data" in (cfg.get("Volumes") or {}) and "XDG_DATA_HOME=/data" in cfg["Env"]
     assert "8501/tcp" in (cfg.get("ExposedPorts") or {})
     # podman keeps it top-level; docker under Config (needs --format docker to survive)
     hc = built["info"].get("Healthcheck") or cfg.get("Healthcheck") or {}
@@ -350,8 +257,8 @@ def test_code_change_keeps_torch_layer(built):
         f.write("\n# cache probe\n")
     tag = IMAGE + "-edit"
     try:
-        dt = _podman_build(ctx, built["base"], tag, built["wheels"], built["online"], "rebuild")
-        a, b = _layers(IMAGE), _layers(tag)
+        dt = build_image.podman_build(ctx, built["base"], tag, built["wheels"], built["online"], "rebuild")
+        a, b = build_image.layers(IMAGE), build_image.layers(tag)
         assert len(a) == len(b)
         assert a[:-1] == b[:-1], "a code change rebuilt dependency layers"
         assert a[-1] != b[-1]
@@ -403,34 +310,101 @@ def test_config_keys_exist_in_image_streamlit(built):
         log(f"config as the image's streamlit reads it: {seen}")
 
 
+def healthcheck_argv(built: dict) -> list[str]:
+    """The image's HEALTHCHECK as a command line."""
+    info = built["info"]
+    test = (info.get("Healthcheck") or info["Config"].get("Healthcheck"))["Test"]
+    return test[1:] if test[0] == "CMD" else ["/bin/sh", "-c", test[1]]
+
+
+@contextmanager
+def serving(fs: ImageRootfs, log_path: Path, port: int, **env: str) -> Iterator[Server]:
+    """The image's entry point on `port` (and `env`), once /_stcore/health says ok there."""
+    t0 = time.monotonic()
+    with Server(fs, log_path, STREAMLIT_SERVER_PORT=str(port), **env) as srv:
+        status = None
+        while time.monotonic() - t0 < 120:
+            if srv.proc.poll() is not None:
+                pytest.fail(f"entry point exited ({srv.proc.returncode}):\n{srv.log_tail()}")
+            status = health(f"http://127.0.0.1:{port}")
+            if status == "ok":
+                break
+            time.sleep(0.5)
+        assert status == "ok", f"/_stcore/health never said ok:\n{srv.log_tail()}"
+        log(f"health ok after {time.monotonic() - t0:.1f}s ({env or 'the default CPUs'})")
+        yield srv
+
+
+def assert_pinned(pids: list[int]) -> None:
+    """Every thread of each process keeps to one core, and (with two cores or more) each to a different one."""
+    cores = []
+    for pid in pids:
+        threads = {proc_status(int(t.name)).get("Cpus_allowed_list") for t in Path(f"/proc/{pid}/task").iterdir()}
+        threads.discard(None)
+        assert len(threads) == 1, f"worker {pid}'s threads may use {threads}"
+        cores.append(threads.pop())
+    if len(os.sched_getaffinity(0)) >= 2:
+        assert all(c.isdigit() for c in cores) and len(set(cores)) == len(cores), f"workers on cores {cores}"
+
+
+def assert_headers(port: int) -> None:
+    for path in ("/", "/_stcore/health", "/static/no-such-file.js"):
+        _, headers, _ = http_get(port, path)
+        missing = [h for h in IMAGE_HEADERS if h not in headers]
+        assert not missing, f"{path} lacks the security headers {missing}: {headers}"
+        assert "frame-ancestors 'self'" in headers["content-security-policy"]
+
+
+def test_image_has_nginx_and_a_data_volume_for_the_app_user(built):
+    with ImageRootfs(built["tag"]) as fs:
+        assert (fs.root / "usr/sbin/nginx").exists() and not list((fs.root / "var/lib/apt/lists").glob("*_Packages"))
+        done = fs.run(["/bin/sh", "-c", 'touch "$XDG_DATA_HOME/probe" && stat -c %u /data && id -u'])
+        assert done.returncode == 0 and done.stdout.split() == [APP_UID, APP_UID], done.stderr
+
+
+def test_two_cpus_two_pinned_workers_behind_sticky_nginx(built, tmp_path):
+    port = free_port()
+    with ImageRootfs(built["tag"]) as fs, serving(fs, tmp_path / "entry.log", port, SYMBREAK_CPUS="2") as srv:
+        workers, nginx = srv.classroom()
+        assert len(workers) == 2 and nginx, f"{srv.processes()}\n{srv.log_tail()}"
+        assert all(proc_status(pid)["Uid"].split()[0] == APP_UID for pid in [*workers, *nginx])
+        assert_pinned(list(workers))
+        ports = set(workers.values())
+        seen = [http_get(port)[2] for _ in range(6)]
+        assert set(seen) == ports, f"new browsers went to {seen}, the workers listen on {ports}"
+        for worker in ports:
+            assert {http_get(port, path, worker)[2] for path in ("/", "/_stcore/health", "/")} == {worker}
+        assert_headers(port)
+        done = fs.run(healthcheck_argv(built), STREAMLIT_SERVER_PORT=str(port))
+        assert done.returncode == 0, f"HEALTHCHECK failed: {done.stderr[-1500:]}"
+
+
+def test_one_cpu_one_pinned_worker_and_no_nginx(built, tmp_path):
+    port = free_port()
+    with ImageRootfs(built["tag"]) as fs, serving(fs, tmp_path / "entry.log", port, SYMBREAK_CPUS="1") as srv:
+        workers, nginx = srv.classroom()
+        assert list(workers.values()) == [port] and not nginx, f"{srv.processes()}\n{srv.log_tail()}"
+        assert_pinned(list(workers))
+        assert http_get(port)[2] is None, "a stickiness cookie without nginx"
+        assert_headers(port)
+        done = fs.run(healthcheck_argv(built), STREAMLIT_SERVER_PORT=str(port))
+        assert done.returncode == 0, f"HEALTHCHECK failed: {done.stderr[-1500:]}"
+
+
 def test_entrypoint_serves_app_in_chromium(built, tmp_path):
+    """The default start (as many workers as this machine's cores) serves the app to a browser."""
     from playwright.sync_api import sync_playwright
 
     port = free_port()
-    logf = tmp_path / "streamlit.log"
-    info = built["info"]
-    hc = (info.get("Healthcheck") or info["Config"].get("Healthcheck"))["Test"]
-    hc_argv = hc[1:] if hc[0] == "CMD" else ["/bin/sh", "-c", hc[1]]
     shot = Path(tempfile.gettempdir()) / "symbreak-docker-app.png"
     with ImageRootfs(built["tag"]) as fs:
         # The HEALTHCHECK must fail while nothing listens (it is not a no-op) ...
-        r = fs.run(hc_argv, STREAMLIT_SERVER_PORT=str(port))
+        r = fs.run(healthcheck_argv(built), STREAMLIT_SERVER_PORT=str(port))
         assert r.returncode != 0, "HEALTHCHECK passes with no server running"
         log(f"starting the image's entry point on port {port} (STREAMLIT_SERVER_PORT)")
-        t0 = time.monotonic()
-        with Server(fs, logf, STREAMLIT_SERVER_PORT=str(port)) as srv:
-            status = None
-            while time.monotonic() - t0 < 120:
-                if srv.proc.poll() is not None:
-                    pytest.fail(f"entry point exited ({srv.proc.returncode}):\n{srv.log_tail()}")
-                status = health(f"http://127.0.0.1:{port}")
-                if status == "ok":
-                    break
-                time.sleep(0.5)
-            assert status == "ok", f"/_stcore/health never said ok:\n{srv.log_tail()}"
-            log(f"health ok after {time.monotonic() - t0:.1f}s")
+        with serving(fs, tmp_path / "entry.log", port) as srv:
             # ... and pass now, run inside the image as the app user.
-            r = fs.run(hc_argv, STREAMLIT_SERVER_PORT=str(port))
+            r = fs.run(healthcheck_argv(built), STREAMLIT_SERVER_PORT=str(port))
             assert r.returncode == 0, f"HEALTHCHECK failed: {r.stderr[-1500:]}"
 
             with sync_playwright() as p:
@@ -441,7 +415,6 @@ def test_entrypoint_serves_app_in_chromium(built, tmp_path):
                     headers = response.all_headers()
                     missing = [h for h in IMAGE_HEADERS if h not in headers]
                     assert not missing, f"the image's page lacks the security headers {missing}: {headers}"
-                    assert "frame-ancestors 'self'" in headers["content-security-policy"], headers
                     page.wait_for_selector("[data-testid='stApp']", timeout=60_000)
                     # first script run finished (torch import etc. included)
                     page.wait_for_selector(
@@ -462,7 +435,9 @@ def test_entrypoint_serves_app_in_chromium(built, tmp_path):
                         f"'symbreak' in neither the title {title!r} nor the page:\n{body[:2000]}")
                 finally:
                     browser.close()
-            tail = srv.log_tail(200)
-            log(f"page rendered, no exception; server log tail:\n{srv.log_tail(15)}")
+            worker_logs = list(fs.root.glob("tmp/symbreak-serve-*/worker-*.log"))
+            assert worker_logs, f"no worker logs under the image's /tmp:\n{srv.log_tail()}"
+            tail = "".join(path.read_text(errors="replace") for path in worker_logs)
+            log(f"page rendered, no exception; entry point's output:\n{srv.log_tail(15)}")
             # no public-IP lookup (the welcome banner is off in the image)
             assert "External URL" not in tail and "external IP" not in tail, tail

@@ -3,13 +3,15 @@
 One Python process trains on one core, so a class needs a process per core. Each browser is pinned to one worker
 by a cookie nginx sets (a Streamlit session lives in one process: its websocket, uploads and downloads must all
 reach it). Workers are started first and get traffic only once /_stcore/health answers; a worker that dies is
-started again on its port while nginx sends its students' new requests to the others.
+started again on its port while nginx sends its students' new requests to the others. With one worker there is
+nothing to balance: it listens on the public port itself, through deploy/asgi.py for the security headers.
 """
 
 from __future__ import annotations
 
 import argparse
 import grp
+import math
 import os
 import pwd
 import secrets
@@ -22,7 +24,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from symbreak.serving.headers import security_headers
@@ -30,7 +32,14 @@ from symbreak.serving.headers import security_headers
 NGINX = "/usr/sbin/nginx"
 TEMPLATE = Path(__file__).with_name("nginx.conf.in")
 DEFAULT_APP = Path(__file__).resolve().parents[2] / "app.py"
+# The app wrapped in the security headers, for a worker that answers browsers itself; it serves $SYMBREAK_APP.
+HEADERS_ENTRY = Path(__file__).resolve().parents[2] / "deploy" / "asgi.py"
+APP_ENV = "SYMBREAK_APP"
 DEFAULT_PORT = 8501
+PORT_ENV = "STREAMLIT_SERVER_PORT"
+# How many CPUs to serve with, where the process cannot see its limit (or to leave some free).
+CPUS_ENV = "SYMBREAK_CPUS"
+CGROUP = Path("/sys/fs/cgroup")
 DESCRIPTION = ("Serve a class: one app process per core behind Debian's nginx on one port, "
                "each browser kept on one process.")
 COOKIE = "symbreak_worker"
@@ -92,9 +101,44 @@ def allowed_cores() -> list[int]:
     return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
 
 
+def cgroup_cpus(root: Path = CGROUP) -> float | None:
+    """The CPUs the cgroup mounted at `root` may keep busy (its quota over its period), or None when it sets no quota.
+
+    A container sees its own cgroup there: cgroup v2 writes "max 100000" or "200000 100000" in cpu.max, v1 writes
+    cpu.cfs_quota_us (-1: none) and cpu.cfs_period_us in its cpu controller's folder.
+    """
+    if (root / "cpu.max").is_file():
+        quota, period = (root / "cpu.max").read_text().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    for folder in (root / "cpu", root / "cpu,cpuacct", root):
+        if (folder / "cpu.cfs_quota_us").is_file():
+            quota = int((folder / "cpu.cfs_quota_us").read_text())
+            return None if quota <= 0 else quota / int((folder / "cpu.cfs_period_us").read_text())
+    return None
+
+
+def usable_cpus(cgroup_root: Path, cores: int) -> int:
+    """The smaller of the cores a process may run on and its cgroup's quota (rounded up): one worker each."""
+    quota = cgroup_cpus(cgroup_root)
+    return max(1, min(cores, math.ceil(quota)) if quota is not None else cores)
+
+
 def cpu_count() -> int:
-    """Cores this process may use (the default number of workers: one torch thread each)."""
-    return len(allowed_cores()) or os.cpu_count() or 1
+    """The CPUs this process may use: the default number of workers."""
+    return usable_cpus(CGROUP, len(allowed_cores()) or os.cpu_count() or 1)
+
+
+def env_number(name: str, default: int) -> int:
+    """A whole number from the environment, at least 1 (`default` when unset)."""
+    given = os.environ.get(name, "").strip()
+    if given and (not given.isdigit() or int(given) < 1):
+        raise ServeError(f"{name} must be a whole number, at least 1 (got {given!r})")
+    return int(given) if given else default
+
+
+def local_host(bind: str) -> str:
+    """Where this machine reaches a server listening on `bind`."""
+    return "127.0.0.1" if bind in ("0.0.0.0", "::", "") else bind
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -104,10 +148,11 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
-def healthy(port: int, timeout: float = 2.0) -> bool:
-    """Whether the Streamlit server on localhost:port answers its health check with 'ok'."""
+def healthy(port: int, timeout: float = 2.0, host: str = "127.0.0.1") -> bool:
+    """Whether the Streamlit server on host:port answers its health check with 'ok'."""
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{HEALTH}", timeout=timeout) as reply:
+        with urllib.request.urlopen(f"http://{f'[{host}]' if ':' in host else host}:{port}{HEALTH}",
+                                    timeout=timeout) as reply:
             return reply.read().strip() == b"ok"
     except OSError:
         return False
@@ -115,32 +160,41 @@ def healthy(port: int, timeout: float = 2.0) -> bool:
 
 @dataclass
 class Worker:
-    """One `streamlit run app.py` on a private localhost port, restarted on the same port when it dies."""
+    """One `streamlit run app.py`, restarted on the same port when it dies.
+
+    Behind nginx it listens on a private localhost port (nginx is its one client); alone, on the public address
+    and port, serving the app through `HEADERS_ENTRY`.
+    """
 
     port: int
     app: Path
     log: Path
     env: dict[str, str]
     core: int | None = None
+    address: str = "127.0.0.1"
+    alone: bool = False
+    flags: list[str] = field(default_factory=list)
     process: subprocess.Popen | None = None
     restarts: int = 0
     started: float = 0.0
 
     def command(self) -> list[str]:
-        """The worker's command line: only localhost may reach it; nginx is its one client.
+        """The worker's command line: `streamlit run`, with the app's heavy modules loaded first (PRELOAD).
 
-        It is `streamlit run`, with the app's heavy modules loaded first (PRELOAD): otherwise the first student
-        on each worker waits about 2 s for them, and so does everyone else on that worker meanwhile. With a
-        `core`, the process and every thread it starts keep to that core (see `cores_for`).
+        Otherwise the first student on each worker waits about 2 s for them, and so does everyone else on that
+        worker meanwhile. With a `core`, the process and every thread it starts keep to that core (see
+        `cores_for`). Streamlit's own `flags` come before serve's, which win.
         """
         pin = f"import os\nos.sched_setaffinity(0, {{{self.core}}})\n" if self.core is not None else ""
-        return [sys.executable, "-c", pin + PRELOAD, "run", str(self.app), f"--server.port={self.port}",
-                "--server.address=127.0.0.1", "--server.headless=true", "--browser.gatherUsageStats=false"]
+        script = HEADERS_ENTRY if self.alone else self.app
+        return [sys.executable, "-c", pin + PRELOAD, "run", str(script), *self.flags, f"--server.port={self.port}",
+                f"--server.address={self.address}", "--server.headless=true", "--browser.gatherUsageStats=false"]
 
     def start(self) -> None:
         """Start the process (its output goes to its log, appended across restarts)."""
+        env = {**self.env, APP_ENV: str(self.app)} if self.alone else self.env
         with self.log.open("a") as out:
-            self.process = subprocess.Popen(self.command(), cwd=self.app.parent, env=self.env, stdout=out,
+            self.process = subprocess.Popen(self.command(), cwd=self.app.parent, env=env, stdout=out,
                                             stderr=subprocess.STDOUT, start_new_session=True)
         self.started = time.monotonic()
 
@@ -169,7 +223,7 @@ def wait_healthy(workers: list[Worker], seconds: float = START_SECONDS) -> None:
             if not worker.alive():
                 tail = worker.log.read_text(errors="replace")[-1500:]
                 raise ServeError(f"worker on port {worker.port} exited with {worker.process.returncode}:\n{tail}")
-            if healthy(worker.port):
+            if healthy(worker.port, host=local_host(worker.address)):
                 waiting.remove(worker)
         if waiting and time.monotonic() > deadline:
             raise ServeError(f"workers on ports {[w.port for w in waiting]} did not answer {HEALTH} "
@@ -222,7 +276,7 @@ def check_nginx(conf: Path) -> None:
     """`nginx -t` on the rendered config: a busy port or a bad bind address is told before anything runs."""
     if not Path(NGINX).exists():
         raise ServeError(f"nginx is missing at {NGINX}: install it (Debian/Ubuntu: apt-get install nginx)")
-    done = subprocess.run([*nginx_command(conf), "-t", "-q"], capture_output=True, text=True)
+    done = subprocess.run([*nginx_command(conf), "-t", "-q"], capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise ServeError("nginx refused the configuration: " + done.stderr.strip().splitlines()[-1])
 
@@ -238,33 +292,40 @@ def worker_env(cookie_secret: str) -> dict[str, str]:
 
 
 class Classroom:
-    """The workers and nginx of one `symbreak serve`, with the watchdog that restarts dead workers."""
+    """The workers and nginx of one `symbreak serve`, with the watchdog that restarts dead workers.
+
+    With one worker there is no nginx: the worker listens on `bind`:`port` itself and adds the headers.
+    """
 
     def __init__(self, workers: int, port: int, bind: str = "0.0.0.0", app: Path = DEFAULT_APP,
-                 first_worker_port: int = 0) -> None:
+                 first_worker_port: int = 0, flags: list[str] | None = None) -> None:
         if workers < 1:
             raise ServeError(f"--workers must be at least 1, not {workers}")
         if not app.exists():
             raise ServeError(f"--app: no such file {app}")
         self.port = port
         self.bind = bind
+        self.stopping = False
         # Under the system's temporary directory, where nginx's unprivileged workers can reach it.
         self.dir = Path(tempfile.mkdtemp(prefix="symbreak-serve-"))
-        ports = ([first_worker_port + i for i in range(workers)] if first_worker_port
-                 else [free_port() for _ in range(workers)])
-        env = worker_env(secrets.token_hex(32))
-        self.workers = [Worker(p, app, self.dir / f"worker-{p}.log", env, core)
-                        for p, core in zip(ports, cores_for(workers))]
+        env, alone = worker_env(secrets.token_hex(32)), workers == 1
+        ports = [port] if alone else ([first_worker_port + i for i in range(workers)] if first_worker_port
+                                      else [free_port() for _ in range(workers)])
+        self.workers = [Worker(p, app, self.dir / f"worker-{p}.log", env, core, bind if alone else "127.0.0.1",
+                               alone, list(flags or [])) for p, core in zip(ports, cores_for(workers))]
         self.nginx: subprocess.Popen | None = None
-        self.conf = write_nginx_files(self.dir, ports, port, bind)
+        self.conf = None if alone else write_nginx_files(self.dir, ports, port, bind)
 
     def start(self) -> None:
-        """Start every worker, wait for their health checks, then start nginx and wait until it answers."""
-        check_nginx(self.conf)
+        """Start every worker, wait for their health checks, then start nginx (if any) and wait until it answers."""
+        if self.conf is not None:
+            check_nginx(self.conf)
         self._check_port_free()
         for worker in self.workers:
             worker.start()
         wait_healthy(self.workers)
+        if self.conf is None:
+            return
         with (self.dir / "nginx.out").open("a") as out:
             self.nginx = subprocess.Popen(nginx_command(self.conf), stdout=out, stderr=subprocess.STDOUT,
                                           start_new_session=True)
@@ -284,9 +345,8 @@ class Classroom:
                                  "choose another port or stop the server that has it") from None
 
     def _proxy_answers(self) -> bool:
-        host = "127.0.0.1" if self.bind in ("0.0.0.0", "::", "") else self.bind
         try:
-            with socket.create_connection((host, self.port), timeout=1):
+            with socket.create_connection((local_host(self.bind), self.port), timeout=1):
                 return True
         except OSError:
             return False
@@ -295,6 +355,8 @@ class Classroom:
         """Restart every worker that has exited; return their ports (nginx skips them until they answer)."""
         restarted = []
         for worker in self.workers:
+            if self.stopping:
+                break
             if not worker.alive() and time.monotonic() - worker.started >= RESTART_PAUSE_SECONDS:
                 worker.restarts += 1
                 worker.start()
@@ -302,7 +364,8 @@ class Classroom:
         return restarted
 
     def stop(self) -> None:
-        """Stop nginx, then the workers."""
+        """Stop nginx, then the workers (and keep the watchdog from starting them again)."""
+        self.stopping = True
         if self.nginx is not None and self.nginx.poll() is None:
             self.nginx.terminate()
             try:
@@ -313,25 +376,24 @@ class Classroom:
             worker.stop()
 
     def run(self) -> int:
-        """Watch the workers until nginx exits or a signal stops the class; return nginx's exit status."""
-        assert self.nginx is not None
-        while self.nginx.poll() is None:
+        """Watch the workers until nginx exits or the class is stopped; return nginx's exit status (0 without)."""
+        while not self.stopping and (self.nginx is None or self.nginx.poll() is None):
             for port in self.watch_once():
                 print(f"symbreak serve: worker on port {port} exited; started again", file=sys.stderr, flush=True)
             time.sleep(WATCH_SECONDS)
-        return self.nginx.returncode
+        return self.nginx.returncode if self.nginx is not None else 0
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--workers", type=int, default=cpu_count(),
-                        help="Streamlit processes, one core each (default: the number of cores, %(default)s)")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="the port students open (default %(default)s)")
+    parser.add_argument("--workers", type=int, help=f"Streamlit processes, one core each (default: ${CPUS_ENV}, else "
+                        "the fewer of this process's cores and its cgroup's CPU quota); 1 runs without nginx")
+    parser.add_argument("--port", type=int, help=f"the port students open (default: ${PORT_ENV}, else {DEFAULT_PORT})")
     parser.add_argument("--bind", default="0.0.0.0",
-                        help="address to listen on (default %(default)s: every network; "
-                             "127.0.0.1 for this machine only)")
+                        help="address to listen on (default %(default)s: every network; 127.0.0.1: this machine only)")
     parser.add_argument("--first-worker-port", type=int, default=0,
-                        help="workers listen on localhost from this port up (default: free ports)")
+                        help="workers behind nginx listen on localhost from this port up (default: free ports)")
     parser.add_argument("--app", type=Path, default=DEFAULT_APP, help="the Streamlit script (default: the app)")
+    parser.set_defaults(streamlit_flags=[])
 
 
 def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -345,20 +407,20 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def main(args: argparse.Namespace) -> int:
     """Run `symbreak serve` until interrupted; exit status 2 with one line for a problem the user can fix."""
     try:
-        classroom = Classroom(args.workers, args.port, args.bind, args.app.resolve(), args.first_worker_port)
+        workers = (env_number(CPUS_ENV, 0) or cpu_count()) if args.workers is None else args.workers
+        port = env_number(PORT_ENV, DEFAULT_PORT) if args.port is None else args.port
+        classroom = Classroom(workers, port, args.bind, args.app.resolve(), args.first_worker_port,
+                              args.streamlit_flags)
     except ServeError as error:
         print(f"symbreak: error: {error}", file=sys.stderr)
         return 2
 
-    def stop(signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop as on Ctrl-C: the workers and nginx too
     try:
         classroom.start()
-        host = "localhost" if args.bind in ("0.0.0.0", "::") else args.bind
-        print(f"symbreak serve: {len(classroom.workers)} workers behind http://{host}:{args.port} "
-              f"(logs in {classroom.dir})", flush=True)
+        where = f"http://{'localhost' if args.bind in ('0.0.0.0', '::') else args.bind}:{port}"
+        print(f"symbreak serve: {len(classroom.workers)} workers behind {where}" if classroom.conf else
+              f"symbreak serve: 1 worker on {where}", f"(logs in {classroom.dir})", flush=True)
         return classroom.run()
     except ServeError as error:
         print(f"symbreak: error: {error}", file=sys.stderr)
@@ -370,7 +432,18 @@ def main(args: argparse.Namespace) -> int:
         shutil.rmtree(classroom.dir, ignore_errors=True)
 
 
-if __name__ == "__main__":
+def command_line(argv: list[str] | None = None) -> int:
+    """`python -m symbreak.serving.serve`, the image's entry point: serve's flags, then any of Streamlit's own
+    (`docker run IMAGE --theme.base=dark`), which every worker gets."""
     cli = argparse.ArgumentParser(prog="python -m symbreak.serving.serve", description=DESCRIPTION)
     _add_arguments(cli)
-    sys.exit(main(cli.parse_args()))
+    args, extra = cli.parse_known_args(argv)
+    args.streamlit_flags = extra
+    unknown = [token for token in args.streamlit_flags if token.startswith("-") and "." not in token.split("=")[0]]
+    if unknown:
+        cli.error(f"unrecognized arguments: {' '.join(unknown)} (Streamlit's own look like --theme.base=dark)")
+    return main(args)
+
+
+if __name__ == "__main__":
+    sys.exit(command_line())

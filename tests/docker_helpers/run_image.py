@@ -15,14 +15,18 @@ runtime would, by hand:
 No network namespace: the server listens on the host's network, so a port
 given here is reachable from the host at 127.0.0.1:PORT.
 
-By hand (as root):
+By hand (as root), with any environment variables after the port:
 
-    python3 tests/docker_helpers/run_image.py localhost/symbreak:test 8599
+    python3 tests/docker_helpers/run_image.py localhost/symbreak:test 8599 SYMBREAK_CPUS=2
+
+It prints the entry point's process ids once it answers (for bench/bench_classroom.py --pid).
 """
 from __future__ import annotations
 
+import http.client
 import json
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -33,6 +37,55 @@ import uuid
 from pathlib import Path
 
 HOSTS = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+WORKER_PORT = re.compile(r"--server\.port=(\d+)")
+# The cookie by which `symbreak serve`'s nginx keeps a browser on one worker: it names the worker's port.
+WORKER_COOKIE = "symbreak_worker"
+
+
+def descendants(pid: int) -> list[int]:
+    """pid and every process it started and that still runs (from /proc/PID/task/*/children)."""
+    seen, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        seen.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            try:
+                todo += [int(child) for child in (task / "children").read_text().split()]
+            except OSError:
+                pass
+    return seen
+
+
+def proc_status(pid: int) -> dict[str, str]:
+    """/proc/PID/status by field (Cpus_allowed_list, Uid, ...), empty once the process is gone."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return {}
+    return {key: value.strip() for key, _, value in (line.partition(":") for line in lines)}
+
+
+def http_get(port: int, path: str = "/", worker: int | None = None) -> tuple[int, dict[str, str], int | None]:
+    """GET from 127.0.0.1:port (with the stickiness cookie naming `worker`): status, headers by lower-case name,
+    and the worker that answered (from the cookie nginx sets; None without one)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request("GET", path, headers={"Cookie": f"{WORKER_COOKIE}={worker}"} if worker else {})
+        reply = connection.getresponse()
+        reply.read()
+        cookies = " ".join(v for k, v in reply.getheaders() if k.lower() == "set-cookie")
+        match = re.search(rf"{WORKER_COOKIE}=(\d+)", cookies)
+        return reply.status, {k.lower(): v for k, v in reply.getheaders()}, int(match.group(1)) if match else None
+    finally:
+        connection.close()
+
+
+def http_get_status(port: int, path: str = "/_stcore/health") -> int | None:
+    """The status of a GET from 127.0.0.1:port, None while nothing answers."""
+    try:
+        return http_get(port, path)[0]
+    except OSError:
+        return None
 
 
 def image_config(image: str) -> dict:
@@ -163,6 +216,25 @@ class Server:
         )
         return self
 
+    def processes(self) -> dict[int, str]:
+        """The entry point's processes now (the chroot shares the host's process ids): pid -> command line."""
+        assert self.proc is not None
+        found = {}
+        for pid in descendants(self.proc.pid):
+            try:
+                found[pid] = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+            except OSError:
+                pass
+        return found
+
+    def classroom(self) -> tuple[dict[int, int], list[int]]:
+        """What `symbreak serve` runs now: its workers (pid -> the port each listens on) and nginx's processes."""
+        processes = self.processes()
+        workers = {pid: int(port.group(1)) for pid, cmd in processes.items()
+                   if "streamlit.web.cli" in cmd and (port := WORKER_PORT.search(cmd))}
+        nginx = [pid for pid, cmd in processes.items() if cmd.split(" ")[0].startswith("nginx")]
+        return workers, nginx
+
     def log_tail(self, n: int = 60) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
@@ -189,10 +261,17 @@ class Server:
 if __name__ == "__main__":
     image = sys.argv[1] if len(sys.argv) > 1 else "localhost/symbreak:test"
     port = sys.argv[2] if len(sys.argv) > 2 else "8501"
+    env = dict(arg.split("=", 1) for arg in sys.argv[3:])
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill PID` stops the server as Ctrl-C does
     log = Path(tempfile.gettempdir()) / "symbreak-run-image.log"
-    with ImageRootfs(image) as fs, Server(fs, log, STREAMLIT_SERVER_PORT=port) as srv:
+    with ImageRootfs(image) as fs, Server(fs, log, STREAMLIT_SERVER_PORT=port, **env) as srv:
         print(f"serving {image} on http://127.0.0.1:{port}/ (log: {log}); Ctrl-C stops", flush=True)
         try:
+            while srv.proc and srv.proc.poll() is None and http_get_status(int(port)) != 200:
+                time.sleep(1)
+            workers, nginx = srv.classroom()
+            print(f"workers {sorted(workers)} (ports {sorted(workers.values())}), nginx {nginx}; "
+                  f"--pid {','.join(str(pid) for pid in [*workers, *nginx])}", flush=True)
             while srv.proc and srv.proc.poll() is None:
                 time.sleep(1)
         except KeyboardInterrupt:
