@@ -57,8 +57,9 @@ if lessons:
     pages["Lessons"] = lessons
 pages["Class"] = [st.Page("pages/teach.py", title="Teach", url_path="teach", icon=":material/co_present:")]
 page = st.navigation(pages, position="hidden" if present else "sidebar")
+PAGE_FILES = {url: path for path, _, url in LESSONS}
 if page.url_path != "teach":  # the teacher's own page draws the class itself
-    classroom.banner(on_playground=page.url_path == "")
+    classroom.banner(PAGE_FILES.get(page.url_path, "pages/playground.py"))
     if classroom.member() is None and not present and classroom.CLASS_KEY not in st.query_params:
         with st.sidebar.expander("Join a class", icon=":material/group_add:", key="class.x.join",
                                  on_change="rerun") as section:

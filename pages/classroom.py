@@ -9,6 +9,7 @@ that cannot be reached costs a student nothing but a banner, and the run publish
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import time
 from typing import Any
@@ -280,6 +281,70 @@ def _poll() -> None:
         st.rerun(scope="app")
 
 
+# ------------------------------------------------------------------ polls: a lesson's question, voted by the class
+ANSWER_SUFFIX = ":answer"
+
+
+def poll_id(key: str, question: str) -> str:
+    """A short id for one lesson's question as asked (its controls are in the text): 'lesson6:1a2b3c4d'."""
+    return f"{key}:{hashlib.sha256(question.encode()).hexdigest()[:8]}"
+
+
+def poll_round(poll: str) -> tuple[int, bool, bool]:
+    """(the round open now, whether it is closed, whether the teacher revealed the answer) of a poll."""
+    state = class_state()
+    mine = (state.get("polls") or {}).get(poll) or {}
+    round_ = int(mine.get("round", 1))
+    return round_, round_ in (state.get("closed") or {}).get(poll, []), bool(mine.get("revealed"))
+
+
+def describe(poll: str, about: dict[str, Any]) -> None:
+    """Tell the teacher's board what a poll asks (once a session; the first student's description stays)."""
+    who, db = member(), store()
+    if who is None or db is None or _get(f"described.{poll}"):
+        return
+    try:
+        db.describe_poll(who[0], who[1], poll, about)
+        _set(f"described.{poll}", True)
+    except (classes.StoreDown, classes.ClassError) as exc:
+        _down(exc if isinstance(exc, classes.StoreDown) else None)
+
+
+def vote(poll: str, round_: int, answer: str) -> str:
+    """Send this student's answer for the round; '' when it counted, else why not."""
+    who, db = member(), store()
+    if who is None or db is None:
+        return "The class board cannot be reached: your answer is kept here and sent again when you change it."
+    try:
+        db.vote(who[0], who[1], poll, round_, answer)
+    except classes.StoreDown:
+        _down(classes.StoreDown())
+        return "The class board cannot be reached: your answer is kept here and sent again when you change it."
+    except classes.ClassError as exc:
+        return str(exc)
+    _down()
+    return ""
+
+
+def own_vote(poll: str, round_: int) -> str | None:
+    who, db = member(), store()
+    if who is None or db is None:
+        return None
+    try:
+        return db.own_vote(who[0], who[1], poll, round_)
+    except (classes.StoreDown, classes.ClassError):
+        return None
+
+
+def _follow_pace(state: dict[str, Any]) -> None:
+    """The teacher sent the class to a lesson: go there once."""
+    goto = state.get("goto") or {}
+    if goto.get("id") and goto.get("id") != _get("seen_goto"):
+        _set("seen_goto", goto["id"])
+        if goto.get("page") and goto["page"] != _get("page"):
+            st.switch_page(goto["page"])
+
+
 # ------------------------------------------------------------------ the banner on every page
 def _offer(start: dict[str, Any]) -> None:
     label = short(str(start.get("label", "a new start")))
@@ -288,9 +353,11 @@ def _offer(start: dict[str, Any]) -> None:
         st.button("Use it", key="class.apply", on_click=_apply_start, type="primary", icon=":material/play_arrow:")
 
 
-def banner(on_playground: bool) -> None:
+def banner(page: str) -> None:
     """On every page: the join form for a join link, or the class line (name, code, Leave), the start the teacher
-    sent, the pause, and a note while the store cannot be reached. Nothing at all outside a class."""
+    sent, the pause, and a note while the store cannot be reached. Nothing at all outside a class. `page` is the
+    file of the page shown (pages/playground.py, pages/lessons/wasted.py, ...)."""
+    _set("page", page)
     _reconnect()
     link_code = st.query_params.get(CLASS_KEY)
     if member() is None:
@@ -301,6 +368,7 @@ def banner(on_playground: bool) -> None:
         return
     if _get("state") is None:
         _read_state()
+    _follow_pace(class_state())
     start = _pending_start()
     if start and start.get("apply_now"):
         _apply_start()
@@ -314,5 +382,5 @@ def banner(on_playground: bool) -> None:
             st.markdown(":red-badge[:material/cloud_off: class board unreachable: your run goes on]")
         st.button("Leave", key="class.leave", on_click=leave, type="tertiary")
     st.fragment(_poll, run_every=POLL_SECONDS)()
-    if st.session_state.pop("class.go_playground", False) and not on_playground:
+    if st.session_state.pop("class.go_playground", False) and page != "pages/playground.py":
         st.switch_page("pages/playground.py")

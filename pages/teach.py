@@ -12,7 +12,7 @@ import io
 import segno
 import streamlit as st
 
-from pages import chrome, classroom, session
+from pages import chrome, classroom, polls, session
 from symbreak.classroom import board as B
 from symbreak.classroom import summary as S
 from symbreak.figures.board import board_figure
@@ -27,6 +27,7 @@ chrome.route_through_app()
 REFRESH_SECONDS = 1.0
 KEY_PARAM = "key"
 MINE = "My Playground's settings"
+RUNS, VOTE = "The runs", "The class vote"
 _K = "teach."
 
 
@@ -161,16 +162,27 @@ def _open_run(row: dict) -> None:
 
 
 def _board(code: str, key: str) -> None:
-    """Counts, chart, table and exports: a fragment refreshed every second."""
+    """Counts, chart and table, or the class vote; and the exports: a fragment refreshed every second."""
     db = classroom.store()
     try:
         rows = db.rows(code, key) if db else None
+        state = db.state(code) if db else {}
     except (classes.StoreDown, classes.ClassError):
         rows = None
     if rows is None:
         st.warning("The class board cannot be reached: retrying every second.", icon=":material/cloud_off:")
         return
     anonymise = bool(st.session_state.get(_K + "anonymise"))
+    found = polls.read(code, key)
+    if st.session_state.get(_K + "view") == VOTE:
+        polls.poll_panel(code, key, rows, state, found)
+    else:
+        _runs(rows, anonymise)
+    _downloads(code, rows, found.summaries() if found else [], anonymise)
+
+
+def _runs(rows: list[dict], anonymise: bool) -> None:
+    """The class's runs: the counts, every student's gap against step, and the table that opens a run."""
     counts = B.counts(rows)
     with st.container(horizontal=True, gap="large", key="teach.counts"):
         for label, value in counts.items():
@@ -184,10 +196,15 @@ def _board(code: str, key: str) -> None:
         st.button(f"Open {chrome.plain(str(table.iloc[chosen[0]]['name']))}'s run in my Playground at step "
                   f"{rows[chosen[0]].get('step', 0):,}", on_click=_open_run, args=(rows[chosen[0]],),
                   icon=":material/science:")
+
+
+def _downloads(code: str, rows: list[dict], summaries: list[dict], anonymise: bool) -> None:
+    """The board (and, once the vote view was opened, its polls) as CSV and JSON."""
+    shown = [{k: v for k, v in e.items() if k != "answers"} for e in summaries] if anonymise else summaries
     with st.container(horizontal=True, key="teach.downloads"):
-        st.download_button("Board as CSV", B.export_csv(rows, anonymise), f"class-{code}.csv", "text/csv",
-                           icon=":material/download:")
-        st.download_button("Board as JSON", B.export_json(code, rows, anonymise=anonymise), f"class-{code}.json",
+        st.download_button("Board as CSV", B.export_csv(rows, anonymise, summaries), f"class-{code}.csv",
+                           "text/csv", icon=":material/download:")
+        st.download_button("Board as JSON", B.export_json(code, rows, shown, anonymise), f"class-{code}.json",
                            "application/json", icon=":material/download:")
 
 
@@ -213,6 +230,9 @@ def main() -> None:
     except (AttributeError, classes.StoreDown, classes.ClassError):
         state = {}
     _controls(code, key, state)
+    polls.pace_controls(code, key)
+    st.segmented_control("Show", [RUNS, VOTE], key=_K + "view", default=RUNS, required=True,
+                         help="The students' runs, or the class vote on a lesson's question.")
     st.fragment(_board, run_every=REFRESH_SECONDS)(code, key)
     st.button("End the class", on_click=_end_class, args=(code, key), icon=":material/logout:",
               help="Closes the class: the board and its rows are deleted from the store.")

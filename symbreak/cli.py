@@ -244,10 +244,12 @@ def class_command(args: argparse.Namespace) -> str:
             store.close(code, args.key)
             return f"class {code} closed"
         rows = store.rows(code, args.key)
-        if args.format == "csv":
-            return board.export_csv(rows, args.anonymise).rstrip("\n")
         polls = [entry for poll in store.polls(code, args.key)
-                 for entry in board.poll_summary(poll, store.votes(code, args.key, poll), args.anonymise)]
+                 for entry in board.poll_summary(store.poll_about(code, args.key, poll).get("question", poll),
+                                                 store.votes(code, args.key, poll), args.format == "json"
+                                                 and args.anonymise)]
+        if args.format == "csv":
+            return board.export_csv(rows, args.anonymise, polls).rstrip("\n")
         return board.export_json(code, rows, polls, args.anonymise)
     finally:
         store.close_store()

@@ -52,7 +52,10 @@ def room(request, tmp_path_factory) -> Iterator[tuple[serve.Classroom, classes.S
         room.stop()
         if watchdog is not None:
             watchdog.join(timeout=15)
-        shutil.rmtree(room.dir, ignore_errors=True)
+        if os.environ.get("SYMBREAK_KEEP_LOGS"):
+            print(f"worker logs kept in {room.dir}")
+        else:
+            shutil.rmtree(room.dir, ignore_errors=True)
         db.close_store()
         stack.close()
         if old is None:

@@ -8,11 +8,12 @@ from urllib.parse import urlencode
 import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
-from pages import chrome, links
+from pages import chrome, classroom, links
 from symbreak.settings.config import Config
 
 PLAYGROUND = "pages/playground.py"
 SHOW_ME = "Show me"
+LAST_POLL = "lesson.poll"  # the poll of the question this page asked last: its reveal tells the board the answer
 # Projector mode: the question's choices, its button and the answer in type a back row can read.
 PRESENT_CSS = ("<style>.st-key-{key} [role='radiogroup'] label p {{font-size: 2rem; line-height: 1.35;}}"
                " .st-key-{key} [role='radiogroup'] label {{padding: 0.3rem 0;}}"
@@ -55,6 +56,8 @@ def predict(key: str, question: str, choices: Sequence[str]) -> str | None:
     """
     if not predict_enabled():
         return ""
+    if classroom.member() is not None:
+        return _class_poll(key, question, choices)
     shown = f"{key}_revealed"
     big = chrome.present_mode()
     box = f"{key}_predict"
@@ -72,10 +75,58 @@ def predict(key: str, question: str, choices: Sequence[str]) -> str | None:
     return choice or ""
 
 
+def _on_vote(key: str, poll: str, round_: int) -> None:
+    answer = st.session_state.get(f"{key}_vote_{round_}")
+    if answer:
+        st.session_state[f"{key}_vote_error"] = classroom.vote(poll, round_, answer)
+
+
+def _class_poll(key: str, question: str, choices: Sequence[str]) -> str | None:
+    """In a class the question is a poll: the answer goes to the board and can change until the round closes;
+    the measured answer waits for the teacher's Reveal. Returns the student's answer once revealed, else None."""
+    poll = classroom.poll_id(key, question)
+    st.session_state[LAST_POLL] = poll
+    classroom.describe(poll, {"question": question, "choices": list(choices), "lesson": key})
+    round_, closed, revealed = classroom.poll_round(poll)
+    big = chrome.present_mode()
+    box = f"{key}_predict"
+    if big:
+        st.html(PRESENT_CSS.format(key=box))
+    field = f"{key}_vote_{round_}"
+    if field not in st.session_state:
+        mine = classroom.own_vote(poll, round_)
+        st.session_state[field] = mine if mine in choices else None
+    with st.container(key=box):
+        heading = f"Class vote, round {round_}: {question}" if round_ > 1 else f"Class vote: {question}"
+        st.markdown(f"## {heading}" if big else f"#### {heading}")
+        choice = st.radio(question, list(choices), key=field, label_visibility="collapsed", horizontal=not big,
+                          disabled=closed or revealed, on_change=_on_vote, args=(key, poll, round_))
+        problem = st.session_state.get(f"{key}_vote_error")
+        if problem:
+            st.warning(chrome.plain(problem), icon=":material/cloud_off:")
+        elif revealed:
+            pass
+        elif closed:
+            st.info("Voting is closed. Talk it over: your teacher reveals the answer or opens another round.",
+                    icon=":material/how_to_vote:")
+        elif choice:
+            st.success(f"Your answer: {chrome.plain(choice)}. You can change it until your teacher closes the vote.",
+                       icon=":material/how_to_vote:")
+        else:
+            st.info("Pick an answer: only your teacher sees who answered what.", icon=":material/how_to_vote:")
+    if not revealed:
+        return None
+    return choice or next((st.session_state.get(f"{key}_vote_{r}") for r in range(round_ - 1, 0, -1)
+                           if st.session_state.get(f"{key}_vote_{r}")), "")
+
+
 def reveal(guess: str | None, answer: str, right: str) -> None:
     """The measured answer after a prediction (large with `?present=1`), saying whether the guess matched."""
     if guess is None or not predict_enabled():
         return
+    poll = st.session_state.get(LAST_POLL)
+    if classroom.member() is not None and poll:  # the board counts who was right
+        classroom.describe(poll + classroom.ANSWER_SUFFIX, {"right": right})
     if guess:
         verdict = "Your prediction matches the run." if guess == right else f"The run says: {right}."
         text = f"You predicted: {guess}. {verdict} {answer}"

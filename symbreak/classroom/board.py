@@ -44,8 +44,31 @@ def _layers(values: Any) -> str:
     return " / ".join("–" if v is None else f"{v:.3g}" if isinstance(v, float) else str(v) for v in values)
 
 
-def table(rows: Sequence[dict[str, Any]], anonymise: bool = False) -> pd.DataFrame:
-    """One row per student, in the order they joined: the board's table and the CSV export."""
+def unique_labels(names: Sequence[str]) -> list[str]:
+    """Names in join order with a repeated one marked ' (2)', ' (3)', … as the store labels poll answers."""
+    taken: set[str] = set()
+    out = []
+    for name in names:
+        label, n = name, 1
+        while label in taken:
+            n += 1
+            label = f"{name} ({n})"
+        taken.add(label)
+        out.append(label)
+    return out
+
+
+def answer_columns(rows: Sequence[dict[str, Any]], polls: Sequence[dict[str, Any]]) -> dict[str, list[str]]:
+    """Each poll round as a column of the students' answers (in the rows' order; '' for no answer)."""
+    labels = unique_labels([str(r.get("name", "")) for r in rows])
+    return {f"{p['question']} (round {p['round']})": [p.get("answers", {}).get(label, "") for label in labels]
+            for p in polls}
+
+
+def table(rows: Sequence[dict[str, Any]], anonymise: bool = False,
+          answers: dict[str, list[str]] | None = None) -> pd.DataFrame:
+    """One row per student, in the order they joined: the board's table and the CSV export (with a column per
+    poll round when `answers` are given)."""
     names = display_names(rows, anonymise)
     records = []
     for name, row in zip(names, rows):
@@ -56,7 +79,10 @@ def table(rows: Sequence[dict[str, Any]], anonymise: bool = False) -> pd.DataFra
             "distinct neurons": _layers(row.get("distinct")), "train loss": row.get("loss"),
             "train accuracy": row.get("accuracy"), **{key: settings.get(key, "") for key in SYMMETRY_FIELDS},
         })
-    return pd.DataFrame.from_records(records, columns=list(COLUMNS))
+    frame = pd.DataFrame.from_records(records, columns=list(COLUMNS))
+    for column, values in (answers or {}).items():
+        frame[column] = values
+    return frame
 
 
 def series(rows: Sequence[dict[str, Any]], anonymise: bool = False) -> list[dict[str, Any]]:
@@ -84,9 +110,11 @@ def poll_summary(question: str, votes: dict[int, dict[str, str]], anonymise: boo
     return out
 
 
-def export_csv(rows: Sequence[dict[str, Any]], anonymise: bool = False) -> str:
-    """The board as CSV, one row per student, formula cells neutralised."""
-    return csv_text(table(rows, anonymise))
+def export_csv(rows: Sequence[dict[str, Any]], anonymise: bool = False,
+               polls: Sequence[dict[str, Any]] = ()) -> str:
+    """The board as CSV, one row per student with a column per poll round, formula cells neutralised. `polls` are
+    poll_summary entries with their answers (made without anonymising: the names stay out of the file anyway)."""
+    return csv_text(table(rows, anonymise, answer_columns(rows, polls)))
 
 
 def export_json(code: str, rows: Sequence[dict[str, Any]], polls: Sequence[dict[str, Any]] = (),

@@ -55,3 +55,39 @@ def _hover_text(name: str) -> str:
     """A name for the hover box, with plotly's markup characters made harmless (a name is data)."""
     return name.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("%", "%%").replace("{", "(")\
         .replace("}", ")")
+
+
+def poll_figure(choices: Sequence[str], rounds: dict[int, dict[str, int]], right: str | None = None,
+                height: int = 380) -> go.Figure:
+    """The class's answers to one poll: a bar per answer for each round side by side, the right one marked once
+    the answer is revealed (by a label, not by colour alone)."""
+    answers = list(dict.fromkeys([*choices, *(a for counts in rounds.values() for a in counts)]))
+    fig = go.Figure()
+    for i, (round_, counts) in enumerate(sorted(rounds.items())):
+        style = group_style(i + 1)
+        fig.add_trace(go.Bar(
+            x=[_wrap(a) for a in answers], y=[counts.get(a, 0) for a in answers], name=f"round {round_}",
+            marker=dict(color=style["color"], pattern=dict(shape=["", "/", "x", "."][i % 4])),
+            text=[counts.get(a, 0) for a in answers], textposition="outside",
+            hovertemplate="%{y} students<extra>round " + str(round_) + "</extra>"))
+    if right is not None and right in answers:
+        fig.add_annotation(x=_wrap(right), y=0, yref="paper", yshift=-4, text="✓ the run's answer", showarrow=False,
+                           font=dict(size=FONT_SIZE, color="#006d3a"), yanchor="top")
+    most = max([1, *(c for counts in rounds.values() for c in counts.values())])
+    fig.update_layout(template=FRAMED_TEMPLATE, height=height, font=dict(size=FONT_SIZE), barmode="group",
+                      legend=dict(orientation="h", y=1.12, x=0), margin=dict(l=60, r=20, t=50, b=110),
+                      title=dict(text="" if rounds else "No answers yet"))
+    fig.update_yaxes(title_text="students", range=[0, most * 1.25], dtick=max(1, most // 5))
+    return fig
+
+
+def _wrap(text: str, width: int = 22) -> str:
+    """An answer as an axis label of short lines (HTML-escaped: a label is drawn as markup)."""
+    words, lines, line = text.replace("&", "&amp;").replace("<", "&lt;").split(), [], ""
+    for word in words:
+        if line and len(line) + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    return "<br>".join([*lines, line])
