@@ -49,22 +49,24 @@ RESTART_SECONDS = 120
 
 
 def app_pages() -> list[str]:
-    """The URL path of every page app.py navigates to: the Playground at the root, each lesson by its file name."""
+    """The URL path of every page app.py navigates to: the Playground at the root, each lesson by its URL path,
+    and the Teach page."""
     tree = ast.parse((ROOT / "app.py").read_text())
     lessons = next(ast.literal_eval(node.value) for node in ast.walk(tree) if isinstance(node, ast.Assign)
                    and any(isinstance(target, ast.Name) and target.id == "LESSONS" for target in node.targets))
-    return [""] + [Path(path).stem for path, _ in lessons if (ROOT / path).exists()]
+    return [""] + [url for path, _, url in lessons if (ROOT / path).exists()] + ["teach"]
 
 
 # ------------------------------------------------------------------ the manifests, offline
 @pytest.fixture(scope="module")
 def manifests() -> dict[str, dict]:
-    """`kubectl kustomize deploy/kubernetes`, by kind."""
+    """`kubectl kustomize deploy/kubernetes`, the app's own objects by kind (the class store's Redis is
+    tests/test_deploy_store.py's)."""
     if not shutil.which("kubectl"):
         pytest.fail("kubectl is missing: install it to render deploy/kubernetes (no cluster is needed)")
     done = subprocess.run(["kubectl", "kustomize", str(KUSTOMIZE_DIR)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    docs = [d for d in yaml.safe_load_all(done.stdout) if d]
+    docs = [d for d in yaml.safe_load_all(done.stdout) if d and "redis" not in d["metadata"]["name"]]
     kinds = [d["kind"] for d in docs]
     assert len(set(kinds)) == len(kinds), kinds
     return {d["kind"]: d for d in docs}
