@@ -24,6 +24,7 @@ from symbreak.settings.config import Config
 
 CLASS_KEY, ME_KEY = "class", "me"
 PUBLISH_SECONDS = 1.0   # a run publishes at most this often
+RETRY_SECONDS = 5.0     # a store that failed to answer is asked again after this long
 POLL_SECONDS = 1.5      # how often a student's page asks the store what the teacher changed
 WRONG_FREE = 3          # wrong codes allowed before each further try waits
 MAX_WAIT_SECONDS = 60
@@ -45,7 +46,11 @@ def _opened(url: str | None) -> classes.Store:
 
 
 def store() -> classes.Store | None:
-    """This process's connection to the class store (None, and the banner says so, while it cannot be reached)."""
+    """This process's connection to the class store: None, and the banner says so, while it cannot be reached, and
+    for RETRY_SECONDS after it last failed to answer (a silent store takes a second to time out: a page that kept
+    asking would wait at every press, and its 1.5 s poll would never finish)."""
+    if time.monotonic() < _get("retry_at", 0.0):
+        return None
     try:
         return _opened(os.environ.get("SYMBREAK_STORE"))
     except classes.StoreDown:
@@ -62,13 +67,16 @@ def member() -> tuple[str, str] | None:
     return (_get("code"), _get("student")) if _get("student") else None
 
 
-def carried() -> dict[str, str]:
-    """The URL's class keys, which every rewrite of the URL keeps (the join link and the student's own id)."""
-    return {k: st.query_params[k] for k in (CLASS_KEY, ME_KEY) if k in st.query_params}
-
-
 def _down(exc: Exception | None = None) -> None:
+    """Note whether the store answered; after a failure it is left alone for RETRY_SECONDS."""
     _set("down", exc is not None)
+    if exc is not None:
+        _set("retry_at", time.monotonic() + RETRY_SECONDS)
+
+
+def _unreachable() -> None:
+    """The store was not asked (it failed a moment ago): the banner still says so."""
+    _set("down", True)
 
 
 # ------------------------------------------------------------------ joining
@@ -134,7 +142,7 @@ def _reconnect() -> None:
         return
     db = store()
     if db is None:
-        return _down(classes.StoreDown())
+        return _unreachable()
     try:
         row = db.own_row(the_code, student)
     except (classes.StoreDown, classes.ClassError):
@@ -258,7 +266,7 @@ def _send(row: dict[str, Any]) -> None:
     db, who = store(), member()
     if db is None or who is None:
         _set("pending", row)
-        return _down(classes.StoreDown())
+        return _unreachable()
     try:
         db.publish(who[0], who[1], row)
     except classes.StoreDown as exc:
@@ -279,6 +287,8 @@ def _poll() -> None:
         _send(pending)
     if _read_state():
         st.rerun(scope="app")
+    if _get("down"):  # drawn by this fragment, so it shows and goes within a poll, whatever the page reruns
+        st.markdown(":red-badge[:material/cloud_off: class board unreachable: your run goes on]")
 
 
 # ------------------------------------------------------------------ polls: a lesson's question, voted by the class
@@ -378,9 +388,7 @@ def banner(page: str) -> None:
         st.markdown(f":material/groups: In class **{plain(code())}** as **{plain(_get('name', ''))}**")
         if paused():
             st.markdown(":orange-badge[:material/pause_circle: Paused by your teacher: eyes to the front]")
-        if _get("down"):
-            st.markdown(":red-badge[:material/cloud_off: class board unreachable: your run goes on]")
         st.button("Leave", key="class.leave", on_click=leave, type="tertiary")
-    st.fragment(_poll, run_every=POLL_SECONDS)()
+        st.fragment(_poll, run_every=POLL_SECONDS)()
     if st.session_state.pop("class.go_playground", False) and page != "pages/playground.py":
         st.switch_page("pages/playground.py")

@@ -192,10 +192,17 @@ def _runs(rows: list[dict], anonymise: bool) -> None:
     picked = st.dataframe(table, key="teach.table", on_select="rerun", selection_mode="single-row",
                           hide_index=True, width="stretch")
     chosen = picked.selection.rows if picked else []
-    if chosen and "config" in rows[chosen[0]]:
-        st.button(f"Open {chrome.plain(str(table.iloc[chosen[0]]['name']))}'s run in my Playground at step "
-                  f"{rows[chosen[0]].get('step', 0):,}", on_click=_open_run, args=(rows[chosen[0]],),
-                  icon=":material/science:")
+    runs = [i for i, row in enumerate(rows) if "config" in row]
+    if not runs:
+        return
+    if chosen and chosen[0] in runs:  # a row clicked in the table is the one offered
+        st.session_state[_K + "open"] = chosen[0]
+    with st.container(horizontal=True, vertical_alignment="bottom", key="teach.open_row"):
+        index = st.selectbox("Open a student's run", runs, key=_K + "open",
+                             format_func=lambda i: f"{table.iloc[i]['name']} (step {rows[i].get('step', 0):,})",
+                             help="Click a row of the table, or pick a name here: the run is replayed exactly, "
+                                  "to the same step, in your own Playground.")
+        st.button("Open in my Playground", on_click=_open_run, args=(rows[index],), icon=":material/science:")
 
 
 def _downloads(code: str, rows: list[dict], summaries: list[dict], anonymise: bool) -> None:

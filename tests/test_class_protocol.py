@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -28,6 +29,7 @@ from symbreak.serving import classes, serve
 
 pytestmark = pytest.mark.classroom
 STUDENTS = 10
+SERVERS: dict[str, object] = {}  # a Redis store's URL -> its redis-server process (to pause it)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "redis"])
@@ -37,7 +39,7 @@ def room(request, tmp_path_factory) -> Iterator[tuple[serve.Classroom, classes.S
     if request.param == "sqlite":
         url = str(tmp_path_factory.mktemp("store") / "classes.sqlite3")
     else:
-        url, _ = stack.enter_context(running_redis(tmp_path_factory.mktemp("redis")))
+        url, SERVERS[url] = stack.enter_context(running_redis(tmp_path_factory.mktemp("redis")))
     old = os.environ.get("SYMBREAK_STORE")
     os.environ["SYMBREAK_STORE"] = url
     room = serve.Classroom(2, free_port(), bind="127.0.0.1")
@@ -184,3 +186,35 @@ def test_a_killed_worker_loses_no_row_and_its_students_get_their_run_back(room) 
     assert step_shown(back) == 100, "the student came back to a fresh run"
     replayed = S.summarise(S.replay(row["config"], row["step"]))
     assert replayed["gap"] == row["gap"] and replayed["loss"] == row["loss"], "the replay is not bitwise"
+
+
+def test_a_store_that_stops_answering_costs_a_student_nothing(room) -> None:
+    classroom, db, url = room
+    if url not in SERVERS:
+        pytest.skip("this test pauses a redis-server; the SQLite store's failures are tested in test_class_store")
+    made = db.new_class()
+    redis = SERVERS[url]
+
+    async def lesson() -> tuple[list[str], int, list[str], int]:
+        async with Client(base(classroom), query=f"class={made.code}") as student:
+            await join(student)
+            await student.press("Step 100")
+            redis.send_signal(signal.SIGSTOP)  # the store stops answering: every call times out
+            try:
+                await student.press("Step 100")
+                await student.press("Step 100")
+                await asyncio.sleep(2 * S_PUBLISH_WAIT)  # a poll finds the store silent
+                down, step_down = student.texts(), step_shown(student)
+            finally:
+                redis.send_signal(signal.SIGCONT)
+            await asyncio.sleep(S_PUBLISH_WAIT + 1)
+            await student.press("Step 1")
+            await asyncio.sleep(S_PUBLISH_WAIT)
+            return down, step_down, student.texts(), step_shown(student)
+
+    down, step_down, back, step_back = run_async(lesson)
+    assert step_down == 300 and step_back == 301, "the run did not go on while the store was down"
+    assert any("class board unreachable" in t for t in down), down
+    assert not any("class board unreachable" in t for t in back)
+    [row] = db.rows(made.code, made.teacher_key)
+    assert row["step"] == 301, "the run did not publish again once the store was back"
