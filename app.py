@@ -11,7 +11,7 @@ import streamlit as st
 import symbreak  # noqa: F401  (first: it gives torch one OpenMP thread on every thread, see its docstring)
 import torch
 
-from pages import chrome, classroom, session
+from pages import access, chrome, classroom, session
 
 # The tensors are tiny: extra OpenMP threads only add overhead on a busy 2-core server. A process started with more
 # (`make run THREADS=4` sets OMP_NUM_THREADS) keeps them for one user's large runs.
@@ -56,7 +56,11 @@ lessons = [st.Page(path, title=title, url_path=url) for path, title, url in LESS
 if lessons:
     pages["Lessons"] = lessons
 pages["Class"] = [st.Page("pages/teach.py", title="Teach", url_path="teach", icon=":material/co_present:")]
-page = st.navigation(pages, position="hidden" if present else "sidebar")
+# Streamlit's own sidebar navigation fails WCAG 1.3.1 (see pages/access.py): the app draws its own links.
+page = st.navigation(pages, position="hidden")
+access.styles()
+if not present:
+    access.navigation(pages)
 PAGE_FILES = {url: path for path, _, url in LESSONS}
 if page.url_path != "teach":  # the teacher's own page draws the class itself
     classroom.banner(PAGE_FILES.get(page.url_path, "pages/playground.py"))

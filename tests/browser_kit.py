@@ -18,7 +18,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 JS_DIR = Path(__file__).resolve().parent / "browser_js"
@@ -35,6 +35,7 @@ def page_script(path: Path | str) -> str:
 
 
 APP_IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+NAV = ".st-key-nav"  # the sidebar's page links (pages/access.py)
 CHART = ".symbreak-chart"  # a plotly chart of the app (pages/charts.py)
 CHART_DRAWN = f"{CHART} .main-svg"
 QUIET_MS = 250  # a click has been handled when its run has finished and the page stayed unchanged this long
@@ -207,15 +208,21 @@ def upload_csv(page, path: Path | str, timeout: float = 30_000) -> None:
     wait_charts_drawn(page, timeout)
 
 
+def nav(page):
+    """The app's own navigation: the page links at the top of the sidebar (pages/access.py)."""
+    return page.get_by_test_id("stSidebar").locator(NAV)
+
+
 def nav_paths(page) -> dict[str, str]:
     """Every page in the sidebar navigation of an opened app: title -> URL path. The sidebar must be open (a wide
     window)."""
-    links = page.get_by_test_id("stSidebarNav").get_by_role("link")
+    links = nav(page).get_by_role("link")
+    home = "{0.scheme}://{0.netloc}/".format(urlsplit(page.url))
     found = {}
     for i in range(links.count()):
         link = links.nth(i)
         title = link.get_attribute("aria-label") or link.inner_text().split("\n")[-1].strip()
-        found[title] = urlsplit(link.get_attribute("href")).path
+        found[title] = urlsplit(urljoin(home, link.get_attribute("href"))).path  # Streamlit's hrefs are relative
     return found
 
 

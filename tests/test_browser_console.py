@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from browser_kit import CHART, CHART_DRAWN, click_and_wait, open_app, wait_charts_drawn
+from browser_kit import CHART, CHART_DRAWN, click_and_wait, nav, open_app, wait_charts_drawn
 
 pytestmark = pytest.mark.browser
 
@@ -44,7 +44,7 @@ def test_no_page_logs_a_resize_error_and_charts_follow_the_window(page, app_url)
     page.wait_for_function(f"""(wide) => Number(document.querySelector("{CHART} .main-svg")
         .getAttribute('width')) < wide""", arg=wide)
 
-    links = page.get_by_test_id("stSidebarNav").get_by_role("link")
+    links = nav(page).get_by_role("link")
     count = links.count()
     assert count >= 3, "the navigation lists the lessons"
     for index in [*range(1, count), 0]:  # every lesson, then back to the Playground

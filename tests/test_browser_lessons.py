@@ -22,6 +22,7 @@ from browser_kit import (
     assert_no_exception,
     chart_hashes,
     click_and_wait,
+    nav,
     open_app,
     playground_step,
     runs,
@@ -38,10 +39,6 @@ MAX_SHOT = 5000  # px: the tallest screenshot taken
 
 
 # ------------------------------------------------------------------ helpers
-def nav(page):
-    return page.get_by_test_id("stSidebarNav")
-
-
 def nav_titles(page) -> list[str]:
     links = nav(page).get_by_role("link")
     return [links.nth(i).get_attribute("aria-label") or links.nth(i).inner_text().split("\n")[-1].strip()

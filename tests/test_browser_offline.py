@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect
 
-from browser_kit import CHART_DRAWN, click_and_wait, open_app, wait_charts_drawn
+from browser_kit import CHART_DRAWN, click_and_wait, nav, open_app, wait_charts_drawn
 
 pytestmark = pytest.mark.browser
 
@@ -38,13 +38,13 @@ def test_a_tour_of_every_page_stays_on_the_server_and_logs_no_error(page, app_ur
             if message.type in ("error", "warning") and not BROWSER_NOISE.search(message.text) else None)
 
     open_app(page, app_url)
-    links = page.get_by_test_id("stSidebarNav").get_by_role("link")
+    links = nav(page).get_by_role("link")
     titles = [links.nth(i).inner_text().strip() for i in range(links.count())]
     assert len(titles) >= 2, f"the navigation lists the lessons too (got {titles})"
     main = page.get_by_test_id("stMainBlockContainer")
     click_and_wait(page, main.get_by_role("button", name="Step 100", exact=True))
     for title in titles[1:]:
-        click_and_wait(page, page.get_by_test_id("stSidebarNav").get_by_role("link", name=title, exact=True),
+        click_and_wait(page, nav(page).get_by_role("link", name=title, exact=True),
                        timeout=60_000)
         wait_charts_drawn(page)
         expect(page.locator(CHART_DRAWN).first).to_be_visible()
