@@ -12,6 +12,7 @@ import symbreak  # noqa: F401  (first: it gives torch one OpenMP thread on every
 import torch
 
 from pages import access, chrome, classroom, session
+from pages.lessons import LESSONS
 
 # The tensors are tiny: extra OpenMP threads only add overhead on a busy 2-core server. A process started with more
 # (`make run THREADS=4` sets OMP_NUM_THREADS) keeps them for one user's large runs.
@@ -19,17 +20,6 @@ if os.environ.get("OMP_NUM_THREADS") == "1":  # symbreak set it unless the user 
     torch.set_num_threads(1)
 
 ROOT = Path(__file__).parent
-# (page, title, URL path): the URL paths are the ones links and bookmarks already carry.
-LESSONS = (
-    ("pages/lessons/gradients.py", "Why the gradients match", "lesson_gradients"),
-    ("pages/lessons/breakers.py", "What breaks symmetry", "lesson_breakers"),
-    ("pages/lessons/no_hidden.py", "No hidden layer", "lesson_no_hidden"),
-    ("pages/lessons/split_speed.py", "How fast they split", "lesson_split_speed"),
-    ("pages/lessons/wasted.py", "Why a tie wastes the network", "lesson_wasted"),
-    ("pages/lessons/init_scale.py", "How big a random start", "lesson_init_scale"),
-    ("pages/lessons/course.py", "The course's initialization experiment", "lesson_course"),
-    ("pages/compare.py", "Compare", "compare"),
-)
 
 # The tab's icon, drawn here rather than fetched: a Material icon as page_icon is loaded from a font host on the
 # internet, which an offline classroom cannot reach. Two tied hidden neurons feeding one output.

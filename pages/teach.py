@@ -8,6 +8,7 @@ it is never sent to a student's page. Names are shown as text only, and hidden b
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import segno
 import streamlit as st
@@ -25,6 +26,7 @@ from symbreak.settings.presets import PRESETS, preset
 chrome.route_through_app()
 
 REFRESH_SECONDS = 1.0
+GUIDE = Path(__file__).with_name("teaching_guide.md")
 KEY_PARAM = "key"
 MINE = "My Playground's settings"
 RUNS, VOTE = "The runs", "The class vote"
@@ -215,6 +217,15 @@ def _downloads(code: str, rows: list[dict], summaries: list[dict], anonymise: bo
                            "application/json", icon=":material/download:")
 
 
+def _guide() -> None:
+    """The teaching guide: a 50-minute class step by step, to read here or download as Markdown."""
+    with st.expander("Teaching guide: one 50-minute class, step by step", icon=":material/menu_book:"):
+        text = GUIDE.read_text(encoding="utf-8")
+        st.download_button("Download the guide (Markdown)", text, "symbreak-teaching-guide.md", "text/markdown",
+                           icon=":material/download:")
+        st.markdown(text.split("\n", 1)[1])
+
+
 def main() -> None:
     st.html("<style>.class-code {font-size: 5.5rem; line-height: 1.1; font-weight: 700; letter-spacing: 0.5rem;"
             " font-family: 'Source Code Pro', monospace; color: #0b3d91;}</style>")
@@ -225,6 +236,7 @@ def main() -> None:
     if message:
         st.error(chrome.plain(message), icon=":material/error:")
     teaching = _teacher()
+    _guide()
     if teaching is None:
         st.markdown("Start a class and every student who joins appears on a live board: who is still tied, who "
                     "split, and what broke the tie. Students join with a six-character code, a link or a QR code.")

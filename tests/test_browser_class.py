@@ -78,7 +78,7 @@ def test_a_teacher_and_a_phone_student_run_a_class(browser, class_url: str, arti
         whole_page_screenshot(teacher, artifacts / "class-teacher-board.png")
         whole_page_screenshot(student, artifacts / "class-student-phone.png")
 
-        main_block(teacher).get_by_text("Send a start to everyone").click()
+        main_block(teacher).locator("summary").filter(has_text="Send a start to everyone").click()
         chooser = main_block(teacher).get_by_role("combobox", name="Start")
         chooser.click()
         chooser.fill("constant-dropout")

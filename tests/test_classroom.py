@@ -6,7 +6,6 @@ the module; the test that kills a worker comes last.
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import base64
 import hashlib
@@ -51,10 +50,9 @@ RESTART_SECONDS = 120
 def app_pages() -> list[str]:
     """The URL path of every page app.py navigates to: the Playground at the root, each lesson by its URL path,
     and the Teach page."""
-    tree = ast.parse((ROOT / "app.py").read_text())
-    lessons = next(ast.literal_eval(node.value) for node in ast.walk(tree) if isinstance(node, ast.Assign)
-                   and any(isinstance(target, ast.Name) and target.id == "LESSONS" for target in node.targets))
-    return [""] + [url for path, _, url in lessons if (ROOT / path).exists()] + ["teach"]
+    from pages.lessons import LESSONS
+
+    return [""] + [url for path, _, url in LESSONS if (ROOT / path).exists()] + ["teach"]
 
 
 # ------------------------------------------------------------------ the manifests, offline
