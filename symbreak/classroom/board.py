@@ -44,23 +44,10 @@ def _layers(values: Any) -> str:
     return " / ".join("–" if v is None else f"{v:.3g}" if isinstance(v, float) else str(v) for v in values)
 
 
-def unique_labels(names: Sequence[str]) -> list[str]:
-    """Names in join order with a repeated one marked ' (2)', ' (3)', … as the store labels poll answers."""
-    taken: set[str] = set()
-    out = []
-    for name in names:
-        label, n = name, 1
-        while label in taken:
-            n += 1
-            label = f"{name} ({n})"
-        taken.add(label)
-        out.append(label)
-    return out
-
-
 def answer_columns(rows: Sequence[dict[str, Any]], polls: Sequence[dict[str, Any]]) -> dict[str, list[str]]:
-    """Each poll round as a column of the students' answers (in the rows' order; '' for no answer)."""
-    labels = unique_labels([str(r.get("name", "")) for r in rows])
+    """Each poll round as a column of the students' answers (in the rows' order; '' for no answer). A row's
+    "label" is the name its answers are listed under (the store marks a repeated name 'Ann (2)')."""
+    labels = [str(r.get("label", r.get("name", ""))) for r in rows]
     return {f"{p['question']} (round {p['round']})": [p.get("answers", {}).get(label, "") for label in labels]
             for p in polls}
 

@@ -151,6 +151,13 @@ def with_closed(state: dict, closed: list[tuple[str, int]]) -> dict:
     return state
 
 
+def labelled(rows: list[dict]) -> list[dict]:
+    """The board's rows (in join order), each with the "label" its answers are listed under in `votes`."""
+    for row, label in zip(rows, display_names([row["name"] for row in rows])):
+        row["label"] = label
+    return rows
+
+
 def display_names(names: list[str]) -> list[str]:
     """The names in join order, a repeated one marked ' (2)', ' (3)'... so that each labels one student."""
     taken: set[str] = set()

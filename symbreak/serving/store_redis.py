@@ -33,6 +33,7 @@ from symbreak.serving.store import (
     display_names,
     hash_key,
     key_matches,
+    labelled,
     new_code,
     normalise_code,
     state_changes,
@@ -226,7 +227,7 @@ class RedisStore(Store):
         found, people, rows = pipe.execute()
         self._teacher(code, key, found)
         board = [self._board_row(person, rows.get(student)) for student, person in people.items()]
-        return sorted(board, key=lambda row: row["joined_at"])
+        return labelled(sorted(board, key=lambda row: row["joined_at"]))
 
     @_reachable
     def set_state(self, code: str, key: str, **changes: object) -> dict:

@@ -31,6 +31,7 @@ from symbreak.serving.store import (
     display_names,
     hash_key,
     key_matches,
+    labelled,
     new_code,
     normalise_code,
     state_changes,
@@ -222,7 +223,7 @@ class SqliteStore(Store):
             self._teacher(db, code, key, time.time())
             found = db.execute("SELECT name, joined_at, row, updated_at FROM students WHERE code = ? ORDER BY rowid",
                                (code,)).fetchall()
-        return [_board_row(*row) for row in found]
+        return labelled([_board_row(*row) for row in found])
 
     def set_state(self, code: str, key: str, **changes: object) -> dict:
         code, texts = normalise_code(code), state_changes(changes)
