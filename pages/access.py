@@ -8,14 +8,38 @@ draws a focus ring. See README.md, "Accessibility".
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
 from streamlit.navigation.page import StreamlitPage
 
 NAV_KEY = "nav"  # the sidebar's box of page links (class `st-key-nav`): tests/browser_kit.py reads it
-CSS = (Path(__file__).with_name("access.css")).read_text(encoding="utf-8")
+HERE = Path(__file__).parent
+CSS = (HERE / "access.css").read_text(encoding="utf-8")
+KEYS_JS = (HERE / "access.js").read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class Shortcut:
+    """A key (or several) that clicks a button: the Streamlit key of the button's widget, and what it does."""
+
+    keys: tuple[str, ...]
+    label: str
+    widget: str
+    cycle: bool = False  # a segmented control: the key picks the option after the selected one
+
+
+def _selector(widget: str) -> str:
+    """The CSS selector of the buttons of a widget with this Streamlit key (its box has class `st-key-<key>`)."""
+    return f".st-key-{re.sub(r'[^A-Za-z0-9_-]', '-', widget)} button"
+
+
+def _key_name(key: str) -> str:
+    return "Space" if key == "space" else key.upper()
 
 
 def styles() -> None:
@@ -33,3 +57,19 @@ def navigation(sections: Mapping[str, Sequence[StreamlitPage]]) -> None:
             for page in pages:
                 st.page_link(page, label=page.title, icon=page.icon or None, width="stretch")
         st.divider()
+
+
+def shortcuts(bindings: Sequence[Shortcut]) -> None:
+    """Install the page's keyboard shortcuts (access.js): each clicks its button, never while typing in a field."""
+    rows = [{"keys": list(b.keys), "label": b.label, "selector": _selector(b.widget), "cycle": b.cycle}
+            for b in bindings]
+    script = KEYS_JS.replace("__BINDINGS__", json.dumps(rows), 1)
+    st.html(f"<script>{script}</script>", unsafe_allow_javascript=True)
+
+
+def shortcuts_help(bindings: Sequence[Shortcut]) -> None:
+    """A "Keyboard shortcuts" popover listing the page's keys."""
+    with st.popover("Keyboard shortcuts", icon=":material/keyboard:", help="Keys that press this page's buttons."):
+        lines = [f"| {' or '.join(_key_name(k) for k in b.keys)} | {b.label} |" for b in bindings]
+        st.markdown("\n".join(["| Key | Does |", "| --- | --- |", *lines]))
+        st.caption("They work whenever no field has the focus.")

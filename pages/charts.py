@@ -69,6 +69,8 @@ OPTIONS = {
     "column_gap": 0.12, "font_size": 16, "title_font_size": 20, "char_em": 0.5, "line_em": 1.3,
     "legend_below_px": 84, "margin_left": 56, "margin_right": 12, "margin_top": 6, "margin_bottom": 6,
     "title_margin": 48,
+    # A chart's live region speaks at most this often while frames play (pages/access.css hides it).
+    "speak_ms": 2000, "sr_only_class": "symbreak-sr-only",
 }
 
 _component = None

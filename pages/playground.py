@@ -22,9 +22,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages import charts, chrome, classroom, links, session, sidebar
+from pages import access, charts, chrome, classroom, links, session, sidebar
 from symbreak.engine import probe as P
 from symbreak.engine.trainer import Trainer
+from symbreak.figures import describe as D
 from symbreak.figures import live as F
 from symbreak.figures import parts as FP
 from symbreak.figures import style
@@ -45,6 +46,14 @@ MAX_N = 1000
 DEFAULT_PER_FRAME = 5
 MAX_PER_FRAME = 500
 TABS = ("Weight space", "Distances", "Gradients", "Network", "Input plane")
+# The keys that press the run's buttons (listed in a popover; pages/access.js never fires them while typing).
+SHORTCUTS = (
+    access.Shortcut(("1",), "Step 1", f"{SLOT}.step1"),
+    access.Shortcut(("n",), "Step N", f"{SLOT}.stepn"),
+    access.Shortcut(("p", "space"), "Play or Pause", f"{SLOT}.play"),
+    access.Shortcut(("r",), "Reset", f"{SLOT}.reset"),
+    access.Shortcut(("l",), "Next hidden layer shown", f"{SLOT}.layer", cycle=True),
+)
 # On a phone the controls are the first thing under the headline (see the file).
 CSS = (Path(__file__).with_name("playground.css")).read_text(encoding="utf-8")
 
@@ -234,6 +243,26 @@ def _loss_view(trainer: Trainer, row: int) -> str:
     return F.loss_json(trainer.history, row=row, task=trainer.task, height=LOSS_HEIGHT)
 
 
+def _data_view(trainer: Trainer, layer: int, row: int, moving: bool) -> None:
+    """The live chart as a table, for a reader who cannot see it: each neuron's weights at the step shown and
+    its group of tied neurons. Computed only while open, and not while playing or training a long Step N.
+    The list of keyboard shortcuts sits beside it."""
+    with st.container(horizontal=True, vertical_alignment="top", gap="small"):
+        section = st.expander("Data: each neuron's weights now", icon=":material/table:", key=_key("x.table"),
+                              on_change="rerun", width="stretch")
+        access.shortcuts_help(SHORTCUTS)
+    with section:
+        if not section.open:
+            return
+        if moving:
+            st.info("This table is drawn when you pause.", icon=":material/pause_circle:")
+            return
+        table = D.weights_table(trainer.history, layer, row=row, tol=trainer.config.tol,
+                                names=list(trainer.dataset.feature_names))
+        st.caption(D.run_sentence(trainer.history, layer, row=row, tol=trainer.config.tol))
+        st.table(table.style.format("{:.6g}", subset=list(table.columns[:-1])))
+
+
 def _secondary(trainer: Trainer, layer: int, row: int, playing: bool, busy: bool) -> None:
     """The other views, in tabs; only the open tab is computed, and not while playing or training a long Step N
     (to keep them fast)."""
@@ -368,7 +397,10 @@ def _main_area(version: int, playing: bool, present: bool) -> None:
         st.fragment(_live_area, run_every=pb.watchdog_seconds)(version, playing, busy, layer, row, view)
     else:
         st.fragment(_live_still)(version, playing, busy, layer, row, view)
+    if not present:
+        _data_view(trainer, layer, row, playing or busy)
     _secondary(trainer, layer, row, playing, busy)
+    access.shortcuts(SHORTCUTS)
     classroom.publish(trainer)
 
 

@@ -225,6 +225,55 @@ function shown(box, figure) {
   return wrapTitle(narrowFigure(figure, box.__options, box.clientWidth), box.__options, box.clientWidth);
 }
 
+// ---------------------------------------------------------------- what a screen reader gets
+// The plot is an image named by its figure's title (for figures joined into one, their parts' titles, in
+// layout.meta.label). A figure that describes itself (layout.meta.description, the live chart's sentence on the
+// run) is spoken by a polite live region: at once for a plain update (a Step), at most every `speak_ms` while
+// frames play, the newest sentence last.
+
+// Text without markup: plotly titles may hold <b>, <br> and entities. Parsed in an inert document (nothing in
+// it loads or runs).
+function plainText(html) {
+  const text = String(html).replace(/<br\s*\/?>/gi, " ");
+  return new DOMParser().parseFromString(text, "text/html").body.textContent.trim();
+}
+
+function describe(box, figure, now) {
+  const layout = figure.layout, meta = layout.meta || {};
+  const name = plainText((layout.title && layout.title.text) || meta.label || "Chart");
+  const sentence = meta.description ? plainText(meta.description) : "";
+  box.__plot.setAttribute("role", "img");
+  box.__plot.setAttribute("aria-label", sentence ? name + ". " + sentence : name);
+  const drawing = box.__plot.querySelector(".svg-container");  // plotly's own SVGs: ticks and labels, unnamed
+  if (drawing) drawing.setAttribute("aria-hidden", "true");
+  if (!sentence) return;
+  if (!box.__live) {
+    box.__live = document.createElement("div");
+    box.__live.className = box.__options.sr_only_class;
+    box.__live.setAttribute("role", "status");
+    box.__live.setAttribute("aria-live", "polite");
+    box.__live.setAttribute("aria-atomic", "true");
+    box.appendChild(box.__live);
+  }
+  box.__toSay = sentence;
+  clearTimeout(box.__speakTimer);
+  const wait = now ? 0 : (box.__spokenAt || -Infinity) + box.__options.speak_ms - performance.now();
+  if (wait > 0) box.__speakTimer = setTimeout(() => say(box), wait);
+  else say(box);
+}
+
+function say(box) {
+  if (box.__live.textContent === box.__toSay) return;
+  box.__live.textContent = box.__toSay;
+  box.__spokenAt = performance.now();
+}
+
+// With prefers-reduced-motion a redraw is never animated (plotly animates nothing unless a layout asks).
+function stillLayout(layout) {
+  if (!window.matchMedia("(prefers-reduced-motion: reduce)").matches) return layout;
+  return Object.assign({}, layout, {transition: {duration: 0}});
+}
+
 // Draws the queued figures one after another, at most `fps` a second. The first frame of a batch asks for
 // the next batch as it starts, so the server trains and builds it while this one is on screen.
 async function drawQueue(box) {
@@ -260,7 +309,8 @@ async function draw(Plotly, box, figure, interactive) {
   const config = interactive ? box.__config : Object.assign({}, box.__config, {staticPlot: true});
   box.__height = drawn.layout.height || box.__options.default_height;
   fit(box, box.__height);
-  await Plotly.react(box.__plot, drawn.data, drawn.layout, config);
+  await Plotly.react(box.__plot, drawn.data, stillLayout(drawn.layout), config);
+  describe(box, figure, interactive);
   box.dataset.draws = String(Number(box.dataset.draws || 0) + 1);
 }
 

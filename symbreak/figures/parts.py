@@ -180,10 +180,13 @@ def combine(parts: Sequence[Fig], boxes: Sequence[tuple[float, float, float, flo
 
     Axes are renumbered, paper coordinates mapped into the box, each part keeps
     its own legend, and its title becomes a bold label over its box. One chart
-    instead of two: the browser redraws one element per Play frame.
+    instead of two: the browser redraws one element per Play frame. The parts'
+    titles, joined, are its name for screen readers (`layout.meta.label`).
     """
     out = Fig("", height, dict(margin=dict(l=60, r=20, t=10, b=45)))
     del out.layout["title"]
+    titles = [part.layout.get("title", {}).get("text", "") for part in parts]
+    out.layout["meta"] = dict(label="; ".join(t for t in titles if t))
     offset = 0
     for index, (part, (x0, x1, y0, y1)) in enumerate(zip(parts, boxes)):
         def px(v: float, x0: float = x0, x1: float = x1) -> float:
