@@ -1,4 +1,5 @@
-"""The cost of a step in dispatcher calls, and the kept workspace's numbers against the plain passes and NumPy."""
+"""The cost of a step in dispatcher calls, and the workspace's sums: bitwise the same whichever way they are formed
+(so runs side by side, which may outgrow a kept workspace, equal runs alone), and right against NumPy."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from symbreak import Config
-from symbreak.engine.model import output_loss
+from symbreak.engine import model
 from symbreak.engine.trainer import Trainer
 from symbreak.settings.presets import DEFAULT_PRESET, preset
 
@@ -43,17 +44,21 @@ CONFIGS = [
 
 
 @pytest.mark.parametrize("flat", CONFIGS)
-def test_the_workspace_gives_bitwise_the_plain_passes_loss_and_gradient(flat: dict) -> None:
+def test_kept_products_and_rowdot_give_bitwise_the_same_loss_and_gradient(flat: dict,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # a kept workspace sums products held in its scratch buffer; one too large to keep sums them through rowdot
     trainer = Trainer([Config.from_flat({**flat, "seed": str(seed)}) for seed in (1, 2, 3)])
     trainer.step(20)
-    assert trainer._work is not None
-    loss, grad = trainer.gradients()  # `MLP.gradients`: the plain forward and backward
+    assert trainer._work is not None and trainer._work.small
+    kept = trainer.gradients()
+    monkeypatch.setattr(model, "WORKSPACE_ELEMENTS", 0)
     with torch.inference_mode():
-        out = trainer._work.forward()
-        trainer._work.backward()
-    assert torch.equal(trainer.grad, grad)
+        work = trainer.forward(trainer.theta, trainer.x_train, for_backward=True)
+        work.backward()
+    assert not work.small
+    assert torch.equal(work.grad, kept[1])
     with torch.inference_mode():
-        assert torch.equal(output_loss(trainer.task, out, trainer.y_train, trainer.onehot_train), loss)
+        assert torch.equal(model.output_loss(trainer.task, work.out, trainer.y_train, trainer.onehot_train), kept[0])
 
 
 def numpy_gradient(x: np.ndarray, y: np.ndarray, layers: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
@@ -77,7 +82,7 @@ def test_the_workspace_gradient_matches_a_numpy_chain_rule() -> None:
     trainer.step(30)
     with torch.inference_mode():
         trainer._work.forward()
-        trainer._work.backward()
+        trainer._work.backward()  # the kept workspace writes the trainer's gradient
     layers = trainer.parameters()
     expected = np.concatenate(numpy_gradient(trainer.dataset.x_train, trainer.dataset.y_train, layers))
     np.testing.assert_allclose(trainer.grad[0].numpy(), expected, rtol=1e-10, atol=1e-14)

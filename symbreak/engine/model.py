@@ -1,4 +1,4 @@
-"""The MLP: parameter layout, init schemes, and an exact forward and backward pass over K runs at once.
+"""The MLP: parameter layout, init schemes, and its one forward and one backward pass (a `Workspace`) over K runs.
 
 Parameters of K runs live in one flat tensor [K, P]; each layer's weight
 [K, out, in] (as in `torch.nn.Linear`) and bias [K, out] are views into it.
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from itertools import pairwise
 
 import torch
 
@@ -150,26 +151,6 @@ def weight_columns(weight: torch.Tensor) -> list[torch.Tensor]:
     return [weight[..., i].unsqueeze(-2) for i in range(weight.shape[-1])] if weight.shape[-1] <= SMALL_FAN_IN else []
 
 
-def linear(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, exact: bool,
-           h_cols: list[torch.Tensor] | None = None, w_cols: list[torch.Tensor] | None = None) -> torch.Tensor:
-    """z = h · weightᵀ + bias for h [.., N, in], weight [K, out, in], bias [K, out].
-
-    A small fan-in is summed term by term (elementwise, so just as exact and
-    cheaper than a broadcast product over a short last dimension); the column
-    views may be passed in precomputed.
-    """
-    if not exact:
-        return torch.matmul(h, weight.transpose(-1, -2)) + bias.unsqueeze(-2)
-    if weight.shape[-1] > SMALL_FAN_IN:
-        return rowdot(h, weight) + bias.unsqueeze(-2)
-    h_cols = h_cols or input_columns(h)
-    w_cols = w_cols or weight_columns(weight)
-    z = h_cols[0] * w_cols[0] + bias.unsqueeze(-2)
-    for h_col, w_col in zip(h_cols[1:], w_cols[1:]):
-        z = z + h_col * w_col
-    return z
-
-
 def activate(name: str, z: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
     """The activation by position-independent elementwise operations, into `out` if given (the identity: z)."""
     if name == "sigmoid":
@@ -183,16 +164,16 @@ def activate(name: str, z: torch.Tensor, out: torch.Tensor | None = None) -> tor
     return z
 
 
-def activation_slope(name: str, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor | float:
-    """da/dz from the pre-activation z and the activation a."""
+def activation_slope(name: str, a: torch.Tensor) -> torch.Tensor | float:
+    """da/dz from the activation a (for relu and leaky_relu a > 0 exactly where z > 0)."""
     if name == "sigmoid":
         return a * (1.0 - a)
     if name == "tanh":
         return 1.0 - a * a
     if name == "relu":
-        return (z > 0).to(z.dtype)
+        return (a > 0).to(a.dtype)
     if name == "leaky_relu":
-        return torch.where(z > 0, 1.0, LEAKY_SLOPE).to(z.dtype)
+        return torch.where(a > 0, 1.0, LEAKY_SLOPE).to(a.dtype)
     return 1.0
 
 
@@ -250,22 +231,13 @@ def prediction(task: str, z: torch.Tensor) -> torch.Tensor:
     return z
 
 
-@dataclass
-class Forward:
-    """One forward pass: each layer's activations, and what the backward pass needs."""
-
-    inputs_t: list[torch.Tensor]   # each layer's input, transposed to [.., in, N], contiguous
-    pre: list[torch.Tensor]        # hidden pre-activations z
-    post: list[torch.Tensor]       # hidden activations a (before dropout)
-    out: torch.Tensor              # output logits [K, N, n_out]
-
 
 @dataclass(frozen=True)
 class MLP:
     """The network: layer sizes, hidden activation, the task its output and loss serve, and its arithmetic.
 
-    Parameters come in as `layout.views(theta)` for theta [K, P], so a caller
-    that runs the same θ many times makes its views (and column views) once.
+    Its forward and backward pass are a `Workspace`'s: made once for a θ and inputs that stay where they lie
+    (a trainer's), or for one call (`outputs`, a gradient at some other θ).
     """
 
     layout: Layout
@@ -273,175 +245,196 @@ class MLP:
     task: str
     exact: bool = True
 
-    def forward(self, views: list[tuple[torch.Tensor, torch.Tensor]], x: torch.Tensor,
-                x_t: torch.Tensor | None = None, masks: list[torch.Tensor] | None = None,
-                for_backward: bool = True, x_cols: list[torch.Tensor] | None = None,
-                w_cols: list[list[torch.Tensor]] | None = None) -> Forward:
-        """All layers on inputs x [1 or K, N, in]; masks are inverted-dropout factors per hidden layer.
-
-        x_t (x transposed, contiguous), x_cols (`input_columns(x)`) and w_cols
-        (`weight_columns` per layer) may be passed in when already at hand.
-        Without `for_backward`, only the first layer's input is kept transposed.
-        """
-        h = x
-        h_cols = x_cols
-        inputs_t = [x_t if x_t is not None or not for_backward else x.transpose(-1, -2).contiguous()]
-        pre, post = [], []
-        for layer, (weight, bias) in enumerate(views):
-            z = linear(h, weight, bias, self.exact, h_cols, w_cols[layer] if w_cols is not None else None)
-            h_cols = None
-            if layer == len(views) - 1:
-                return Forward(inputs_t, pre, post, z)
-            a = activate(self.activation, z)
-            pre.append(z)
-            post.append(a)
-            h = a * masks[layer] if masks is not None else a
-            if for_backward:
-                inputs_t.append(h.transpose(-1, -2).contiguous())
-        raise AssertionError("unreachable")
-
-    def backward(self, views: list[tuple[torch.Tensor, torch.Tensor]],
-                 grad_views: list[tuple[torch.Tensor, torch.Tensor]], fwd: Forward, dz: torch.Tensor,
-                 masks: list[torch.Tensor] | None = None) -> None:
-        """Write dLoss/dθ into `grad_views` by the chain rule from dLoss/dz of the output, layer by layer back."""
-        for layer in range(len(views) - 1, -1, -1):
-            weight, _ = views[layer]
-            g_weight, g_bias = grad_views[layer]
-            dz_t = dz.transpose(-1, -2).contiguous()
-            if self.exact:
-                g_weight.copy_(rowdot(dz_t, fwd.inputs_t[layer]))
-            else:
-                g_weight.copy_(torch.matmul(dz_t, fwd.inputs_t[layer].transpose(-1, -2)))
-            g_bias.copy_(dz_t.sum(-1))
-            if layer == 0:
-                return
-            if self.exact:
-                dh = rowdot(dz, weight.transpose(-1, -2).contiguous())
-            else:
-                dh = torch.matmul(dz, weight)
-            if masks is not None:
-                dh = dh * masks[layer - 1]
-            dz = dh * activation_slope(self.activation, fwd.pre[layer - 1], fwd.post[layer - 1])
-
-    def gradients(self, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor, onehot: torch.Tensor | None,
-                  x_t: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mean loss [K] and its gradient [K, P] at θ [K, P] on the examples (x, y), without dropout."""
-        views = self.layout.views(theta)
-        fwd = self.forward(views, x, x_t)
-        loss = output_loss(self.task, fwd.out, y, onehot)
-        dz = output_grad(self.task, fwd.out, y, onehot)
-        grad = torch.zeros_like(theta)
-        self.backward(views, self.layout.views(grad), fwd, dz)
-        return loss, grad
+    def workspace(self, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor | None = None,
+                  onehot: torch.Tensor | None = None, x_t: torch.Tensor | None = None,
+                  grad: torch.Tensor | None = None, dropout: bool = False) -> Workspace:
+        """A `Workspace` for θ [K, P] on inputs x [1 or K, N, in]; see there for the rest."""
+        return Workspace(self, theta, x, y, onehot, x_t, grad, dropout)
 
     def outputs(self, theta: torch.Tensor, x: torch.Tensor) -> list[torch.Tensor]:
         """Each hidden layer's activations [K, M, width], then the `prediction` [K, M, n_out], on x [1 or K, M, in]."""
-        fwd = self.forward(self.layout.views(theta), x, for_backward=False)
-        return [*fwd.post, prediction(self.task, fwd.out)]
+        work = self.workspace(theta, x)
+        out = work.forward()
+        return [*work.post, prediction(self.task, out)]
 
 
 WORKSPACE_ELEMENTS = 1 << 20  # about 4 MB in float32: 32 runs side by side of the default network fit
 
 
 class _Layer:
-    """One layer's kept operands and buffers in a `Workspace`; the products of its sums share `scratch`."""
+    """One layer of a `Workspace`: views of its operands, the buffers it writes, and how it forms its sums."""
 
-    def __init__(self, weight: torch.Tensor, bias: torch.Tensor, g_weight: torch.Tensor, g_bias: torch.Tensor,
-                 h: torch.Tensor, h_t: torch.Tensor, hidden: bool, scratch: torch.Tensor, tmp: torch.Tensor) -> None:
-        k, (out, fan_in), n = weight.shape[0], weight.shape[-2:], h.shape[-2]
-        products, dtype = scratch[: k * n * out * fan_in], h.dtype
-        self.bias_u, self.cols = bias.unsqueeze(-2), list(zip(input_columns(h), weight_columns(weight)))
-        self.tmp, self.prod = tmp[: k * n * out].view(k, n, out), products.view(k, n, out, fan_in)
-        self.h_u, self.w_u = h.unsqueeze(-2), weight.unsqueeze(-3)
+    def __init__(self, activation: str, weight: torch.Tensor, bias: torch.Tensor, h: torch.Tensor,
+                 h_t: torch.Tensor | None, hidden: bool, sums: str, scratch: torch.Tensor, tmp: torch.Tensor,
+                 dropout: bool) -> None:
+        k, (out, fan_in), n, dtype = max(weight.shape[0], h.shape[0]), weight.shape[-2:], h.shape[-2], h.dtype
+        self.weight, self.h, self.h_t, self.sums, self.bias_u = weight, h, h_t, sums, bias.unsqueeze(-2)
+        self.cols = list(zip(input_columns(h), weight_columns(weight))) if sums != "blas" else []
+        self.products = scratch[: k * n * out * fan_in] if sums == "kept" else None
+        if self.cols:
+            (self.h_col, self.w_col), *self.rest = self.cols
+            self.tmp = tmp[: k * n * out].view(k, n, out)
+        elif self.products is not None:
+            self.prod, self.h_u, self.w_u = self.products.view(k, n, out, fan_in), h.unsqueeze(-2), weight.unsqueeze(-3)
+        if sums == "blas" or h_t is not None:
+            self.w_t_view = weight.transpose(-1, -2)
         new = (lambda *shape: torch.empty(shape, dtype=dtype)) if hidden else (lambda *shape: None)
-        self.z, self.a, self.a_t = new(k, n, out), new(k, n, out), new(k, out, n)
-        self.g_weight, self.g_bias, self.in_t_u = g_weight, g_bias, h_t.unsqueeze(-3)
-        self.g_prod, self.h_prod = products.view(k, out, fan_in, n), products.view(k, fan_in, n, out)
-        self.w_t_view = weight.transpose(-1, -2)
-        self.w_t = self.w_t_view if self.w_t_view.is_contiguous() else torch.empty(k, fan_in, out, dtype=dtype)
-        self.w_t_u = self.w_t.unsqueeze(-2)
+        self.z = new(k, n, out)
+        self.a = self.z if activation == "linear" else new(k, n, out)  # `activate` returns z itself
+        self.h_next = new(k, n, out) if dropout else self.a  # the next layer's input: a, or a times the mask
+        self.h_next_t = new(k, out, n) if h_t is not None else None
+        if self.h_next_t is not None:
+            self.h_next_view = self.h_next.transpose(-1, -2)
+            self.a_t = self.a.transpose(-1, -2) if dropout else self.h_next_t  # whence the slope da/dz
+
+    def keep_for_backward(self, g_weight: torch.Tensor, g_bias: torch.Tensor, dz: torch.Tensor | None,
+                          dz_t: torch.Tensor, fill: tuple[torch.Tensor, torch.Tensor] | None) -> None:
+        """Where the backward pass writes this layer's gradient and reads its dLoss/dz ([K, N, out], and
+        transposed; `fill` copies the one from the other)."""
+        k, (out, n), fan_in = dz_t.shape[0], dz_t.shape[-2:], self.weight.shape[-1]
+        self.g_weight, self.g_bias, self.dz, self.dz_t, self.fill = g_weight, g_bias, dz, dz_t, fill
+        self.h_t_view = self.h_t.transpose(-1, -2)
+        self.w_t = self.w_t_view
+        if self.sums != "blas" and not self.w_t_view.is_contiguous():
+            self.w_t = torch.empty(k, fan_in, out, dtype=self.weight.dtype)
+        if self.products is not None:
+            self.g_prod, self.h_prod = self.products.view(k, out, fan_in, n), self.products.view(k, fan_in, n, out)
+            self.in_t_u, self.dz_t_u, self.w_t_u = self.h_t.unsqueeze(-3), dz_t.unsqueeze(-2), self.w_t.unsqueeze(-2)
+            self.dz_u = dz.unsqueeze(-3) if dz is not None else None
+
+    # The sums of a layer whose products are not kept (those that are, and a small fan-in's terms, are summed
+    # where the workspace's passes run): through rowdot, or BLAS.
+    def transient_linear(self) -> torch.Tensor:
+        """z = h · weightᵀ + bias into the layer's buffer (a new tensor for the output layer)."""
+        if self.sums == "rowdot":
+            return torch.add(rowdot(self.h, self.weight), self.bias_u, out=self.z)
+        return torch.add(torch.matmul(self.h, self.w_t_view), self.bias_u, out=self.z)
+
+    def transient_weight_grad(self) -> None:
+        """dLoss/dweight = dzᵀ · h into the gradient."""
+        if self.sums == "rowdot":
+            self.g_weight.copy_(rowdot(self.dz_t, self.h_t))
+        else:
+            self.g_weight.copy_(torch.matmul(self.dz_t, self.h_t_view))
+
+    def transient_input_grad(self, out: torch.Tensor) -> torch.Tensor:
+        """dLoss/dh = dz · weight, transposed [K, in, N], into `out`."""
+        if self.sums == "rowdot":
+            return out.copy_(rowdot(self.dz, self.w_t).transpose(-1, -2))
+        return out.copy_(torch.matmul(self.dz, self.weight).transpose(-1, -2))
 
 
 class Workspace:
-    """`MLP.forward` and `MLP.backward` at one θ [K, P] (updated in place) on fixed inputs, with every buffer kept.
+    """The network's forward and backward pass at θ [K, P] on inputs x [1 or K, N, in], with views and buffers
+    made once: θ (and x) are read where they lie, so a trainer updating θ in place runs the same workspace step
+    after step.
 
-    Views of θ, its gradient and x (columns, unsqueezed, transposed) are made once, and each intermediate is
-    written into a kept buffer by the same operation on operands of the same shapes, reduced over the same
-    contiguous last dimension: bitwise the plain path's numbers at about half the dispatcher calls. A hidden
-    layer's dLoss/dz is formed transposed, [K, out, N], from the products of `rowdot(dz, wᵀ)`, as its weight
-    gradient wants it. Exact arithmetic, no dropout; `build` gives None where a product would need chunking
-    or the buffers would be large.
+    With `grad` [K, P] and the targets (y [N] or [K, N], onehot for multiclass) the backward pass writes dLoss/dθ
+    of the mean loss into `grad`; `x_t` is x transposed, contiguous, if at hand. With `dropout` each pass takes
+    inverted-dropout factors [K, N, width] per hidden layer. Every sum is an elementwise product summed over a
+    contiguous last dimension: of products kept in one scratch buffer when the workspace is `small` enough to
+    keep, else through `rowdot`, which chunks large ones. A hidden layer's dLoss/dz is formed transposed,
+    [K, out, N], as its weight gradient wants it. `arithmetic="blas"` (net.exact False) uses matmuls instead.
     """
 
-    def __init__(self, net: MLP, views: list, grad_views: list, x: torch.Tensor, x_t: torch.Tensor,
-                 y: torch.Tensor, onehot: torch.Tensor | None, sizes: list[int]) -> None:
-        self.net, self.y, self.onehot, self.y_col, self.out = net, y, onehot, y.unsqueeze(-1), None
-        k, n = views[0][0].shape[0], x.shape[-2]
-        scratch = torch.empty(max(sizes), dtype=x.dtype)
-        tmp = torch.empty(k * n * max(net.layout.sizes[1:]), dtype=x.dtype)
+    def __init__(self, net: MLP, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor | None = None,
+                 onehot: torch.Tensor | None = None, x_t: torch.Tensor | None = None,
+                 grad: torch.Tensor | None = None, dropout: bool = False) -> None:
+        self.net, self.x, self.y, self.onehot, self.grad, self.dropout = net, x, y, onehot, grad, dropout
+        self.y_col, self.out = y.unsqueeze(-1) if y is not None and net.task != "multiclass" else None, None
+        sizes, k, n = net.layout.sizes, max(theta.shape[0], x.shape[0]), x.shape[-2]
+        products = [k * n * fan_in * out for fan_in, out in pairwise(sizes)]
+        self.small = max(products) + 6 * k * n * sum(sizes[1:]) <= WORKSPACE_ELEMENTS
+        sums = "blas" if not net.exact else "kept" if self.small else "rowdot"
+        scratch = torch.empty(max(products) if sums == "kept" else 0, dtype=x.dtype)
+        tmp = torch.empty(k * n * max(sizes[1:]), dtype=x.dtype)
+        if grad is not None and x_t is None:
+            x_t = x.transpose(-1, -2).contiguous()
         self.layers: list[_Layer] = []
-        h, h_t = x, x_t
-        for number, ((weight, bias), (g_weight, g_bias)) in enumerate(zip(views, grad_views)):
-            layer = _Layer(weight, bias, g_weight, g_bias, h, h_t, number < len(views) - 1, scratch, tmp)
+        h, h_t = x, x_t if grad is not None else None
+        for number, (weight, bias) in enumerate(net.layout.views(theta)):
+            layer = _Layer(net.activation, weight, bias, h, h_t, number < len(sizes) - 2, sums, scratch, tmp, dropout)
             self.layers.append(layer)
-            if layer.a is not None:
-                layer.a = layer.z if net.activation == "linear" else layer.a  # `activate` returns z itself
-                h, h_t, layer.a_view = layer.a, layer.a_t, layer.a.transpose(-1, -2)
-        self.dz_out = torch.empty(k, n, net.layout.sizes[-1], dtype=x.dtype)
-        for number, layer in enumerate(self.layers):
+            h, h_t = layer.h_next, layer.h_next_t
+        if grad is not None:
+            self._keep_for_backward(net.layout.views(grad), k, n)
+
+    def _keep_for_backward(self, grad_views: list[tuple[torch.Tensor, torch.Tensor]], k: int, n: int) -> None:
+        self.dz_out = torch.empty(k, n, self.net.layout.sizes[-1], dtype=self.x.dtype)
+        for number, (layer, (g_weight, g_bias)) in enumerate(zip(self.layers, grad_views)):
             if layer.a is None:  # the output's dLoss/dz comes as [K, N, out]; transposed where that is a copy
                 dz, dz_t = self.dz_out, self.dz_out.transpose(-1, -2)
-                layer.fill = None if dz_t.is_contiguous() else (torch.empty(dz_t.shape, dtype=x.dtype), dz_t)
-                dz_t = layer.fill[0] if layer.fill else dz_t
+                fill = None if dz_t.is_contiguous() else (torch.empty(dz_t.shape, dtype=dz.dtype), dz_t)
+                dz_t = fill[0] if fill else dz_t
             else:  # a hidden layer's comes transposed; as [K, N, out] it is needed only a layer further back
-                dz_t = torch.empty_like(layer.a_t)
-                layer.fill = (torch.empty_like(layer.a), dz_t.transpose(-1, -2)) if number else None
-                dz = layer.fill[0] if layer.fill else None
-            layer.dz_t, layer.dz_t_u = dz_t, dz_t.unsqueeze(-2)
-            layer.dz_u = dz.unsqueeze(-3) if dz is not None else None
+                dz_t = torch.empty_like(layer.h_next_t)
+                fill = (torch.empty_like(layer.z), dz_t.transpose(-1, -2)) if number else None
+                dz = fill[0] if fill else None
+            layer.keep_for_backward(g_weight, g_bias, dz, dz_t, fill)
 
-    @classmethod
-    def build(cls, net: MLP, views: list, grad_views: list, x: torch.Tensor, x_t: torch.Tensor, y: torch.Tensor,
-              onehot: torch.Tensor | None) -> Workspace | None:
-        k, n, sizes = views[0][0].shape[0], x.shape[-2], net.layout.sizes
-        products = [k * n * fan_in * out for fan_in, out in zip(sizes[:-1], sizes[1:])]
-        kept = max(products) + 6 * k * n * sum(sizes[1:])
-        if not net.exact or max(products) > CHUNK_ELEMENTS or kept > WORKSPACE_ELEMENTS:
-            return None
-        return cls(net, views, grad_views, x, x_t, y, onehot, products)
+    def load(self, rows: torch.Tensor, x: torch.Tensor, y: torch.Tensor, onehot: torch.Tensor | None) -> None:
+        """Copy each run's examples `rows` [K, N] of a data set (x [M, in], y [M], onehot [M, classes]) into the
+        inputs: a mini-batch per run, for a workspace made on buffers of that shape."""
+        rows = rows.reshape(-1)
+        torch.index_select(x, 0, rows, out=self.x.view(rows.shape[0], -1))
+        torch.index_select(y, 0, rows, out=self.y.view(-1))
+        if onehot is not None:
+            torch.index_select(onehot, 0, rows, out=self.onehot.view(rows.shape[0], -1))
+        if self.grad is not None:
+            self.layers[0].h_t.copy_(self.x.transpose(-1, -2))
 
-    def forward(self) -> torch.Tensor:
+    @property
+    def post(self) -> list[torch.Tensor]:
+        """Each hidden layer's activations [K, N, width] (before dropout) from the last `forward`."""
+        return [layer.a for layer in self.layers[:-1]]
+
+    def forward(self, masks: list[torch.Tensor] | None = None) -> torch.Tensor:
         """The output logits [K, N, n_out] (a new tensor); the hidden activations stay in the buffers."""
+        if (masks is not None) != self.dropout:
+            raise ValueError("workspace: dropout masks go to a workspace made for dropout, and only there")
         activation = self.net.activation
-        for layer in self.layers:
-            if layer.cols:
-                (h_col, w_col), *rest = layer.cols
-                z = torch.mul(h_col, w_col, out=layer.z).add_(layer.bias_u)
-                for h_col, w_col in rest:
+        for number, layer in enumerate(self.layers):
+            if layer.cols:  # a small fan-in, term by term: elementwise, so just as exact, and cheaper
+                z = torch.mul(layer.h_col, layer.w_col, out=layer.z).add_(layer.bias_u)
+                for h_col, w_col in layer.rest:
                     z.add_(torch.mul(h_col, w_col, out=layer.tmp))
-            else:
+            elif layer.products is not None:
                 z = torch.sum(torch.mul(layer.h_u, layer.w_u, out=layer.prod), -1, out=layer.z).add_(layer.bias_u)
-            self.out = z
+            else:
+                z = layer.transient_linear()
             if layer.a is None:
+                self.out = z
                 return z
             activate(activation, z, layer.a)
-            layer.a_t.copy_(layer.a_view)
+            if masks is not None:
+                torch.mul(layer.a, masks[number], out=layer.h_next)
+            if layer.h_next_t is not None:
+                layer.h_next_t.copy_(layer.h_next_view)
         raise AssertionError("unreachable")
 
-    def backward(self) -> None:
-        """Write dLoss/dθ into the gradient views from the last `forward`."""
+    def backward(self, masks: list[torch.Tensor] | None = None) -> None:
+        """Write dLoss/dθ into `grad` by the chain rule from the last `forward` (with the same masks), layer by
+        layer back from the output's dLoss/dz."""
         net, layers = self.net, self.layers
         output_grad(net.task, self.out, self.y, self.onehot, self.dz_out, self.y_col)
         for number in range(len(layers) - 1, -1, -1):
             layer = layers[number]
             if layer.fill is not None:
                 layer.fill[0].copy_(layer.fill[1])
-            torch.sum(torch.mul(layer.dz_t_u, layer.in_t_u, out=layer.g_prod), -1, out=layer.g_weight)
+            if layer.products is not None:
+                torch.sum(torch.mul(layer.dz_t_u, layer.in_t_u, out=layer.g_prod), -1, out=layer.g_weight)
+            else:
+                layer.transient_weight_grad()
             torch.sum(layer.dz_t, -1, out=layer.g_bias)
             if not number:
                 return
             if layer.w_t is not layer.w_t_view:
                 layer.w_t.copy_(layer.w_t_view)
             below = layers[number - 1]
-            dz_t = torch.sum(torch.mul(layer.w_t_u, layer.dz_u, out=layer.h_prod), -1, out=below.dz_t)
-            dz_t.mul_(activation_slope(net.activation, below.a_t, below.a_t))
+            if layer.products is not None:
+                dz_t = torch.sum(torch.mul(layer.w_t_u, layer.dz_u, out=layer.h_prod), -1, out=below.dz_t)
+            else:
+                dz_t = layer.transient_input_grad(below.dz_t)
+            if masks is not None:
+                dz_t.mul_(masks[number - 1].transpose(-1, -2))
+            dz_t.mul_(activation_slope(net.activation, below.a_t))

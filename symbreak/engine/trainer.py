@@ -1,8 +1,8 @@
 """Step-by-step training of K runs at once, with recording and a divergence stop.
 
-The network's arithmetic is `model.MLP`'s and the updates are `optim.Optimizer`'s;
-the trainer draws the batches and dropout masks, steps, records and stops a run
-that diverges.
+The network's arithmetic is a `model.Workspace`'s and the updates are
+`optim.Optimizer`'s; the trainer draws the batches and dropout masks, steps,
+records and stops a run that diverges.
 
 The K runs share data and architecture (and optimizer, batch size, dtype,
 arithmetic); each has its own starting parameters, dropout rate, learning
@@ -75,10 +75,9 @@ class Trainer:
         self.dataset = dataset if dataset is not None else load_dataset(self.config)
         self.task = self.dataset.task
         self.dtype = torch.float64 if self.config.train.dtype == "float64" else torch.float32
-        self.exact = self.config.train.arithmetic == "exact"
         self.activation = self.config.model.activation
         self.layout = Layout((self.dataset.n_features, *self.config.model.hidden, self.dataset.n_outputs))
-        self.net = model.MLP(self.layout, self.activation, self.task, self.exact)
+        self.net = model.MLP(self.layout, self.activation, self.task, self.config.train.arithmetic == "exact")
         self._set_data()
         self.initial = torch.stack([
             model.init_params(c, self.layout, torch.Generator().manual_seed(c.seed)) for c in configs
@@ -109,7 +108,6 @@ class Trainer:
         self.x_train, self.y_train, self.onehot_train = tensors(self.dataset.x_train, self.dataset.y_train)
         self.x_test, self.y_test, self.onehot_test = tensors(self.dataset.x_test, self.dataset.y_test)
         self.x_train_t = self.x_train.transpose(-1, -2).contiguous()
-        self._input_cols = {id(x): model.input_columns(x) for x in (self.x_train, self.x_test)}
         self.n_train = self.x_train.shape[1]
 
     def reset(self) -> None:
@@ -122,11 +120,11 @@ class Trainer:
         self.theta.copy_(self.initial)
         self._train_loss = self._metrics_row[COLUMN["train_loss"]]
         self._checked = self._state[self.grad.numel(): self.grad.numel() + self.theta.numel() + self.k]
-        self._theta_views, self._grad_views = self.layout.views(self.theta), self.layout.views(self.grad)
-        self._weight_cols = [model.weight_columns(weight) for weight, _ in self._theta_views]
-        self._work = model.Workspace.build(self.net, self._theta_views, self._grad_views, self.x_train,
-                                           self.x_train_t, self.y_train, self.onehot_train)
-        self._fast = self._work is not None and not self.uses_dropout and self.batch_size >= self.n_train
+        # the whole train set without dropout, for records and such steps: kept when small, else made for each state
+        self._work: model.Workspace | None = self._workspace(self.n_train, dropout=False)
+        self._keep_work = self._work.small
+        self._fast = not self.uses_dropout and self.batch_size >= self.n_train
+        self._stepping: dict[int, model.Workspace] = {}  # with dropout or mini-batches: per batch length, if small
         self.optimizer.reset(self.theta)
         self.step_count = 0
         self.diverged_at: list[int | None] = [None] * self.k
@@ -137,8 +135,7 @@ class Trainer:
         self._previous = self.theta.clone()
         self.generators = [torch.Generator().manual_seed(c.seed + TRAIN_SEED_OFFSET) for c in self.configs]
         self.order: torch.Tensor | None = None
-        self._cache: model.Forward | None = None
-        self._fresh = False  # whether the workspace holds the forward pass at θ (as _cache does without one)
+        self._fresh = False  # whether the workspace a step takes holds the forward pass at θ
         self.history.clear()
         self._unscored = 0
         self._train_out: dict[int, torch.Tensor] = {}
@@ -147,32 +144,63 @@ class Trainer:
             self._score_recorded()
 
     # ------------------------------------------------------------ the network
-    def forward(self, theta: torch.Tensor, x: torch.Tensor, x_t: torch.Tensor | None = None,
-                masks: list[torch.Tensor] | None = None, for_backward: bool = True) -> model.Forward:
-        """`model.MLP.forward` at θ [K, P] on x, with the views kept for the trainer's own θ and data."""
-        own = theta is self.theta
-        return self.net.forward(self._theta_views if own else self.layout.views(theta), x, x_t, masks, for_backward,
-                                self._input_cols.get(id(x)), self._weight_cols if own else None)
+    def _workspace(self, n: int, dropout: bool) -> model.Workspace:
+        """A workspace for steps of the trainer's own θ on n examples per run, writing the trainer's gradient:
+        on the train set itself, or on buffers a mini-batch is copied into."""
+        inputs = (self.x_train, self.y_train, self.onehot_train, self.x_train_t)
+        if n < self.n_train:
+            k, width, classes = self.k, self.layout.sizes[0], self.dataset.n_outputs
+            inputs = (torch.empty(k, n, width, dtype=self.dtype), torch.empty(k, n, dtype=self.dtype),
+                      None if self.onehot_train is None else torch.empty(k, n, classes, dtype=self.dtype),
+                      torch.empty(k, width, n, dtype=self.dtype))
+        return self.net.workspace(self.theta, *inputs, self.grad, dropout)
+
+    def forward(self, theta: torch.Tensor, x: torch.Tensor, for_backward: bool = False) -> model.Workspace:
+        """The network at θ [K, P] after a forward pass on inputs x [1 or K, M, in]: each hidden layer's
+        activations (`post`) and the output logits (`out`). With `for_backward`, on the train inputs, it is
+        ready for `backward()` into a gradient of its own (`grad`)."""
+        if for_backward and x is not self.x_train:
+            raise ValueError("forward: a backward pass is taken on the train inputs")
+        train = (self.y_train, self.onehot_train, self.x_train_t, torch.zeros_like(theta)) if for_backward else ()
+        work = self.net.workspace(theta, x, *train)
+        work.forward()
+        return work
 
     def gradients(self, theta: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Full-batch loss [K] and gradient [K, P] at θ, without dropout and without stepping."""
         theta = self.theta if theta is None else theta.to(self.dtype)
         with torch.inference_mode():
-            return self.net.gradients(theta, self.x_train, self.y_train, self.onehot_train, self.x_train_t)
+            work = self.forward(theta, self.x_train, for_backward=True)
+            loss = model.output_loss(self.task, work.out, self.y_train, self.onehot_train)
+            work.backward()
+            return loss, work.grad
 
     # --------------------------------------------------------------- stepping
-    def _batch(self) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor, torch.Tensor | None] | None:
-        """This step's mini-batch per run, or None for the full batch."""
+    def _batch(self) -> model.Workspace:
+        """The workspace for this step: on the whole train set (with dropout), or holding each run's next
+        mini-batch in its inputs."""
         if self.batch_size >= self.n_train:
-            return None
+            return self._stepper(self.n_train)
         per_epoch = math.ceil(self.n_train / self.batch_size)
         position = self.step_count % per_epoch
         if position == 0 or self.order is None:
             self.order = torch.stack([torch.randperm(self.n_train, generator=g) for g in self.generators])
-        idx = self.order[:, position * self.batch_size: (position + 1) * self.batch_size]
-        x = self.x_train[0][idx]
-        onehot = self.onehot_train[idx] if self.onehot_train is not None else None
-        return x, x.transpose(-1, -2).contiguous(), self.y_train[idx], onehot
+        rows = self.order[:, position * self.batch_size: (position + 1) * self.batch_size]
+        work = self._stepper(rows.shape[1])
+        work.load(rows, self.x_train[0], self.y_train, self.onehot_train)
+        return work
+
+    def _stepper(self, n: int) -> model.Workspace:
+        """The workspace for steps with dropout or on mini-batches of n examples: kept when small."""
+        work = self._stepping.get(n) or self._workspace(n, self.uses_dropout)
+        if work.small:
+            self._stepping[n] = work
+        return work
+
+    def _full_batch(self) -> model.Workspace:
+        """The workspace on the whole train set without dropout: the kept one, or one made for this state."""
+        self._work = self._work or self._workspace(self.n_train, dropout=False)
+        return self._work
 
     def _masks(self, n: int) -> list[torch.Tensor] | None:
         if not self.uses_dropout:
@@ -211,32 +239,28 @@ class Trainer:
 
     def _one_step(self) -> None:
         if self._fast:
+            work = self._work or self._full_batch()
             if not self._fresh:
-                self._work.forward()
-            self._work.backward()
+                work.forward()
+            work.backward()
         else:
-            self._plain_gradient()
+            work = self._batch()
+            masks = self._masks(work.x.shape[-2])
+            work.forward(masks)
+            work.backward(masks)
         self._previous.copy_(self.theta)
         self.optimizer.update(self.theta, self.grad, self.step_count)
         self.step_count += 1
-        self._cache, self._fresh = None, False
+        self._fresh = False
+        if not self._keep_work:
+            self._work = None
         record = self.history.wants(self.step_count)
-        joint = record and self._work is not None  # the record checks θ and the loss with one sum
-        if not joint:
+        if not record:  # a record checks θ with the loss after it, in one sum
             self._check_weights()
         if self.any_frozen:
             self.theta.copy_(torch.where(self.frozen, self._previous, self.theta))
         if record and not self.all_diverged:
-            self._record(on_stride=True, check_weights=joint)
-
-    def _plain_gradient(self) -> None:
-        batch = self._batch()
-        x, x_t, y, onehot = batch or (self.x_train, self.x_train_t, self.y_train, self.onehot_train)
-        masks = self._masks(x.shape[1])
-        fwd = self._cache if batch is None and masks is None else None
-        fwd = fwd or self.forward(self.theta, x, x_t, masks)
-        dz = model.output_grad(self.task, fwd.out, y, onehot)
-        self.net.backward(self._theta_views, self._grad_views, fwd, dz, masks)
+            self._record(on_stride=True, check_weights=True)
 
     def _check_weights(self) -> None:
         if not math.isfinite(float(self.theta.sum())):
@@ -291,11 +315,9 @@ class Trainer:
 
     def _train_output(self) -> torch.Tensor:
         """The train outputs at θ, with their loss written into the metrics row."""
-        if self._work is not None:
-            out, self._fresh = self._work.forward(), self._fast
-        else:
-            fwd = self.forward(self.theta, self.x_train, self.x_train_t)
-            out, self._cache = fwd.out, fwd if not self.uses_dropout and self.batch_size >= self.n_train else None
+        out, self._fresh = (self._work or self._full_batch()).forward(), self._fast
+        if not (self._keep_work or self._fast):
+            self._work = None  # no step takes its forward pass
         model.output_loss(self.task, out, self.y_train, self.onehot_train, out=self._train_loss)
         return out
 
@@ -352,7 +374,7 @@ class Trainer:
         for first in range(start, history.count, chunk):
             last = min(first + chunk, history.count)
             theta = history.params[first:last].reshape(-1, n_params)
-            out = self.forward(theta, self.x_test, for_backward=False).out
+            out = self.forward(theta, self.x_test).out
             metrics = history.metrics[first:last]
             loss = model.output_loss(self.task, out, self.y_test, self.onehot_test)
             metrics[:, COLUMN["test_loss"]] = loss.view(-1, self.k)
