@@ -1,0 +1,98 @@
+"""Lesson 9: do random neurons still copy each other? Near-duplicate, dead and distinct neurons after training."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from pages import chrome
+from pages.lessons import common as lc
+from symbreak.figures.duplicates import counts_figure, maps_figure
+from symbreak.figures.starts import data_figure
+from symbreak.lessons import duplicates as dup
+from symbreak.lessons.wasted import closest
+
+chrome.route_through_app()
+lc.projector()
+
+KEY = "lesson9"
+DRAWS = len(dup.DUP_SEEDS)
+RUNS = len(dup.ARMS) * len(dup.DUP_WIDTHS) * DRAWS
+
+
+@st.cache_data(max_entries=1, show_spinner=False)
+def _result() -> dup.Duplicates:
+    """A pure function of fixed inputs: trained once per server and shared, so a class opening it waits once.
+
+    The progress bar lives inside, so a cached visit replays it already finished and gone.
+    """
+    bar = st.progress(0.0, text=f"Training {RUNS} networks for {dup.DUP_STEPS:,} steps…")
+    result = dup.duplicates(progress=lambda done: bar.progress(
+        done, text=f"Training {RUNS} networks: {done:.0%} of {dup.DUP_STEPS:,} steps"))
+    bar.empty()
+    return result
+
+
+st.title("Do random neurons still copy each other?")
+st.markdown(
+    "A random start breaks the tie: no two neurons begin equal. But does every neuron then learn something of its "
+    f"own? A layer of W relu neurons (W from 1 to 64) learns to tell two rings apart, with Adam for "
+    f"{dup.DUP_STEPS:,} steps, from two random starts: a **small** one (every weight drawn from "
+    f"N(0, {dup.SMALL_SIGMA}²)) and **He**'s (N(0, 2/fan-in)), each with and without dropout {dup.DUP_DROPOUT}, "
+    f"{DRAWS} draws of each. After training every neuron is checked on the training points:\n"
+    f"- **near-duplicate:** its outputs over the points are nearly another neuron's times a number: |cosine| > "
+    f"{dup.THRESHOLD} (a slider below moves this line);\n"
+    "- **dead:** the relu is off on every training point, so it sends nothing and learns nothing;\n"
+    "- **distinct features (effective width):** how many groups the live neurons form, each a neuron and its "
+    "near-duplicates."
+)
+
+choices = {f"all {dup.DUP_WIDTH}": dup.DUP_WIDTH, "about 24": 24, "about 16": 16, "about 8": 8}
+guess = lc.predict(KEY, f"From a random He start, how many of {dup.DUP_WIDTH} neurons end up doing something "
+                        "different?", list(choices))
+if guess is None:
+    data = dup.duplicates_dataset()
+    chrome.show_figure(data_figure(data.x_train, data.y_train, data.classes, "The rings: predict, then look"),
+                       key=f"{KEY}_data_figure")
+    st.stop()
+
+result = _result()
+asked = dup.summary(result, dup.THRESHOLD)
+he = asked[(asked["arm"] == dup.HE) & (asked["width"] == dup.DUP_WIDTH)].iloc[0]
+lc.reveal(guess, f"He start, {dup.DUP_WIDTH} neurons, {len(result.seeds)} draws: {he['effective width']:.1f} "
+                 f"distinct features on average ({int(he['effective width low'])} to "
+                 f"{int(he['effective width high'])}), "
+                 f"{he['near-duplicates']:.1f} neurons with a near-duplicate (|cosine| > {dup.THRESHOLD}), "
+                 f"{he['dead']:.1f} dead.",
+          closest(float(he["effective width"]), choices))
+
+threshold = st.select_slider("Near-duplicate when |cosine| is above", options=dup.THRESHOLDS, value=dup.THRESHOLD,
+                             key=f"{KEY}_threshold")
+table = asked if threshold == dup.THRESHOLD else dup.summary(result, threshold)
+chrome.show_figure(counts_figure(table, threshold), key=f"{KEY}_counts")
+controls = st.columns(4)
+width = controls[0].select_slider("Neurons W", options=result.widths, value=dup.DUP_WIDTH, key=f"{KEY}_width")
+start = controls[1].radio("Start", ("He", "small"), horizontal=True, key=f"{KEY}_start")
+dropout = controls[2].toggle(f"Dropout {dup.DUP_DROPOUT}", key=f"{KEY}_dropout")
+draw = controls[3].select_slider("Draw", options=range(1, len(result.seeds) + 1), value=1, key=f"{KEY}_draw")
+st.markdown("\n".join(f"- {s}" for s in dup.duplicates_sentences(result, table, width, threshold)))
+
+arm = {("He", False): dup.HE, ("He", True): dup.HE_DROPOUT, ("small", False): dup.SMALL,
+       ("small", True): dup.SMALL_DROPOUT}[start, dropout]
+seed = result.seeds[draw - 1]
+layer = result.layers[arm, width, seed]
+labels = dup.clusters(layer, threshold)
+found = dup.counts(layer, threshold)
+xs, ys, pre = dup.plane(result, arm, width, seed)
+chrome.show_figure(maps_figure(
+    xs, ys, pre, labels, result.dataset.x_train,
+    f"{arm}, {width} neurons, draw {draw}: {found['effective width']} distinct, {found['dead']} dead"),
+    key=f"{KEY}_maps")
+st.caption("Each panel but the last is one group of near-duplicates: blue where its neurons are on (each scaled "
+           "to its own largest output), and a black line where each one switches on. Lines on top of one another "
+           "are neurons doing the same job. The last panel holds the neurons with no near-duplicate; dead ones "
+           "are left out.")
+st.caption(f"Computed live on this server, once: {result.networks} networks × {result.steps:,} steps in "
+           f"{result.seconds:.1f} s.")
+lc.playground_link(dup.duplicates_config(width, arm, seed, result.steps),
+                   f"Open “{arm}, {width} neurons, draw {draw}” in the Playground")
+st.caption("The Playground draws its rings from the run's seed: a draw after the first trains there on other points.")
