@@ -173,7 +173,7 @@ def activation_slope(name: str, a: torch.Tensor) -> torch.Tensor | float:
     if name == "relu":
         return (a > 0).to(a.dtype)
     if name == "leaky_relu":
-        return torch.where(a > 0, 1.0, LEAKY_SLOPE).to(a.dtype)
+        return torch.full_like(a, LEAKY_SLOPE).masked_fill_(a > 0, 1.0)  # LEAKY_SLOPE in a's own precision
     return 1.0
 
 
