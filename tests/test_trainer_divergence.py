@@ -20,6 +20,9 @@ from hypothesis import strategies as st
 from symbreak import Config, Trainer
 from symbreak.data.csv_files import load_csv
 from symbreak.data.dataset import Dataset
+from symbreak.engine import divergence
+from symbreak.engine.history import COLUMN, History
+from symbreak.engine.model import Layout
 from symbreak.engine.trainer import load_dataset
 
 # tanh saturates, so the weights stay finite while the output, and with it the squared error, overflows float32
@@ -169,3 +172,24 @@ def test_side_by_side_runs_never_raise_and_the_healthy_ones_equal_themselves_alo
         assert together.diverged_reason[run].startswith(alone.diverged_reason[0])
         if not together.all_diverged:
             assert math.isfinite(_held_loss(together, run)) or together.theta[run].equal(together.initial[run])
+
+
+def test_the_messages_come_from_the_history_the_config_and_the_start_without_a_trainer() -> None:
+    history = History(Layout((1, 1)), 1, torch.float64)
+    row = torch.zeros(history.width)
+    metrics = history.split(row)[2]
+    for step, loss in enumerate([0.5, 2.0, 800.0, 30.0]):
+        metrics[COLUMN["train_loss"], 0] = loss
+        history.record(step, None, None, None, True, row)
+    config, unit = Config.from_flat({"lr": "3"}), divergence.Start(weights=0.7, features=1.5)
+    assert divergence.overshoot_message(history, 0, config, unit, diverged=False) == (
+        "the loss jumped to 800 at step 2 (it started at 0.5): the learning rate (now 3) overshoots."
+        " Lower it to watch the neurons learn.")
+    assert divergence.overshoot_message(history, 0, config, unit, diverged=True) == ""
+    huge = divergence.overshoot_message(history, 0, config, divergence.Start(weights=1e4, features=1.5), False)
+    assert huge.endswith(": the starting weights are far from unit scale (up to 1e+04): start smaller, e.g. init"
+                         " xavier_uniform.")
+    assert divergence.divergence_message(history, 0, config, unit, 7, "a weight became NaN") == (
+        "training diverged at step 7: a weight became NaN. Lower the learning rate (now 3); the history before it"
+        " is kept.")
+    assert divergence.divergence_message(history, 0, config, unit, None, "") == ""

@@ -1,14 +1,13 @@
 """Step-by-step training of K runs at once, with recording and a divergence stop.
 
-The network's arithmetic is a `model.Workspace`'s and the updates are
-`optim.Optimizer`'s; the trainer draws the batches and dropout masks, steps,
-records and stops a run that diverges.
+The network's arithmetic is a `model.Workspace`'s and the updates are `optim.Optimizer`'s; the trainer draws
+the batches and dropout masks, steps, records and stops a run that diverges (what the run is told is made by
+`divergence` from the history, the config and the run's step 0).
 
-The K runs share data and architecture (and optimizer, batch size, dtype,
-arithmetic); each has its own starting parameters, dropout rate, learning
-rate, weight decay and seed. Every operation is batched over K, and each
-run's random draws come from its own generator, so K runs side by side give
-the same numbers as K separate runs.
+The K runs share data and architecture (and optimizer, batch size, dtype, arithmetic); each has its own
+starting parameters, dropout rate, learning rate, weight decay and seed. Every operation is batched over K,
+and each run's random draws come from its own generator, so K runs side by side give the same numbers as K
+separate runs.
 """
 
 from __future__ import annotations
@@ -217,9 +216,8 @@ class Trainer:
     def step(self, n: int = 1, seconds: float | None = None) -> int:
         """Advance exactly n optimizer updates (fewer only if every run diverged); returns how many.
 
-        With `seconds`, stop early after the first update that ends past that
-        time budget (at least one is made), so a page can train a long request
-        in slices and redraw in between.
+        With `seconds`, stop early after the first update that ends past that time budget (at least one is
+        made), so a page can train a long request in slices and redraw in between.
         """
         if n < 0:
             raise ValueError("step: n must be 0 or more")
@@ -283,11 +281,10 @@ class Trainer:
     def _record(self, on_stride: bool, check_weights: bool = False) -> None:
         """Evaluate the train loss at θ and write a history row; its accuracies and test loss come later.
 
-        The test set is scored for all rows recorded by one `step(n)` together,
-        and the train accuracy from the outputs kept until then (see
-        `_score_recorded`): a separate forward pass per step cost about as much
-        as the step itself, and the accuracy alone about a tenth of a step.
-        With `check_weights`, θ is checked here too, before the loss, as a step checks it before recording.
+        The test set is scored for all rows recorded by one `step(n)` together, and the train accuracy from the
+        outputs kept until then (see `_score_recorded`): a separate forward pass per step cost about as much as
+        the step itself, and the accuracy alone about a tenth of a step. With `check_weights`, θ is checked here
+        too, before the loss, as a step checks it before recording.
         """
         out = self._train_output()
         # A run found bad is frozen at the state before this step, and that state's loss evaluated in turn: a
@@ -342,20 +339,18 @@ class Trainer:
             row = self.history.last_finite(run)
             state = self.initial[run] if row is None else self.history.params[row, run]
             self.theta[run], self._previous[run] = state, state
-            at = "its start" if row is None else f"step {self.history.step_index[row]}, its last recorded finite state"
-            self.diverged_reason[run] += (f"; the loss was not finite at step {self.diverged_at[run] - 1} either,"
-                                          f" so the run is held at {at}")
+            held = None if row is None else int(self.history.step_index[row])
+            self.diverged_reason[run] += divergence.held_reason(self.diverged_at[run], held)
         self._held |= runs
         return bool(runs.any())
 
     def _score_recorded(self) -> None:
         """Train accuracy, and test loss and accuracy, of every row recorded since the last call.
 
-        The train outputs kept by `_record` are scored stacked, and the rows'
-        parameters run on the test set stacked as runs. Runs are evaluated
-        independently of how many are stacked (the premise of side-by-side
-        training), and an accuracy is a count of correct predictions over N,
-        so the numbers equal a per-step evaluation.
+        The train outputs kept by `_record` are scored stacked, and the rows' parameters run on the test set
+        stacked as runs. Runs are evaluated independently of how many are stacked (the premise of side-by-side
+        training), and an accuracy is a count of correct predictions over N, so the numbers equal a per-step
+        evaluation.
         """
         history, start = self.history, self._unscored
         if self._train_out:
@@ -391,13 +386,19 @@ class Trainer:
     def all_diverged(self) -> bool:
         return None not in self.diverged_at
 
+    def start(self, run: int = 0) -> divergence.Start:
+        """What the run saw at step 0 that can explain a blow-up (see `divergence`)."""
+        return divergence.Start.of(self.initial[run], self.dataset.x_train)
+
     def divergence_message(self, run: int = 0) -> str:
         """What happened and what to change, for the user; empty if the run is fine."""
-        return divergence.divergence_message(self, run)
+        return divergence.divergence_message(self.history, run, self.configs[run], self.start(run),
+                                             self.diverged_at[run], self.diverged_reason[run])
 
     def overshoot_message(self, run: int = 0) -> str:
         """A warning when the loss blew up but stayed finite; empty otherwise (see `divergence`)."""
-        return divergence.overshoot_message(self, run)
+        return divergence.overshoot_message(self.history, run, self.configs[run], self.start(run),
+                                            self.diverged_at[run] is not None)
 
     def parameters(self, run: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
         """Current (weight [out, in], bias [out]) per layer as float64 arrays."""
@@ -412,9 +413,8 @@ class Trainer:
     def layer_outputs(self, x: np.ndarray, row: int | None = None, run: int = 0) -> list[np.ndarray]:
         """Each hidden layer's activations [M, width] and the prediction [M, n_out] on inputs x [M, d].
 
-        Uses the parameters of history row `row` (default: the current ones).
-        The prediction is a probability for binary, class probabilities for
-        multiclass, and the value for regression.
+        Uses the parameters of history row `row` (default: the current ones). The prediction is a probability
+        for binary, class probabilities for multiclass, and the value for regression.
         """
         theta = self.theta[run: run + 1] if row is None else self.history.params[row, run: run + 1]
         inputs = torch.as_tensor(np.asarray(x, dtype=np.float64), dtype=self.dtype).unsqueeze(0)
@@ -432,9 +432,8 @@ def run_side_by_side(configs: Sequence[Config], dataset: Dataset | None = None,
                      max_rows: int | None = None) -> list[tuple[Trainer, int]]:
     """Batch the configs into as few trainers as their shared fields allow.
 
-    Returns, for each config in order, its trainer and its run index there.
-    Configs that differ only in init, dropout, learning rate, weight decay or
-    seed share one batched computation.
+    Returns, for each config in order, its trainer and its run index there. Configs that differ only in init,
+    dropout, learning rate, weight decay or seed share one batched computation.
     """
     if not configs:
         return []
