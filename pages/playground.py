@@ -260,7 +260,7 @@ def _data_view(trainer: Trainer, layer: int, row: int, moving: bool) -> None:
         table = D.weights_table(trainer.history, layer, row=row, tol=trainer.config.tol,
                                 names=list(trainer.dataset.feature_names))
         st.caption(D.run_sentence(trainer.history, layer, row=row, tol=trainer.config.tol))
-        st.table(table.style.format("{:.6g}", subset=list(table.columns[:-1])))
+        st.dataframe(table.style.format("{:.6g}", subset=list(table.columns[:-1])))
 
 
 def _secondary(trainer: Trainer, layer: int, row: int, playing: bool, busy: bool) -> None:
