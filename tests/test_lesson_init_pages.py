@@ -5,6 +5,7 @@ predict). Two browser tests measure what the projector shows: the question's cho
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qsl
 
 import pytest
@@ -39,8 +40,8 @@ def in_app(name: str, **query: str) -> AppTest:
 
 
 def link_query(at: AppTest) -> dict[str, str]:
-    """The query of the page's Playground link (inside the app it is a page link)."""
-    [link] = at.get("page_link")
+    """The query of the page's Playground link (inside the app it is a page link; the sidebar's are the navigation)."""
+    [link] = at.main.get("page_link")
     return dict(parse_qsl(link.proto.query_string))
 
 
@@ -151,11 +152,28 @@ def test_course_page_trains_once_and_shows_its_table() -> None:
     at = in_app("lesson_course", predict="0")
     table = at.dataframe[0].value.set_index("start")
     assert list(table.index) == list(course.COURSE_STARTS)
-    assert table.loc["zeros", "train accuracy"] == "50%"
-    assert f"{course.COURSE_STEPS:,} steps" in at.caption[0].value
+    assert list(table["draws"]) == [1, len(course.COURSE_SEEDS), len(course.COURSE_SEEDS)]
+    assert table.loc["zeros", "train"] == "50%" and table.loc["zeros", "course train"] == "50%"
+    assert (table.loc["N(0, 1)×10", "course train"], table.loc["N(0, 1)×10", "course test"]) == ("83%", "86%")
+    assert re.fullmatch(r"\d+% \(\d+–\d+%\)", table.loc["He", "test"])  # the mean, then the draws' range
+    runs = len(course.course_draws())
+    assert f"{runs} networks × {course.COURSE_STEPS:,} steps" in at.caption[0].value
     assert link_config(link_query(at)) == course.course_configs()["He"]
+    assert "does best on the test set" in text(at) or "tie on the test set" in text(at)
     again = page("lesson_course", predict="0")  # a second visitor: served from the cache, same numbers
     assert again.caption[0].value == at.caption[0].value
+
+
+def test_the_course_pages_best_start_is_the_measured_one() -> None:
+    """The answer names the start with the best mean test accuracy, and the sentence says whether it won every
+    draw, as the table shows it."""
+    at = in_app("lesson_course", predict="0")
+    at.select_slider(key="lesson8_draw").set_value(3).run()
+    assert not at.exception, [e.value for e in at.exception]
+    table = at.dataframe[0].value.set_index("start")
+    mean = {name: int(cell.split("%")[0]) for name, cell in table["test"].items()}
+    best = max(mean, key=mean.get)
+    assert f"**{best}** does best on the test set" in text(at)
 
 
 def test_a_class_opening_the_course_trains_it_once(monkeypatch) -> None:
@@ -181,7 +199,7 @@ def test_a_class_opening_the_course_trains_it_once(monkeypatch) -> None:
         st.cache_data.clear()  # the short run must not stand in for the real one in later tests
     assert len(calls) == 1
     for at in visitors:
-        assert "600 steps" in text(at)
+        assert "× 600 steps" in at.caption[0].value
 
 
 # ------------------------------------------------------------------ in the browser: what the projector shows

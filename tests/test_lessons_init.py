@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
@@ -20,6 +21,7 @@ from symbreak.figures.starts import (
     boundaries_figure,
     curves_figure,
     data_figure,
+    draws_figure,
     histograms_figure,
     layer_std_figure,
     sweep_figure,
@@ -146,7 +148,7 @@ def test_boundary_is_the_probes_plane_through_an_independent_forward_pass() -> N
 
 
 def test_a_network_with_no_boundary_is_named_flat() -> None:
-    zeros = course.course_experiment(steps=50).boundaries["zeros"]
+    zeros = course.course_experiment(steps=50, seeds=(0,)).draw("zeros", 1)[1]
     assert boundary.flat_prediction(zeros) == pytest.approx(float(zeros.prob[0, 0]))  # no hidden signal: one value
     assert boundary.flat_prediction(boundary.Boundary(np.arange(2), np.arange(2), np.array([[0.5, 0.5], [0.5, 0.6]]),
                                           np.zeros((1, 2)), np.zeros(1))) is None
@@ -214,18 +216,71 @@ def test_course_configs_are_the_exercise() -> None:
     for c in configs.values():
         assert c.model.hidden == (10, 5) and c.model.activation == "relu"
         assert (c.train.optimizer, c.train.lr, c.train.batch_size, c.train.steps) == ("sgd", 0.01, 0, 15_000)
+        assert c.train.arithmetic == "blas"  # as the course's NumPy computes
 
 
-def test_course_experiment_short_run_reports_progress_and_measures_each_start() -> None:
+def test_course_draws_each_random_start_over_the_seeds_and_the_zero_start_once() -> None:
+    draws = course.course_draws()
+    assert [(name, seed) for name, seed, _ in draws] == [("zeros", 0)] + [
+        (name, seed) for name in ("N(0, 1)×10", "He") for seed in course.COURSE_SEEDS]
+    assert len(course.COURSE_SEEDS) >= 5 and all(c.seed == seed for _, seed, c in draws)
+    # One zero draw is all of them: every seed gives the same start.
+    layout = Layout((2, *course.COURSE_HIDDEN, 1))
+    starts = [init_params(course.course_configs()["zeros"].with_flat(seed=str(s)), layout,
+                          torch.Generator().manual_seed(s)) for s in course.COURSE_SEEDS]
+    assert all(torch.equal(starts[0], other) for other in starts[1:])
+
+
+@pytest.fixture(scope="module")
+def short_course() -> tuple[course.Course, list[float]]:
     seen: list[float] = []
-    result = course.course_experiment(steps=1200, progress=seen.append)
+    return course.course_experiment(steps=1200, seeds=(0, 1, 2), progress=seen.append), seen
+
+
+def test_course_experiment_short_run_reports_progress_and_measures_each_draw(short_course) -> None:
+    result, seen = short_course
     assert seen == [500 / 1200, 1000 / 1200, 1.0]
-    t = result.table.set_index("start")
-    assert t.loc["zeros", "final loss"] == pytest.approx(math.log(2), abs=1e-3)  # nothing but the bias moves
-    assert t.loc["zeros", "train accuracy"] == 0.5
-    assert t.loc["He", "final loss"] < t.loc["zeros", "final loss"]
-    assert result.loss[1, 0] > 1.0  # ten times too large starts far off
-    assert "does best on the test set" in course.course_sentences(result)[-1]
+    runs = result.runs.set_index(["start", "seed"])
+    assert len(runs) == 7 and result.loss.shape[0] == 7 and len(result.boundaries) == 7
+    assert runs.loc[("zeros", 0), "final loss"] == pytest.approx(math.log(2), abs=1e-3)  # nothing but the bias moves
+    assert runs.loc[("zeros", 0), "train accuracy"] == 0.5
+    assert (runs.loc["He", "final loss"] < runs.loc[("zeros", 0), "final loss"]).all()
+    assert (result.loss[result.runs["start"] == "N(0, 1)×10", 0] > 1.0).all()  # ten times too large starts far off
+    assert result.runs[result.runs["start"] == "He"]["test accuracy"].nunique() > 1  # the draw matters
+
+
+def test_course_table_is_the_draws_mean_and_range_beside_the_courses_numbers(short_course) -> None:
+    result, _ = short_course
+    table = result.table.set_index("start")
+    assert list(table.index) == list(course.COURSE_STARTS) and list(table["draws"]) == [1, 3, 3]
+    for name, group in result.runs.groupby("start"):
+        for part in ("train", "test"):
+            values = group[f"{part} accuracy"]
+            assert table.loc[name, f"{part} accuracy"] == pytest.approx(values.mean())
+            assert (table.loc[name, f"{part} low"], table.loc[name, f"{part} high"]) == (values.min(), values.max())
+        assert (table.loc[name, "course train"], table.loc[name, "course test"]) == course.COURSE_PUBLISHED[name]
+    assert course.COURSE_PUBLISHED["N(0, 1)×10"] == (0.83, 0.86)
+    sentences = course.course_sentences(result)
+    assert sentences[0].startswith("**zeros**, one draw") and "The course printed 50% (the same)" in sentences[0]
+    best = str(table["test accuracy"].idxmax())
+    assert sentences[-1] == course.best_sentence(result.table) and best in sentences[-1]
+
+
+def side_by_side(**tests: tuple[float, float, float]) -> pd.DataFrame:
+    """A made-up table: start -> (lowest, mean, highest) test accuracy."""
+    return pd.DataFrame([{"start": name, "test low": low, "test accuracy": mean, "test high": high}
+                         for name, (low, mean, high) in tests.items()])
+
+
+def test_the_best_start_sentence_is_true_for_what_was_measured() -> None:
+    apart = course.best_sentence(side_by_side(zeros=(0.5, 0.5, 0.5), big=(0.53, 0.8, 0.9), He=(0.92, 0.95, 0.98)))
+    assert apart.startswith("**He** does best on the test set in every draw: its worst (92%)")
+    assert "(big, 90%)" in apart
+    overlap = course.best_sentence(side_by_side(zeros=(0.5, 0.5, 0.5), big=(0.53, 0.8, 0.94), He=(0.9, 0.96, 0.98)))
+    assert overlap.startswith("**He** does best on the test set on average (96%), but not in every draw")
+    assert "big's best (94%)" in overlap
+    tie = course.best_sentence(side_by_side(zeros=(0.5, 0.5, 0.5), He=(0.5, 0.5, 0.5)))
+    assert tie == "**zeros and He** tie on the test set: 50% on average."
 
 
 # ------------------------------------------------------------------ figures
@@ -247,3 +302,7 @@ def test_figures_draw_from_arrays(wasted: tie_lesson.Wasted, scale: init_scale.I
     assert std.layout.yaxis2.range[0] <= np.log10(grads.min()) <= np.log10(grads.max()) <= std.layout.yaxis2.range[1]
     assert len(histograms_figure([a[1] for a in scale.first], "t").data) == 6
     assert len(curves_figure(scale.steps, scale.loss, scale.labels, "t", "loss").data) == 4
+    lines = draws_figure(np.arange(3), np.ones((4, 3)), ["a", "b", "b", "b"], "t", "loss", log_y=True)
+    assert [tr.name for tr in lines.data] == ["a", "b", "b", "b"]
+    assert [tr.showlegend for tr in lines.data] == [True, True, False, False]
+    assert lines.data[1].line.color == lines.data[3].line.color != lines.data[0].line.color

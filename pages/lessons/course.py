@@ -1,4 +1,5 @@
-"""Lesson 8: the course's initialization experiment (zeros, N(0, 1)×10, He on two circles), computed live."""
+"""Lesson 8: the course's initialization experiment (zeros, N(0, 1)×10, He on two circles), computed live over
+several draws of each random start and set beside the numbers the course printed."""
 
 from __future__ import annotations
 
@@ -6,13 +7,15 @@ import streamlit as st
 
 from pages import chrome
 from pages.lessons import common as lc
-from symbreak.figures.starts import boundaries_figure, curves_figure, data_figure
+from symbreak.figures.starts import boundaries_figure, data_figure, draws_figure
 from symbreak.lessons import boundary, course
 
 chrome.route_through_app()
 lc.projector()
 
 KEY = "lesson8"
+DRAWS = len(course.COURSE_SEEDS)
+RUNS = len(course.course_draws())
 
 
 @st.cache_data(max_entries=1, show_spinner=False)
@@ -21,11 +24,17 @@ def _result() -> course.Course:
 
     The progress bar lives inside, so a cached visit replays it already finished and gone.
     """
-    bar = st.progress(0.0, text=f"Training the three networks for {course.COURSE_STEPS:,} steps…")
-    result = course.course_experiment(
-        progress=lambda done: bar.progress(done, text=f"Training: {done:.0%} of {course.COURSE_STEPS:,} steps"))
+    bar = st.progress(0.0, text=f"Training {RUNS} networks for {course.COURSE_STEPS:,} steps…")
+    result = course.course_experiment(progress=lambda done: bar.progress(
+        done, text=f"Training {RUNS} networks: {done:.0%} of {course.COURSE_STEPS:,} steps"))
     bar.empty()
     return result
+
+
+def _spread(row, part: str) -> str:
+    """'84% (52–97%)': the mean over the draws and their range (the mean alone for one draw)."""
+    low, high = f"{row[f'{part} low']:.0%}", f"{row[f'{part} high']:.0%}"
+    return f"{row[f'{part} accuracy']:.0%}" + ("" if low == high else f" ({low[:-1]}–{high})")
 
 
 st.title("The course's initialization experiment")
@@ -33,42 +42,57 @@ st.markdown(
     "The classic exercise, run live: a 3-layer relu network (2 → 10 → 5 → 1, sigmoid output) learns to tell two "
     f"noisy concentric circles apart ({course.COURSE_TRAIN} training and {course.COURSE_TEST} test points). Plain "
     f"full-batch gradient descent, learning rate {course.COURSE_LR}, {course.COURSE_STEPS:,} steps, biases at zero. "
-    "Only the starting weights differ: all zeros; N(0, 1) times 10; and He (N(0, 2/fan_in))."
+    "Only the starting weights differ: all zeros; N(0, 1) times 10; and He (N(0, 2/fan_in)). The course shows one "
+    f"draw of each start; here each random start is drawn {DRAWS} times, to see how much the draw alone matters."
 )
 starts = list(course.COURSE_STARTS)
 guess = lc.predict(KEY, f"After {course.COURSE_STEPS:,} steps, which start classifies the test points best?", starts)
 if guess is None:
     data = course.course_dataset()
     chrome.show_figure(data_figure(data.x_train, data.y_train, data.classes, "The circles: predict, then look"),
-                   key=f"{KEY}_data_figure")
+                       key=f"{KEY}_data_figure")
     st.stop()
 
-with st.spinner("Training on this server, once for everyone: a visitor who arrives during the run waits for it…"):
-    result = _result()
+result = _result()
 table = result.table.set_index("start")
 best = str(table["test accuracy"].idxmax())
-lc.reveal(guess, " ".join(f"{name}: {row['test accuracy']:.0%} of the test points." for name, row in table.iterrows()),
-          best)
+lc.reveal(guess, "Test accuracy, the mean over the draws: " + "; ".join(
+    f"{name} {_spread(row, 'test')}" for name, row in table.iterrows()) + ".", best)
 
-st.dataframe(result.table.assign(**{c: result.table[c].map("{:.0%}".format)
-                                    for c in ("train accuracy", "test accuracy")}),
-             hide_index=True, key=f"{KEY}_table",
-             column_config={"final loss": st.column_config.NumberColumn(format="%.4f")})
+st.dataframe(
+    [{"start": name, "draws": int(row["draws"]), "train": _spread(row, "train"), "test": _spread(row, "test"),
+      "course train": f"{row['course train']:.0%}", "course test": f"{row['course test']:.0%}"}
+     for name, row in table.iterrows()],
+    hide_index=True, key=f"{KEY}_table", column_config={
+        "train": st.column_config.TextColumn(help="share of training points right: the mean over the draws "
+                                                  "(lowest–highest)"),
+        "test": st.column_config.TextColumn(help="share of test points right: the mean over the draws "
+                                                 "(lowest–highest)"),
+        "course train": st.column_config.TextColumn(help="what the course's notebook printed for its one draw"),
+        "course test": st.column_config.TextColumn(help="what the course's notebook printed for its one draw"),
+    })
 st.markdown("\n".join(f"- {s}" for s in course.course_sentences(result)))
-first = dict(zip(result.labels, result.loss[:, 0]))
+first = result.runs.assign(first=result.loss[:, 0]).groupby("start", sort=False)["first"]
+flat = boundary.flat_prediction(result.draw("zeros", 1)[1])
+no_boundary = "." if flat is None else f": the network says P = {flat:.2f} at every point, with no boundary at all."
 st.markdown(
     "Why the zero start never gets going: every hidden relu neuron outputs 0, so no gradient reaches the hidden "
-    f"weights, and they stay equal, at zero. The start ten times too large begins at a loss of "
-    f"{first['N(0, 1)×10']:,.0f}, against {first['He']:.2f} for He's start, which is scaled to each layer's fan-in."
+    f"weights, and they stay equal, at zero{no_boundary} The start ten times too large begins at a loss between "
+    f"{first.min()['N(0, 1)×10']:,.0f} and {first.max()['N(0, 1)×10']:,.0f}, against "
+    f"{first.min()['He']:.2f} to {first.max()['He']:.2f} for He's start, which is scaled to each layer's fan-in."
 )
-chrome.show_figure(curves_figure(result.steps, result.loss, result.labels, "Training loss", "loss", log_y=True),
-               key=f"{KEY}_loss")
-titles = [f"{name}: test {table.loc[name, 'test accuracy']:.0%}"
-          + ("" if (flat := boundary.flat_prediction(result.boundaries[name])) is None
-             else f"<br>P = {flat:.2f} everywhere: no boundary") for name in result.labels]
-chrome.show_figure(boundaries_figure(result.boundaries, titles, course.course_dataset().classes), key=f"{KEY}_boundaries")
-st.caption(f"{len(result.labels)} networks × {course.COURSE_STEPS:,} steps, trained as one batch in "
+chrome.show_figure(draws_figure(result.steps, result.loss, list(result.runs["start"]),
+                                "Training loss, one line per draw", "loss", log_y=True), key=f"{KEY}_loss")
+draw = st.select_slider("Draw shown", options=range(1, DRAWS + 1), value=1, key=f"{KEY}_draw")
+shown = {name: result.draw(name, draw) for name in result.labels}
+# One line each: a phone's stacked panels give a title one line of room.
+titles = [f"{name}{'' if table.loc[name, 'draws'] == 1 else f', draw {draw}'}: test {row['test accuracy']:.0%}"
+          + ("" if boundary.flat_prediction(b) is None else ", no boundary") for name, (row, b) in shown.items()]
+chrome.show_figure(boundaries_figure({name: b for name, (_, b) in shown.items()}, titles,
+                                     course.course_dataset().classes), key=f"{KEY}_boundaries")
+st.caption(f"{len(result.runs)} networks × {int(result.steps[-1]):,} steps, trained as one batch in "
            f"{result.seconds:.1f} s on this server (once: later visitors get the stored result).")
 choice = st.selectbox("Open one start in the Playground (on its own circles data)", starts, index=2,
                       key=f"{KEY}_open")
-lc.playground_link(result.configs[choice], f"Open “{choice}” in the Playground")
+seed = int(shown[choice][0]["seed"])
+lc.playground_link(result.configs[choice].with_flat(seed=str(seed)), f"Open “{choice}” in the Playground")

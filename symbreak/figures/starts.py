@@ -189,3 +189,23 @@ def curves_figure(steps: np.ndarray, values: np.ndarray, labels: Sequence[str], 
     fig.update_yaxes(title_text=y_title, type="log" if log_y else "linear", exponentformat="power")
     return _layout(fig, title, height, legend=dict(orientation="h", x=0, y=-0.25, yanchor="top"),
                    margin=dict(l=70, r=20, t=70, b=110))
+
+
+def draws_figure(steps: np.ndarray, values: np.ndarray, starts: Sequence[str], title: str, y_title: str,
+                 log_y: bool = False, height: int = 400) -> go.Figure:
+    """One line per draw over the recorded steps, coloured by its start (`starts[r]` for row r of values [R, T]),
+    with one legend entry per start: the spread of a start's lines is how much its draw matters."""
+    fig = go.Figure()
+    starts = list(starts)
+    names = list(dict.fromkeys(starts))
+    for r, name in enumerate(starts):
+        y = _positive(values[r]) if log_y else np.asarray(values[r], dtype=np.float64)
+        first = starts.index(name) == r
+        fig.add_trace(go.Scatter(x=np.asarray(steps), y=y, mode="lines", name=name, legendgroup=name,
+                                 showlegend=first, opacity=0.8,
+                                 line=dict(color=ARM_COLORS[names.index(name) % len(ARM_COLORS)], width=2),
+                                 hovertemplate=f"{name}, step %{{x:,}}: %{{y:.3g}}<extra></extra>"))
+    fig.update_xaxes(title_text="step")
+    fig.update_yaxes(title_text=y_title, type="log" if log_y else "linear", exponentformat="power")
+    return _layout(fig, title, height, legend=dict(orientation="h", x=0, y=-0.25, yanchor="top"),
+                   margin=dict(l=70, r=20, t=70, b=110))
