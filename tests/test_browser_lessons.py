@@ -155,9 +155,16 @@ def larger_sigma_init_scale(page) -> None:
                                                 "ArrowRight", times=3), "lesson7_std")
 
 
-def show_course(page) -> None:
-    show_me_then(page, None)
+def draw_course(page) -> None:
+    show_me_then(page, lambda p: press_and_wait(p, p.get_by_role("slider", name="Draw shown"), "ArrowRight"),
+                 "lesson8_boundaries")
     expect(page.get_by_text(re.compile(r"trained as one batch in"))).to_be_visible()
+
+
+def threshold_duplicates(page) -> None:
+    show_me_then(page, lambda p: press_and_wait(p, p.get_by_role("slider", name="Near-duplicate when |cosine| is "
+                                                                               "above"), "ArrowRight"),
+                 "lesson9_counts")
 
 
 # title in the navigation → (page file, its main control)
@@ -168,8 +175,9 @@ PAGES: dict[str, tuple[str, Callable]] = {
     "No hidden layer": ("pages/lessons/no_hidden.py", tanh_no_hidden),
     "How fast they split": ("pages/lessons/split_speed.py", lower_rate_split_speed),
     "Why a tie wastes the network": ("pages/lessons/wasted.py", wider_wasted),
+    "Do random neurons still copy each other?": ("pages/lessons/duplicates.py", threshold_duplicates),
     "How big a random start": ("pages/lessons/init_scale.py", larger_sigma_init_scale),
-    "The course's initialization experiment": ("pages/lessons/course.py", show_course),
+    "The course's initialization experiment": ("pages/lessons/course.py", draw_course),
     "Compare": ("pages/compare.py", step_compare),
 }
 PRESENT = [title for title, (path, _) in PAGES.items() if (ROOT / path).exists()]
@@ -211,3 +219,45 @@ def test_page_opens_from_nav_and_its_main_control_works(page, app_url, artifacts
     PAGES[title][1](page)
     assert_no_exception(page)
     screenshot(page, artifacts / f"tour-{stem}-after.png")
+
+
+# ------------------------------------------------------------------ the batched lessons on a projector and a phone
+# name -> (viewport, a phone: touch and the mobile viewport, the address's query)
+DEVICES = {"projector-1400": ({"width": 1400, "height": 1000}, False, "?present=1"),
+           "phone-390": ({"width": 390, "height": 844}, True, "")}
+TRAINING_MS = 240_000  # the first visit trains every network of the lesson, once per server
+QUESTIONS = {"lesson_duplicates": "how many of 32 neurons end up doing something different?",
+             "lesson_course": "which start classifies the test points best?"}
+# How far the page (the window or Streamlit's scrolling main area) can scroll sideways.
+SIDEWAYS_JS = """() => Math.max(...[document.documentElement, document.querySelector("[data-testid='stMain']")]
+  .filter(Boolean).map(e => e.scrollWidth - e.clientWidth))"""
+
+
+@pytest.mark.parametrize("device", list(DEVICES))
+@pytest.mark.parametrize("url", list(QUESTIONS))
+def test_batched_lesson_asks_then_answers_on_a_projector_and_a_phone(browser, app_url, artifacts, url, device):
+    """Opened by its address (with ?present=1 on the projector): the question and "Show me", no answer yet; after
+    "Show me" the measured answer, every chart drawn, nothing scrolling sideways. Both states are saved under
+    artifacts/<lesson>-<device>-question.png and -answer.png."""
+    viewport, mobile, query = DEVICES[device]
+    context = browser.new_context(viewport=viewport, is_mobile=mobile, has_touch=mobile)
+    tab = context.new_page()
+    tab.set_default_timeout(60_000)
+    try:
+        open_app(tab, app_url)  # the app's navigation first, as a class arrives
+        open_app(tab, f"{app_url}/{url}{query}")
+        main = tab.get_by_test_id("stMainBlockContainer")
+        expect(main.get_by_role("heading", name=re.compile(re.escape(QUESTIONS[url])))).to_be_visible()
+        expect(main.get_by_text(re.compile(r"The run says: "))).to_have_count(0)
+        if query:
+            expect(tab.get_by_test_id("stSidebar")).to_have_count(0)
+        assert tab.evaluate(SIDEWAYS_JS) <= 0
+        screenshot(tab, artifacts / f"{url}-{device}-question.png")
+        click_and_wait(tab, main.get_by_role("button", name="Show me"), timeout=TRAINING_MS)
+        wait_charts_drawn(tab, timeout=60_000)
+        expect(main.get_by_text(re.compile(r"The run says: ")).first).to_be_visible()
+        expect(main.get_by_role("link", name=re.compile(r"in the Playground$"))).to_be_visible()
+        assert tab.evaluate(SIDEWAYS_JS) <= 0, f"{url} scrolls sideways at {device}"
+        screenshot(tab, artifacts / f"{url}-{device}-answer.png")
+    finally:
+        context.close()
