@@ -93,8 +93,11 @@ def _served(component: str, name: str) -> str:
 
 
 def show(figures: go.Figure | Sequence[go.Figure | str], key: str, config: Mapping[str, Any] | None = None,
-         batch: int | None = None, on_drawn: Callable[[], None] | None = None, min_width: int = 0) -> None:
+         batch: int | None = None, on_drawn: Callable[[], None] | None = None, min_width: int = 0,
+         volume: float | None = None) -> None:
     """Draw a figure (or, for an animation, a batch of frames) full width; the same key updates the same chart.
+
+    With a `volume` (0 to 1) the chart plays its figures' tones (`layout.meta.tones`, see chart_assets/chart.js).
 
     In a column narrower than `min_width` pixels the figure is drawn that wide and scaled down to fit, by no
     less than MIN_SCALE; a narrower column (and any under NARROW_WIDTH) stacks the figure's side-by-side panels.
@@ -114,7 +117,7 @@ def show(figures: go.Figure | Sequence[go.Figure | str], key: str, config: Mappi
     figures = [figures] if isinstance(figures, (go.Figure, str)) else list(figures)
     figures, shared = share_arrays([f if isinstance(f, str) else f.to_json() for f in figures])
     rest = {"config": dict(config or {}), "src": plotly_src(), "module": chart_src(), "batch": batch,
-            "min_width": min_width, "options": OPTIONS}
+            "min_width": min_width, "options": OPTIONS, "sound": None if volume is None else {"volume": volume}}
     _component(key=key, data=payload(figures, shared, rest), on_drawn_change=on_drawn or _ignore)
 
 

@@ -72,13 +72,14 @@ def hide_sidebar() -> None:
 
 
 def show_figure(fig: go.Figure | Sequence[go.Figure | str], key: str, batch: int | None = None,
-                on_drawn: Callable[[], None] | None = None, min_width: int = 0) -> None:
+                on_drawn: Callable[[], None] | None = None, min_width: int = 0, volume: float | None = None) -> None:
     """Draw a plotly figure full width with the app's plotly settings; the same key updates the chart in place.
 
     A list of figures with `batch` and `on_drawn` is a batch of animation frames; a column narrower than
-    `min_width` pixels shows the figure scaled down (see `charts.show`).
+    `min_width` pixels shows the figure scaled down; a `volume` plays its tones (see `charts.show`).
     """
-    charts.show(fig, key=key, config=PLOTLY_CONFIG, batch=batch, on_drawn=on_drawn, min_width=min_width)
+    charts.show(fig, key=key, config=PLOTLY_CONFIG, batch=batch, on_drawn=on_drawn, min_width=min_width,
+                volume=volume)
 
 
 

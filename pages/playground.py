@@ -243,13 +243,22 @@ def _loss_view(trainer: Trainer, row: int) -> str:
     return F.loss_json(trainer.history, row=row, task=trainer.task, height=LOSS_HEIGHT)
 
 
-def _data_view(trainer: Trainer, layer: int, row: int, moving: bool) -> None:
-    """The live chart as a table, for a reader who cannot see it: each neuron's weights at the step shown and
-    its group of tied neurons. Computed only while open, and not while playing or training a long Step N.
-    The list of keyboard shortcuts sits beside it."""
+def _volume() -> float | None:
+    """The live chart's sound volume (0 to 1) while "Listen to the neurons" is on, else None."""
+    return st.session_state.get(_key("volume"), 30) / 100 if st.session_state.get(_key("sound")) else None
+
+
+def _aids(trainer: Trainer, layer: int, row: int, moving: bool) -> None:
+    """Beside the live chart, for a reader who cannot see it: the Data table (each neuron's weights at the step
+    shown and its group of tied neurons; computed only while open, and not while playing or training a long
+    Step N), the sound switch and the list of keyboard shortcuts."""
     with st.container(horizontal=True, vertical_alignment="top", gap="small"):
         section = st.expander("Data: each neuron's weights now", icon=":material/table:", key=_key("x.table"),
                               on_change="rerun", width="stretch")
+        if st.toggle("Listen to the neurons", key=_key("sound"), help="One tone per group of tied neurons in the "
+                     "layer shown, while playing and briefly after a Step: tied neurons sound as one note, a "
+                     "split as a chord."):
+            st.slider("Volume", 0, 100, 30, key=_key("volume"), format="%d%%", width=160)
         access.shortcuts_help(SHORTCUTS)
     with section:
         if not section.open:
@@ -345,7 +354,7 @@ def _live_area(version: int, playing: bool, busy: bool, layer: int, row: int, vi
     if not (playing or busy):
         view = view or _view(trainer, layer, row)
         _headline(trainer, view.summary, layer)
-        chrome.show_figure([view.live], key=_key("live"), min_width=LIVE_MIN_WIDTH)
+        chrome.show_figure([view.live], key=_key("live"), min_width=LIVE_MIN_WIDTH, volume=_volume())
         chrome.show_figure([view.loss], key=_key("loss"), min_width=LOSS_MIN_WIDTH)
         return
     batch = _advance(trainer, layer)  # in flight, unless asked for, stalled or of another layer
@@ -355,7 +364,8 @@ def _live_area(version: int, playing: bool, busy: bool, layer: int, row: int, vi
         _progress(pb)
     summary, loss = batch.end
     _headline(trainer, summary, layer)
-    chrome.show_figure(batch.frames, key=_key("live"), batch=batch.number, on_drawn=_on_drawn, min_width=LIVE_MIN_WIDTH)
+    chrome.show_figure(batch.frames, key=_key("live"), batch=batch.number, on_drawn=_on_drawn,
+                       min_width=LIVE_MIN_WIDTH, volume=_volume())
     chrome.show_figure([loss], key=_key("loss"), min_width=LOSS_MIN_WIDTH)
     classroom.publish(trainer)
 
@@ -398,7 +408,7 @@ def _main_area(version: int, playing: bool, present: bool) -> None:
     else:
         st.fragment(_live_still)(version, playing, busy, layer, row, view)
     if not present:
-        _data_view(trainer, layer, row, playing or busy)
+        _aids(trainer, layer, row, playing or busy)
     _secondary(trainer, layer, row, playing, busy)
     access.shortcuts(SHORTCUTS)
     classroom.publish(trainer)

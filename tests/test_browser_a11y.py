@@ -177,7 +177,8 @@ def test_the_keyboard_alone_runs_the_playground(page, app_url):
     focused = page.evaluate(FOCUSED_JS)
     assert focused["text"] == "Step 1" and presses <= MAX_PRESSES, f"after {presses} presses the focus is on {focused}"
     assert focused["outline"] != "none" and focused["width"] >= 2, f"no visible focus ring on Step 1: {focused}"
-    assert page.get_by_test_id(MAIN).get_by_role("button", name="Step 1", exact=True).get_attribute("aria-keyshortcuts") == "1"
+    step_one = page.get_by_test_id(MAIN).get_by_role("button", name="Step 1", exact=True)
+    assert step_one.get_attribute("aria-keyshortcuts") == "1"
     expect(page.locator(LIVE)).to_have_text(re.compile(r"^Step 0: 8 neurons, all tied, gap exactly 0; loss "))
 
     press(page, "Enter")  # the focused Step 1
@@ -256,6 +257,25 @@ def test_reduced_motion_redraws_without_transitions(browser, app_url):
         assert duration == 0
     finally:
         context.close()
+
+
+def test_the_sound_plays_one_tone_per_distinct_group(page, app_url):
+    """Off by default; switched on, the live chart's chord has as many tones as the headline counts distinct
+    neurons: one on a constant start, eight once dropout has split them."""
+    open_app(page, app_url + "/?dropout=0.2")
+    live = page.locator(f".st-key-playground-live {CHART}")
+    assert live.get_attribute("data-tones") is None
+    main = page.get_by_test_id(MAIN)
+    before = runs(page)
+    main.get_by_text("Listen to the neurons").click()
+    wait_rerun(page, before)
+    expect(live).to_have_attribute("data-tones", "1")
+    expect(main.get_by_test_id("stMetricValue")).to_have_text("1 of 8")
+    step(page)
+    step(page, "Step 100")
+    distinct = main.get_by_test_id("stMetricValue").inner_text().split(" of ")[0]
+    assert int(distinct) > 1
+    expect(live).to_have_attribute("data-tones", distinct)
 
 
 # ------------------------------------------------------------------ reflow

@@ -79,3 +79,12 @@ def test_the_weights_table_has_a_row_per_neuron_and_their_groups(tied: Trainer, 
     apart = D.weights_table(split.history, tol=split.config.tol)
     assert list(apart.columns[:2]) == ["x1", "x2"]
     assert sorted(apart["tied group"]) == list(range(1, 9))
+
+
+def test_one_tone_per_group_at_its_offset_from_the_mean(tied: Trainer, split: Trainer) -> None:
+    assert D.group_offsets(tied.history, tol=tied.config.tol) == [0.0]
+    offsets = D.group_offsets(split.history, tol=split.config.tol)
+    sums = split.history.neuron_vectors(0)[-1].sum(axis=1)
+    np.testing.assert_allclose(offsets, sums - sums.mean())
+    layout = json.loads(F.live_json(split.history, tol=split.config.tol))["layout"]
+    assert layout["meta"]["tones"] == offsets

@@ -274,6 +274,56 @@ function stillLayout(layout) {
   return Object.assign({}, layout, {transition: {duration: 0}});
 }
 
+// ---------------------------------------------------------------- the sound ("Listen to the neurons")
+// Off unless the page asks (data.sound = {volume: 0 to 1}). One sine tone per group of tied neurons
+// (layout.meta.tones), its pitch following the group's offset from the layer's mean: tied neurons are one note,
+// a split parts it into a chord. It sounds while frames play and for a moment after a Step, and stops when Play
+// stops and when the page is hidden. The box's data-tones holds the size of the last chord (for the tests).
+const BASE_HZ = 262, MAX_OCTAVES = 2, NOTE_MS = 800, GLIDE_SECONDS = 0.05, RELEASE_SECONDS = 0.3;
+
+function toneHz(offset) {
+  return BASE_HZ * Math.pow(2, Math.sign(offset) * Math.min(MAX_OCTAVES, Math.log10(1 + Math.abs(offset) * 1e4) / 2));
+}
+
+function sound(box, figure, playing) {
+  const tones = box.__sound && (figure.layout.meta || {}).tones;
+  if (!tones || document.hidden) return silence(box);
+  const audio = box.__audio || (box.__audio = new AudioContext());
+  audio.resume();
+  const voices = box.__voices || (box.__voices = []), now = audio.currentTime;
+  while (voices.length > tones.length) release(audio, voices.pop());
+  while (voices.length < tones.length) {
+    const osc = audio.createOscillator(), gain = audio.createGain();
+    gain.gain.value = 0;
+    osc.connect(gain).connect(audio.destination);
+    osc.start();
+    voices.push({osc, gain});
+  }
+  const level = box.__sound.volume / tones.length;  // a chord no louder than one note
+  voices.forEach((voice, i) => {
+    voice.osc.frequency.setTargetAtTime(toneHz(tones[i]), now, GLIDE_SECONDS);
+    voice.gain.gain.setTargetAtTime(level, now, GLIDE_SECONDS);
+  });
+  box.dataset.tones = String(tones.length);
+  clearTimeout(box.__soundTimer);
+  if (!playing) box.__soundTimer = setTimeout(() => silence(box), NOTE_MS);
+  if (!box.__hiddenWatch) {
+    box.__hiddenWatch = true;
+    document.addEventListener("visibilitychange", () => { if (document.hidden) silence(box); });
+  }
+}
+
+function release(audio, voice) {
+  voice.gain.gain.setTargetAtTime(0, audio.currentTime, GLIDE_SECONDS);
+  voice.osc.stop(audio.currentTime + RELEASE_SECONDS);
+}
+
+function silence(box) {
+  clearTimeout(box.__soundTimer);
+  for (const voice of box.__voices || []) release(box.__audio, voice);
+  box.__voices = [];
+}
+
 // Draws the queued figures one after another, at most `fps` a second. The first frame of a batch asks for
 // the next batch as it starts, so the server trains and builds it while this one is on screen.
 async function drawQueue(box) {
@@ -311,6 +361,7 @@ async function draw(Plotly, box, figure, interactive) {
   fit(box, box.__height);
   await Plotly.react(box.__plot, drawn.data, stillLayout(drawn.layout), config);
   describe(box, figure, interactive);
+  sound(box, figure, !interactive);
   box.dataset.draws = String(Number(box.dataset.draws || 0) + 1);
 }
 
@@ -349,6 +400,7 @@ export default function ({ parentElement, data, setTriggerValue }) {
   box.__src = data.src;
   box.__config = data.config;
   box.__report = setTriggerValue;
+  box.__sound = data.sound || null;
   const batch = data.batch === undefined ? null : data.batch;
   if (batch !== null && batch === box.__batch) return;  // a batch sent again: already queued or drawn
   // An array sent once for several traces: each place gets its own copy of it.

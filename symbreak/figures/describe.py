@@ -47,6 +47,17 @@ def run_sentence(history: History, layer: int = 0, run: int = 0, row: int | None
     return f"Step {step:,}: {state}; loss {_number(loss)}"
 
 
+def group_offsets(history: History, layer: int = 0, run: int = 0, row: int | None = None,
+                  tol: float = 1e-6) -> list[float]:
+    """One number per group of tied neurons (ordered by first member): how far the group sits from the layer's
+    mean, as the sum of its weights and bias minus the mean of those sums. The sound of the live chart plays
+    one tone per group, its pitch following this: tied neurons are one note, a split parts it into a chord."""
+    row = clamp_row(history, row)
+    vectors = history.neuron_vectors(layer, run)[row]
+    sums = vectors.sum(axis=1)
+    return [float(sums[members[0]] - sums.mean()) for members in groups(vectors, tol)]
+
+
 def weights_table(history: History, layer: int = 0, run: int = 0, row: int | None = None, tol: float = 1e-6,
                   names: Sequence[str] | None = None) -> pd.DataFrame:
     """The layer's neurons at one row, one per table row (n1, n2, …): each incoming weight, the bias, and the

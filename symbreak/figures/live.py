@@ -24,7 +24,7 @@ import plotly.graph_objects as go
 
 from symbreak.engine.history import History
 from symbreak.engine.metrics import distinct, gap, groups
-from symbreak.figures.describe import run_sentence
+from symbreak.figures.describe import group_offsets, run_sentence
 from symbreak.figures.parts import Fig, clamp_row, combine, input_names, layer_title
 from symbreak.figures.style import (
     FONT_SIZE,
@@ -153,7 +153,9 @@ def _live(history: History, layer: int, run: int, row: int | None, tol: float, n
     top = 1 - 62 / height
     boxes = [(0.0, 0.52, 0.0, top), (0.74, 1.0, 0.0, top)]  # room between for the legend and the meter's ticks
     fig = combine(parts, boxes, height)
-    fig.layout["meta"]["description"] = run_sentence(history, layer, run, row, tol)  # what a screen reader says
+    meta = fig.layout["meta"]
+    meta["description"] = run_sentence(history, layer, run, row, tol)  # what a screen reader says
+    meta["tones"] = group_offsets(history, layer, run, row, tol)  # what the chart's sound plays, when on
     return fig
 
 
