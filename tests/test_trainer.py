@@ -320,9 +320,21 @@ def test_train_accuracy_of_every_row_counts_the_right_predictions_at_its_paramet
     accuracy = history.metric("train_accuracy")
     for row in range(history.count):
         out = activation(data.x_train @ w1[row].T + b1[row]) @ w2[row].T + b2[row]
-        predicted = out.argmax(-1) if trainer.task == "multiclass" else (out[:, 0] > 0)
-        right = int((predicted == data.y_train).sum())
-        assert round(accuracy[row] * len(data.y_train)) == right, row
+        right, unsure = _right_and_unsure(out, data.y_train, trainer.task)
+        assert abs(round(accuracy[row] * len(data.y_train)) - right) <= unsure, row
+
+
+def _right_and_unsure(out: np.ndarray, y: np.ndarray, task: str) -> tuple[int, int]:
+    """How many of NumPy's outputs [N, n_out] predict y, and how many lie within rounding of the decision boundary
+    (a logit, or the gap between the top two, below 1e-9 of their size): those may go either way in the engine's
+    arithmetic, whose last bits depend on the CPU's kernels."""
+    if task == "multiclass":
+        top = np.sort(out, -1)
+        margin, predicted = top[:, -1] - top[:, -2], out.argmax(-1)
+    else:
+        margin, predicted = np.abs(out[:, 0]), out[:, 0] > 0
+    unsure = int((margin <= 1e-9 * (1 + np.abs(out).max(-1))).sum())
+    return int((predicted == y).sum()), unsure
 
 
 def test_test_metrics_match_numpy() -> None:
@@ -336,4 +348,5 @@ def test_test_metrics_match_numpy() -> None:
         y = data.y_test
         loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
         assert history.metric("test_loss")[row] == pytest.approx(loss, rel=1e-10)
-        assert history.metric("test_accuracy")[row] == pytest.approx(np.mean((logit > 0) == (y == 1)))
+        right, unsure = _right_and_unsure(logit[:, None], y, "binary")
+        assert abs(round(history.metric("test_accuracy")[row] * len(y)) - right) <= unsure
