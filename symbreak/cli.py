@@ -23,11 +23,13 @@ from symbreak import DEFAULT_THREADS
 from symbreak.classroom import board
 from symbreak.data.dataset import DataError
 from symbreak.engine.metrics import distinct, gap
-from symbreak.engine.trainer import Trainer
+from symbreak.engine.model import Layout
+from symbreak.engine.trainer import Trainer, load_dataset
 from symbreak.export import csv_text
 from symbreak.serving import classes
 from symbreak.settings import registry
 from symbreak.settings.config import FLAT_FIELDS, MAX_EXPLICIT_CHARS, MAX_VALUE_CHARS, Config
+from symbreak.settings.explicit import parse_explicit
 from symbreak.settings.presets import PRESETS, preset
 from symbreak.settings.registry import SETTINGS, Setting
 from symbreak.settings.values import ConfigError, quote
@@ -74,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--threads", type=int, metavar="N",
                      help=f"torch threads (default {DEFAULT_THREADS}; more help on large data or wide layers; "
                           f"at most {MAX_THREADS})")
+    run.add_argument("--mask", metavar="FILE.json",
+                     help="prune weights: the --init-weights format with 1 to keep a weight and 0 to prune it (held "
+                          "at 0.0 from the start, never updated); biases are never pruned, whatever the file says")
     run.add_argument("--out-weights", metavar="FILE.json", help="write the final parameters here")
     run.add_argument("--out-history", metavar="FILE.csv", help="write the recorded parameters and gradients here")
     run.add_argument("--out-metrics", metavar="FILE.csv",
@@ -161,6 +166,24 @@ def _read(path: str, what: str, limit: int) -> str:
                           "save it as UTF-8") from None
 
 
+def read_mask(path: str, layout: Layout) -> torch.Tensor:
+    """The weight mask in a file of the --init-weights format as a flat [P] vector of 1 (keep) and 0 (prune)."""
+    try:
+        layers = parse_explicit(_read(path, "mask", MAX_EXPLICIT_CHARS))
+    except ConfigError as exc:
+        raise ConfigError(str(exc).replace("init_weights", "mask")) from None
+    expected = [(o, i) for _, _, o, i in layout.slices]
+    given = [(len(layer["weight"]), len(layer["weight"][0])) for layer in layers]
+    if given != expected:
+        raise ConfigError(f"mask: the network's weights are {' '.join(f'[{o}×{i}]' for o, i in expected)} "
+                          f"(out × in), but {quote(path)} gives {' '.join(f'[{o}×{i}]' for o, i in given)}")
+    values = [v for layer in layers for v in [*(v for row in layer["weight"] for v in row), *layer["bias"]]]
+    wrong = next((v for v in values if v not in (0, 1)), None)
+    if wrong is not None:
+        raise ConfigError(f"mask: {quote(path)} holds {quote(wrong)}; a mask holds 1 (keep) or 0 (prune)")
+    return torch.tensor(values, dtype=torch.float64)
+
+
 def _set_threads(threads: int | None) -> None:
     """Use `threads` torch threads; None keeps the library's default of one."""
     if threads is None:
@@ -190,7 +213,9 @@ def run(args: argparse.Namespace) -> dict:
     """Train the configuration the flags describe, write the files asked for, and return the summary."""
     _set_threads(args.threads)
     config = config_from_args(args)
-    trainer = Trainer(config)
+    dataset = load_dataset(config)
+    layout = Layout((dataset.n_features, *config.model.hidden, dataset.n_outputs))
+    trainer = Trainer(config, dataset, mask=read_mask(args.mask, layout) if args.mask else None)
     trainer.step(config.train.steps)
     history = trainer.history
     gaps, counts = [], []

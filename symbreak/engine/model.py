@@ -64,6 +64,13 @@ class Layout:
             for w, b, o, i in self.slices
         ]
 
+    def pruned(self, mask: torch.Tensor, k: int) -> torch.Tensor:
+        """What a weight mask [P] or [K, P] (1 keep, 0 prune) prunes, as bool [K, P]: weights only, biases stay."""
+        pruned = (torch.as_tensor(mask).reshape(-1, self.n_params) == 0).expand(k, -1).clone()
+        for _, bias in self.views(pruned):
+            bias.fill_(False)
+        return pruned
+
 
 def init_params(config: Config, layout: Layout, generator: torch.Generator) -> torch.Tensor:
     """A float64 [P] vector of starting parameters drawn as the config says."""

@@ -5,7 +5,8 @@ update rules are torch.optim's: `SGD` (momentum 0.9, no dampening, no
 Nesterov) and `Adam` (Kingma & Ba, 2015, with bias correction), weight decay
 added to the gradient before the update as their `weight_decay` does (L2, not
 AdamW's decoupled decay). Every operation is elementwise, so identical
-neurons get identical updates.
+neurons get identical updates. Pruned weights (a weight mask) get a zero gradient and are set back to 0.0 after
+each update, so no rule or weight decay moves them.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ ADAM_EPS = 1e-8
 class Optimizer:
     """One optimizer over K runs, with the state it carries from step to step (zero until the first update)."""
 
-    def __init__(self, name: str, lr: torch.Tensor, weight_decay: torch.Tensor, theta: torch.Tensor) -> None:
+    def __init__(self, name: str, lr: torch.Tensor, weight_decay: torch.Tensor, theta: torch.Tensor,
+                 pruned: torch.Tensor | None = None) -> None:
         rules: dict[str, Callable[[torch.Tensor, torch.Tensor, int], None]] = {
             "sgd": self._sgd, "momentum": self._momentum, "adam": self._adam}
         if name not in rules:
@@ -32,6 +34,7 @@ class Optimizer:
         self.lr = lr
         self.weight_decay = weight_decay
         self.decays = bool((weight_decay != 0).any())
+        self.pruned = pruned  # bool [K, P]: the entries held at 0.0, or None (no work at all)
         self.reset(theta)
 
     def reset(self, theta: torch.Tensor) -> None:
@@ -41,9 +44,13 @@ class Optimizer:
 
     def update(self, theta: torch.Tensor, grad: torch.Tensor, step: int) -> None:
         """Update θ in place from `grad`, as update number `step` + 1 (Adam's bias correction counts from 1)."""
+        if self.pruned is not None:
+            grad.masked_fill_(self.pruned, 0.0)
         if self.decays:
             grad = grad + self.weight_decay * theta
         self._rule(theta, grad, step + 1)
+        if self.pruned is not None:
+            theta.masked_fill_(self.pruned, 0.0)
 
     def _sgd(self, theta: torch.Tensor, grad: torch.Tensor, t: int) -> None:
         theta.sub_(grad * self.lr)

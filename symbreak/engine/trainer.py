@@ -28,11 +28,11 @@ from symbreak.engine.history import COLUMN, History
 from symbreak.engine.model import Layout
 from symbreak.engine.optim import Optimizer
 from symbreak.settings.config import Config
+from symbreak.settings.explicit import explicit_json
 from symbreak.settings.values import ConfigError
 
 TRAIN_SEED_OFFSET = 1
-# Elements per layer activation when recorded rows are evaluated on the test set together.
-TEST_CHUNK_ELEMENTS = 1 << 21
+TEST_CHUNK_ELEMENTS = 1 << 21  # elements per layer activation when recorded rows are scored on the test set together
 
 
 def load_dataset(config: Config, source: object = None) -> Dataset:
@@ -54,10 +54,11 @@ def _shared_key(config: Config) -> tuple:
 
 
 class Trainer:
-    """Trains K compatible configurations step by step and records everything."""
+    """Trains K compatible configurations step by step and records everything; a weight `mask` [P] or [K, P]
+    (1 keep, 0 prune) holds the pruned weights at exactly 0.0 from the start, whatever the init draws."""
 
     def __init__(self, configs: Config | Sequence[Config], dataset: Dataset | None = None,
-                 max_rows: int | None = None) -> None:
+                 max_rows: int | None = None, mask: torch.Tensor | None = None) -> None:
         configs = [configs] if isinstance(configs, Config) else list(configs)
         if not configs:
             raise ConfigError("trainer: give at least one configuration")
@@ -81,8 +82,12 @@ class Trainer:
         self.initial = torch.stack([
             model.init_params(c, self.layout, torch.Generator().manual_seed(c.seed)) for c in configs
         ]).to(self.dtype)
+        self.pruned = None if mask is None else self.layout.pruned(mask, self.k)
+        if self.pruned is not None:
+            self.initial.masked_fill_(self.pruned, 0.0)
         self.optimizer = Optimizer(self.config.train.optimizer, self._per_run([c.train.lr for c in configs]),
-                                   self._per_run([c.train.weight_decay for c in configs]), self.initial)
+                                   self._per_run([c.train.weight_decay for c in configs]), self.initial,
+                                   self.pruned)
         self.keep = [1.0 - c.train.dropout for c in configs]
         self.uses_dropout = any(k < 1.0 for k in self.keep) and self.layout.n_layers > 1
         batch = self.config.train.batch_size
@@ -144,8 +149,7 @@ class Trainer:
 
     # ------------------------------------------------------------ the network
     def _workspace(self, n: int, dropout: bool) -> model.Workspace:
-        """A workspace for steps of the trainer's own θ on n examples per run, writing the trainer's gradient:
-        on the train set itself, or on buffers a mini-batch is copied into."""
+        """A workspace stepping the trainer's θ on n examples per run: the train set, or buffers for mini-batches."""
         inputs = (self.x_train, self.y_train, self.onehot_train, self.x_train_t)
         if n < self.n_train:
             k, width, classes = self.k, self.layout.sizes[0], self.dataset.n_outputs
@@ -176,8 +180,7 @@ class Trainer:
 
     # --------------------------------------------------------------- stepping
     def _batch(self) -> model.Workspace:
-        """The workspace for this step: on the whole train set (with dropout), or holding each run's next
-        mini-batch in its inputs."""
+        """This step's workspace: on the whole train set (with dropout), or holding each run's next mini-batch."""
         if self.batch_size >= self.n_train:
             return self._stepper(self.n_train)
         per_epoch = math.ceil(self.n_train / self.batch_size)
@@ -406,8 +409,6 @@ class Trainer:
 
     def weights_json(self, run: int = 0) -> str:
         """Current parameters in the `--init-weights` JSON format."""
-        from symbreak.settings.explicit import explicit_json
-
         return explicit_json([(w.tolist(), b.tolist()) for w, b in self.parameters(run)])
 
     def layer_outputs(self, x: np.ndarray, row: int | None = None, run: int = 0) -> list[np.ndarray]:
