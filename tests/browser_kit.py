@@ -26,6 +26,12 @@ CHROMIUM = os.environ.get("SYMBREAK_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 SERVER_START_SECONDS = 90
+# `streamlit run` as the app's own ways of serving start it (symbreak.serving.serve.PRELOAD, less the preloads an
+# earlier checkout may not have): out of Streamlit's legacy pages/ mode before the first session.
+STREAMLIT_RUN = ("from streamlit.runtime.pages_manager import PagesManager\n"
+                 "PagesManager.uses_pages_directory = False\n"
+                 "from streamlit.web.cli import main\n"
+                 "main(prog_name='streamlit')")
 
 
 def page_script(path: Path | str) -> str:
@@ -86,7 +92,7 @@ def streamlit_process(log: Path, seconds: float = SERVER_START_SECONDS,
     port = free_port()
     with log.open("w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
+            [sys.executable, "-c", STREAMLIT_RUN, "run", "app.py", "--server.headless=true",
              f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false"],
             cwd=root, stdout=out, stderr=subprocess.STDOUT,
         )

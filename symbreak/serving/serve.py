@@ -77,7 +77,11 @@ class _Template(string.Template):
 
 # A worker's program: torch (through symbreak, with one OpenMP thread), the figure builders, plotly and pandas
 # imported before Streamlit's command line starts the server.
+# Streamlit's legacy multipage mode (a pages/ folder beside app.py) is left before the first session: app.py's
+# st.navigation names every page, and in that mode a deep link to a lesson on a fresh server showed "Page not found".
 PRELOAD = ("import symbreak, symbreak.figures.live, symbreak.figures.tabs, plotly.graph_objects, pandas\n"
+           "from streamlit.runtime.pages_manager import PagesManager\n"
+           "PagesManager.uses_pages_directory = False\n"
            "from streamlit.web.cli import main\n"
            "main(prog_name='streamlit')")
 

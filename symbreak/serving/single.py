@@ -15,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from symbreak.serving.serve import MALLOC_ARENA_MAX, allowed_cores
+from symbreak.serving.serve import MALLOC_ARENA_MAX, PRELOAD, allowed_cores
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
 MAX_THREADS = 256
@@ -35,7 +35,8 @@ def environment(threads: int) -> dict[str, str]:
 
 
 def command(port: int, extra: list[str]) -> list[str]:
-    return [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port), *extra]
+    """`streamlit run app.py` with the app's heavy modules loaded first, as a classroom worker (serve.PRELOAD)."""
+    return [sys.executable, "-c", PRELOAD, "run", str(APP), "--server.port", str(port), *extra]
 
 
 def main(argv: list[str] | None = None) -> int:
