@@ -26,6 +26,7 @@ from symbreak.engine.metrics import distinct, gap
 from symbreak.engine.model import Layout
 from symbreak.engine.trainer import Trainer, load_dataset
 from symbreak.export import csv_text
+from symbreak.lessons import ticket
 from symbreak.serving import classes
 from symbreak.settings import registry
 from symbreak.settings.config import FLAT_FIELDS, MAX_EXPLICIT_CHARS, MAX_VALUE_CHARS, Config
@@ -40,6 +41,7 @@ FILE_FIELDS = tuple(s.key for s in registry.fields() if s.kind in (registry.FILE
 # How a flag reads each kind of setting (any other kind is read as text).
 _FLAG_TYPES = {registry.NUMBER: float, registry.INT: int}
 MAX_THREADS = 256
+MAX_TICKET_RUNS = 20  # the most seeds, and the most rounds, `symbreak ticket` takes
 # A config file holds one init_weights text and one value for each other setting (indenting and the
 # escaped quotes of init_weights add far less than a value's limit).
 MAX_CONFIG_BYTES = MAX_EXPLICIT_CHARS + len(FLAT_FIELDS) * MAX_VALUE_CHARS
@@ -84,6 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out-metrics", metavar="FILE.csv",
                      help="write the loss and accuracy of every recorded step here")
     commands.add_parser("presets", help="list the presets")
+    lottery = commands.add_parser("ticket", help="prune, rewind and retrain (the lottery ticket); print a JSON summary")
+    lottery.add_argument("--seeds", type=int, default=ticket.TICKET_SEEDS, metavar="N",
+                         help=f"starts to average over (default {ticket.TICKET_SEEDS}, at most {MAX_TICKET_RUNS})")
+    lottery.add_argument("--rounds", type=int, default=ticket.TICKET_ROUNDS, metavar="R",
+                         help=f"rounds of pruning 20%% of each layer's weights (default {ticket.TICKET_ROUNDS}, "
+                              f"at most {MAX_TICKET_RUNS})")
     _add_class_parser(commands)
     serve = _serve()
     if serve is not None:
@@ -295,6 +303,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "serve":
         return _serve().main(args)
+    if args.command == "ticket":
+        for name in ("seeds", "rounds"):
+            if not 1 <= getattr(args, name) <= MAX_TICKET_RUNS:
+                return _fail(f"--{name}: must be between 1 and {MAX_TICKET_RUNS} (got {getattr(args, name)})")
+        print(json.dumps(ticket.summary_json(ticket.lottery(args.seeds, args.rounds))))
+        return 0
     if args.command == "class":
         try:
             print(class_command(args))

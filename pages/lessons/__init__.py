@@ -12,6 +12,7 @@ LESSONS = (
     ("pages/lessons/duplicates.py", "Do random neurons still copy each other?", "lesson_duplicates"),
     ("pages/lessons/init_scale.py", "How big a random start", "lesson_init_scale"),
     ("pages/lessons/course.py", "The course's initialization experiment", "lesson_course"),
+    ("pages/lessons/ticket.py", "The lottery ticket", "lesson_ticket"),
     ("pages/compare.py", "Compare", "compare"),
 )
 LESSON_PAGES = {path: title for path, title, _ in LESSONS}

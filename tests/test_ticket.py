@@ -1,0 +1,112 @@
+"""The lottery-ticket lesson: pruning cuts exactly 20% of each layer's remaining weights, smallest first; a ticket
+restarts from its own starting values bitwise; a ticket cut from a tied network stays tied; and its page asks
+first, then shows what it measured."""
+
+from __future__ import annotations
+
+import math
+import re
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+import test_lesson_pages as lesson_pages  # also puts the app's folder on the path, as app.py runs
+import torch
+from test_lesson_pages import links, text
+
+from symbreak.engine.model import Layout
+from symbreak.engine.trainer import Trainer, load_dataset
+from symbreak.lessons import ticket
+from symbreak.settings.config import Config
+
+LAYOUT = Layout((2, ticket.TICKET_WIDTH, 1))
+TIMEOUT = 180
+
+
+def expected_kept(n: int, rounds: int) -> list[int]:
+    kept = [n]
+    for _ in range(rounds):
+        kept.append(kept[-1] - math.floor(0.2 * kept[-1] + 0.5))
+    return kept
+
+
+def test_each_round_prunes_exactly_a_fifth_of_each_layers_remaining_weights_smallest_first() -> None:
+    theta = torch.randn(LAYOUT.n_params, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    mask = torch.ones(LAYOUT.n_params, dtype=torch.float64)
+    counts = [expected_kept(o * i, ticket.TICKET_ROUNDS) for _, _, o, i in LAYOUT.slices]
+    for round_ in range(1, ticket.TICKET_ROUNDS + 1):
+        before = mask
+        mask = ticket.prune(LAYOUT, theta, mask)
+        for layer, ((w, b), (old, _), (new, new_bias)) in enumerate(
+                zip(LAYOUT.views(theta), LAYOUT.views(before), LAYOUT.views(mask))):
+            assert int(new.sum()) == counts[layer][round_]
+            assert bool((new_bias == 1).all()) and bool((new <= old).all())
+            cut = (old == 1) & (new == 0)
+            if cut.any():
+                assert float(w[cut].abs().max()) <= float(w[new == 1].abs().min())
+    left = sum(c[-1] for c in counts) / sum(c[0] for c in counts)
+    assert ticket.weights_left(LAYOUT, mask) == left and 0.04 <= left <= 0.06
+
+
+def test_the_lottery_table_reports_the_exact_share_left_each_round() -> None:
+    result = ticket.lottery(seeds=2, rounds=3, steps=40)
+    counts = [expected_kept(o * i, 3) for _, _, o, i in LAYOUT.slices]
+    total = sum(c[0] for c in counts)
+    expected = [sum(c[r] for c in counts) / total for r in range(4)]
+    assert result.summary["weights left"].tolist() == expected
+    assert len(result.table) == 2 * 4 and len(result.layers) == 4
+    assert (result.table[ticket.DENSE] == result.table.loc[result.table["round"] == 0, ticket.TICKET].tolist() * 4).all()
+
+
+def test_a_ticket_restarts_from_its_own_starting_values_bitwise() -> None:
+    config = ticket.ticket_config(2, steps=50)
+    dense = Trainer(config)
+    start = dense.initial.clone()
+    dense.step(50)
+    mask = ticket.prune(dense.layout, dense.theta[0].double(), torch.ones(dense.layout.n_params, dtype=torch.float64))
+    rewound = Trainer(config, dataset=dense.dataset, mask=mask)
+    kept, pruned = mask == 1, mask == 0
+    assert torch.equal(rewound.initial[0][kept], start[0][kept])
+    assert pruned.any() and bool((rewound.initial[0][pruned] == 0).all())
+    assert torch.equal(rewound.theta, rewound.initial)
+
+
+def test_a_ticket_cut_from_a_tied_network_stays_tied() -> None:
+    data = load_dataset(ticket.ticket_config(0))
+    patterns, distinct, gap = ticket.tied_ticket(data, 200)
+    assert 1 < patterns < ticket.TICKET_WIDTH
+    assert distinct == patterns and gap == 0.0
+
+
+def test_the_page_opens_on_its_question() -> None:
+    at = lesson_pages.page("lesson_ticket", TIMEOUT)
+    [radio] = [r for r in at.radio if r.key.endswith("_guess")]
+    assert radio.value is None and list(radio.options) == [ticket.BETTER, ticket.SAME_ANSWER, ticket.WORSE]
+    assert [b.label for b in at.button] == ["Show me"]
+    assert not at.success and not at.warning and not links(at)
+
+
+@pytest.fixture(scope="module")
+def answered():
+    return lesson_pages.page("lesson_ticket", TIMEOUT, predict="0")
+
+
+def test_with_predict_off_the_page_shows_what_it_measured(answered) -> None:
+    shown = text(answered)
+    assert "The dense network" in shown and "From a tied start" in shown and "stay bitwise identical" in shown
+    [url] = [u for u in re.findall(r"\]\((/\?[^)]*)\)", shown) if "dataset=moons" in u]
+    query = {k: v for k, v in parse_qsl(urlsplit(url).query) if k != "predict"}
+    assert Config.from_flat(query) == ticket.ticket_config(0)
+    assert not answered.radio
+
+
+def test_the_page_shows_the_answer_whichever_way_it_came_out(answered) -> None:
+    answered.query_params.clear()
+    answered.run()
+    answered.button[0].click().run()
+    assert not answered.exception
+    [answer] = answered.success if answered.success else answered.warning
+    result = ticket.lottery()  # the page's numbers, recomputed: the run is deterministic
+    asked = ticket.nearest_round(result, ticket.ASKED_LEFT)
+    verdict = ticket.compare(asked[f"{ticket.TICKET} mean"], asked[f"{ticket.FRESH} mean"])
+    assert answer.value.startswith(f"The run says: {verdict}.")
+    assert f"the ticket {asked[f'{ticket.TICKET} mean']:.1%}" in answer.value
