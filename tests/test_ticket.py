@@ -4,6 +4,7 @@ first, then shows what it measured."""
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from urllib.parse import parse_qsl, urlsplit
@@ -13,6 +14,7 @@ import test_lesson_pages as lesson_pages  # also puts the app's folder on the pa
 import torch
 from test_lesson_pages import links, text
 
+from symbreak.cli import main
 from symbreak.engine.model import Layout
 from symbreak.engine.trainer import Trainer, load_dataset
 from symbreak.lessons import ticket
@@ -110,3 +112,18 @@ def test_the_page_shows_the_answer_whichever_way_it_came_out(answered) -> None:
     verdict = ticket.compare(asked[f"{ticket.TICKET} mean"], asked[f"{ticket.FRESH} mean"])
     assert answer.value.startswith(f"The run says: {verdict}.")
     assert f"the ticket {asked[f'{ticket.TICKET} mean']:.1%}" in answer.value
+
+
+def test_the_ticket_command_prints_a_json_summary(capsys) -> None:
+    assert main(["ticket", "--seeds", "1", "--rounds", "2"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["seeds"] == 1 and [r["round"] for r in summary["rounds"]] == [0, 1, 2]
+    assert summary["tied"]["gap_within_patterns"] == 0.0
+    assert summary["tied"]["distinct_neurons"] == summary["tied"]["mask_patterns"]
+
+
+@pytest.mark.parametrize("flags", [["--seeds", "0"], ["--rounds", "21"]])
+def test_the_ticket_command_refuses_out_of_range_counts_in_one_line(flags: list[str], capsys) -> None:
+    assert main(["ticket", *flags]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and flags[0] in err
