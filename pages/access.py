@@ -3,7 +3,8 @@
 Streamlit's sidebar navigation puts its `<li>` items in `<div>`s inside the
 `<ul>` (axe: list, listitem; WCAG 1.3.1), so app.py hides it and `navigation`
 draws plain page links instead. `styles` darkens the greys that miss 4.5:1 and
-draws a focus ring. See README.md, "Accessibility".
+draws a focus ring. `shortcuts` gives a page's buttons keys (access.js) and
+`shortcuts_help` lists them. See README.md, "Accessibility".
 """
 
 from __future__ import annotations
