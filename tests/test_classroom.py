@@ -36,7 +36,7 @@ from browser_kit import (
 )
 from st_protocol import Client, run_async
 
-from symbreak.serving import serve
+from symbreak.serving import cpus, serve
 from symbreak.serving.headers import SecurityHeaders, inline_script_hashes, security_headers
 
 DEPLOY = ROOT / "deploy"
@@ -289,7 +289,7 @@ def test_one_worker_per_cpu_the_cgroup_and_the_affinity_allow(tmp_path, files, c
     for name, text in files.items():
         (tmp_path / name).parent.mkdir(exist_ok=True)
         (tmp_path / name).write_text(text)
-    assert serve.usable_cpus(tmp_path, cores) == workers
+    assert cpus.usable_cpus(tmp_path, cores) == workers
 
 
 def test_serve_takes_its_defaults_and_streamlits_flags_from_the_container(monkeypatch):

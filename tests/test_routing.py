@@ -24,10 +24,13 @@ ROUTE = "chrome.route_through_app()"
 
 
 def navigation_pages() -> list[str]:
-    """The page files app.py hands to st.navigation (the paths it names under pages/)."""
+    """The page files app.py hands to st.navigation: those it names under pages/, and the lessons' list."""
+    from pages.lessons import LESSONS
+
     tree = ast.parse((ROOT / "app.py").read_text())
-    return sorted({node.value for node in ast.walk(tree) if isinstance(node, ast.Constant)
-                   and isinstance(node.value, str) and node.value.startswith("pages/") and node.value.endswith(".py")})
+    named = {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant)
+             and isinstance(node.value, str) and node.value.startswith("pages/") and node.value.endswith(".py")}
+    return sorted(named | {path for path, _, _ in LESSONS})
 
 
 def test_the_navigation_holds_the_playground_and_the_lessons():

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import grp
-import math
 import os
 import pwd
 import secrets
@@ -27,6 +26,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from symbreak.serving.cpus import cores_for, cpu_count
 from symbreak.serving.headers import security_headers
 
 NGINX = "/usr/sbin/nginx"
@@ -39,7 +39,6 @@ DEFAULT_PORT = 8501
 PORT_ENV = "STREAMLIT_SERVER_PORT"
 # How many CPUs to serve with, where the process cannot see its limit (or to leave some free).
 CPUS_ENV = "SYMBREAK_CPUS"
-CGROUP = Path("/sys/fs/cgroup")
 DESCRIPTION = ("Serve a class: one app process per core behind Debian's nginx on one port, "
                "each browser kept on one process.")
 COOKIE = "symbreak_worker"
@@ -77,59 +76,13 @@ class _Template(string.Template):
 
 # A worker's program: torch (through symbreak, with one OpenMP thread), the figure builders, plotly and pandas
 # imported before Streamlit's command line starts the server.
-# Streamlit's legacy multipage mode (a pages/ folder beside app.py) is left before the first session: app.py's
-# st.navigation names every page, and in that mode a deep link to a lesson on a fresh server showed "Page not found".
+# Out of Streamlit's legacy pages/ mode before the first session (there a fresh server's deep link to a lesson
+# showed "Page not found"): app.py's st.navigation names every page.
 PRELOAD = ("import symbreak, symbreak.figures.live, symbreak.figures.tabs, plotly.graph_objects, pandas\n"
            "from streamlit.runtime.pages_manager import PagesManager\n"
            "PagesManager.uses_pages_directory = False\n"
            "from streamlit.web.cli import main\n"
            "main(prog_name='streamlit')")
-
-
-def cores_for(workers: int) -> list[int | None]:
-    """The core each worker keeps to: the cores this process may use, in turn; none when there is only one.
-
-    A worker runs its event loop and every session's script on threads that share one interpreter lock. Free to
-    run on two cores, they hand that lock from core to core at every message: on this 2-core machine one worker
-    serving 30 students pressing every 2 s used 66 ms of CPU a press and answered in 5 s at p95; kept to one
-    core, 38 ms and 0.1 s.
-    """
-    allowed = allowed_cores()
-    if len(allowed) < 2:
-        return [None] * workers
-    return [allowed[i % len(allowed)] for i in range(workers)]
-
-
-def allowed_cores() -> list[int]:
-    """The cores this process may run on, in order (empty where the system does not say)."""
-    return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-
-
-def cgroup_cpus(root: Path = CGROUP) -> float | None:
-    """The CPUs the cgroup mounted at `root` may keep busy (its quota over its period), or None when it sets no quota.
-
-    A container sees its own cgroup there: cgroup v2 writes "max 100000" or "200000 100000" in cpu.max, v1 writes
-    cpu.cfs_quota_us (-1: none) and cpu.cfs_period_us in its cpu controller's folder.
-    """
-    if (root / "cpu.max").is_file():
-        quota, period = (root / "cpu.max").read_text().split()[:2]
-        return None if quota == "max" else int(quota) / int(period)
-    for folder in (root / "cpu", root / "cpu,cpuacct", root):
-        if (folder / "cpu.cfs_quota_us").is_file():
-            quota = int((folder / "cpu.cfs_quota_us").read_text())
-            return None if quota <= 0 else quota / int((folder / "cpu.cfs_period_us").read_text())
-    return None
-
-
-def usable_cpus(cgroup_root: Path, cores: int) -> int:
-    """The smaller of the cores a process may run on and its cgroup's quota (rounded up): one worker each."""
-    quota = cgroup_cpus(cgroup_root)
-    return max(1, min(cores, math.ceil(quota)) if quota is not None else cores)
-
-
-def cpu_count() -> int:
-    """The CPUs this process may use: the default number of workers."""
-    return usable_cpus(CGROUP, len(allowed_cores()) or os.cpu_count() or 1)
 
 
 def env_number(name: str, default: int) -> int:

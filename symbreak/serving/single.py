@@ -15,7 +15,8 @@ import os
 import sys
 from pathlib import Path
 
-from symbreak.serving.serve import MALLOC_ARENA_MAX, PRELOAD, allowed_cores
+from symbreak.serving.cpus import allowed_cores
+from symbreak.serving.serve import MALLOC_ARENA_MAX, PRELOAD
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
 MAX_THREADS = 256
