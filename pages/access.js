@@ -1,9 +1,11 @@
-// Keyboard shortcuts for a page's buttons (pages/access.py `shortcuts`). Python fills in the bindings:
+// Keyboard shortcuts for a page's buttons (pages/access.py `shortcuts`). The bindings come in the data-bindings of
+// the element #symbreak-keys drawn just before this script, so the script itself never changes and the security
+// headers allow it by its hash (symbreak/serving/headers.py):
 // [{keys: ["1"], selector: "...", label: "Step 1", cycle: false}, ...]. A key clicks the first enabled button
 // its selector finds (a `cycle` binding clicks the one after the selected one). Keys never fire while a field,
 // a slider or a menu has the focus, nor with Ctrl, Alt or Meta; Space is left to a focused button or link.
 (() => {
-  window.__symbreakKeys = __BINDINGS__;
+  window.__symbreakKeys = JSON.parse(document.getElementById("symbreak-keys")?.dataset.bindings || "[]");
   const KEYS_SHORTCUTS = "aria-keyshortcuts";
   const label = key => (key === "space" ? "Space" : key.length === 1 ? key.toUpperCase() : key);
 

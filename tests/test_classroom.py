@@ -532,7 +532,8 @@ def test_every_page_works_under_the_csp(classroom, proxied_page, artifacts):
         for name, value in security_headers().items():
             assert response.headers.get(name.lower()) == value, (path, name)
         page.wait_for_selector(APP_IDLE)
-        page.wait_for_function(ALL_CHARTS_DRAWN_JS)
+        if path != "teach":  # the Teach page draws no chart until a class starts
+            page.wait_for_function(ALL_CHARTS_DRAWN_JS)
         assert_no_exception(page)
         page.wait_for_timeout(500)
         assert csp_violations(page) == [], path

@@ -26,6 +26,8 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
+# The app's one inline script, read where the checkout keeps it (serving imports nothing of the pages).
+APP_SCRIPT = Path(__file__).resolve().parents[2] / "pages" / "access.js"
 
 
 def _streamlit_index() -> Path | None:
@@ -48,6 +50,8 @@ def content_security_policy() -> str:
     """The app's Content-Security-Policy: its own origin plus what Streamlit's frontend needs."""
     index = _streamlit_index()
     inline = inline_script_hashes(index.read_text()) if index else []
+    if APP_SCRIPT.exists():  # the app's own inline script (the keyboard shortcuts), which never changes
+        inline += inline_script_hashes(f"<script>{APP_SCRIPT.read_text(encoding='utf-8')}</script>")
     scripts = " ".join(["'self'", "'wasm-unsafe-eval'", "blob:", *inline])
     return "; ".join([
         "default-src 'self'",
