@@ -70,9 +70,9 @@ def poll_figure(choices: Sequence[str], rounds: dict[int, dict[str, int]], right
             marker=dict(color=style["color"], pattern=dict(shape=["", "/", "x", "."][i % 4])),
             text=[counts.get(a, 0) for a in answers], textposition="outside",
             hovertemplate="%{y} students<extra>round " + str(round_) + "</extra>"))
-    if right is not None and right in answers:
-        fig.add_annotation(x=_wrap(right), y=0, yref="paper", yshift=-4, text="✓ the run's answer", showarrow=False,
-                           font=dict(size=FONT_SIZE, color="#006d3a"), yanchor="top")
+    if right is not None and right in answers:  # said under its bars in words, not by colour
+        fig.update_xaxes(tickvals=[_wrap(a) for a in answers],
+                         ticktext=[_wrap(a) + ("<br><b>✓ the run's answer</b>" if a == right else "") for a in answers])
     most = max([1, *(c for counts in rounds.values() for c in counts.values())])
     fig.update_layout(template=FRAMED_TEMPLATE, height=height, font=dict(size=FONT_SIZE), barmode="group",
                       legend=dict(orientation="h", y=1.12, x=0), margin=dict(l=60, r=20, t=50, b=110),
