@@ -5,7 +5,11 @@ Streamlit's own protocol, as the browser opens it. Modes:
 
 - `step`: every student presses "Step 100" every T seconds (staggered over T) for D seconds;
 - `play`: every student presses Play and answers the live chart's "drawn" reports for D seconds;
-- `open`: the students join (staggered over T) and run the page's first script.
+- `open`: the students join (staggered over T) and run the page's first script;
+- `class`: 60 students in one class over `symbreak serve --workers 2` (SQLite or Redis, --store) step with the
+  teacher's board open, against the same presses without a class (bench/bench_class.py);
+- `poll`: 60 students in one class answer a lesson's question, the teacher's page counts, the reveal reaches
+  them (bench/bench_class.py).
 
 Without --url it starts its own `streamlit run app.py` on a free port and
 stops it at the end; with --url (a server or a proxy) give --pid PID[,PID...]
@@ -13,6 +17,9 @@ for the server's memory and CPU (from /proc, child processes included).
 
     python bench/bench_classroom.py [--url URL --pid PID,...] [--students 10] [--mode step] [--every 2] [--seconds 30]
                                     [--root DIR]
+    python bench/bench_classroom.py --mode class [--store sqlite|redis] [--students 60] [--every 2] [--seconds 30]
+                                    [--idle-seconds 30] [--board-seconds 20]
+    python bench/bench_classroom.py --mode poll [--store sqlite|redis] [--students 60] [--seed 1]
 
 --root runs the app of another checkout (an earlier commit, to compare).
 
@@ -209,10 +216,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--url", help="a running server or proxy (default: start one on a free port)")
     parser.add_argument("--pid", help="with --url: the server's process ids, comma-separated, for RSS and CPU")
-    parser.add_argument("--students", type=int, default=10, help="simulated students (default 10)")
-    parser.add_argument("--mode", choices=("step", "play", "open"), default="step",
+    parser.add_argument("--students", type=int, help="simulated students (default 10; class and poll: 60)")
+    parser.add_argument("--mode", choices=("step", "play", "open", "class", "poll"), default="step",
                         help=f"step: press '{STEP_LABEL}' every --every s; play: press Play and follow the chart for "
-                             "--seconds s; open: join and run the first script (default step)")
+                             "--seconds s; open: join and run the first script; class: a class stepping with its "
+                             "board open, against no class; poll: a class voting (default step)")
+    parser.add_argument("--store", choices=("sqlite", "redis"), default="sqlite",
+                        help="class, poll: the class store (redis: the bench starts a redis-server of its own)")
+    parser.add_argument("--idle-seconds", type=float, default=30.0,
+                        help="class: how long the idle students' CPU is measured (default 30)")
+    parser.add_argument("--board-seconds", type=float, default=20.0,
+                        help="class: how long the board's CPU is measured with nobody else connected (default 20)")
+    parser.add_argument("--seed", type=int, default=1, help="poll: the answers' and their times' seed (default 1)")
     parser.add_argument("--every", type=float, default=2.0,
                         help=f"step: seconds between two '{STEP_LABEL}' presses of a student (0: again as soon as one "
                              "returns, the server's top rate); open: the joins are spread over this many seconds "
@@ -221,10 +236,18 @@ def main() -> None:
                         help="without --url: run the app of this checkout (an earlier commit, to compare)")
     parser.add_argument("--seconds", type=float, default=30.0, help="duration of step and play (default 30)")
     args = parser.parse_args()
+    if args.students is None:
+        args.students = 60 if args.mode in ("class", "poll") else 10
     if args.students < 1 or args.every < 0 or args.seconds <= 0:
         parser.error("--students must be at least 1, --every at least 0 and --seconds more than 0")
     if args.pid and not args.url:
         parser.error("--pid goes with --url (without --url the bench measures the server it starts)")
+    if args.mode in ("class", "poll"):
+        if args.url:
+            parser.error("--mode class and poll start their own `symbreak serve` (and redis-server): no --url")
+        from bench_class import run  # it imports this module's helpers: imported only here
+        run(args)
+        return
     if args.url:
         try:
             pids = [int(p) for p in args.pid.split(",")] if args.pid else []
