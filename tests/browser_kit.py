@@ -214,6 +214,16 @@ def upload_csv(page, path: Path | str, timeout: float = 30_000) -> None:
     wait_charts_drawn(page, timeout)
 
 
+# Pages of the navigation that draw no chart until they are used (the Teach page, until a class starts); the
+# class's own tests drive them.
+CHARTLESS_PAGES = ("Teach",)
+
+
+def link_title(link) -> str:
+    """A navigation link's page title (its text, less the icon's name)."""
+    return link.inner_text().split("\n")[-1].strip()
+
+
 def nav(page):
     """The app's own navigation: the page links at the top of the sidebar (pages/access.py)."""
     return page.get_by_test_id("stSidebar").locator(NAV)
