@@ -53,6 +53,7 @@ SETTLE = 3.0              # pause after the joins before an idle measurement
 GRACE = 4.0               # the board may still show a press this long after the last one
 STORE_POLL = 0.05         # the bench reads the store's rows this often
 VOTE = "The class vote"  # pages/teach.py's view of the polls, an option of its "Show" control
+POLL_TICK = 2.0           # a little over the class page's 1.5 s poll
 ANSWER_SPREAD = 5.0       # every student answers within these seconds
 WAIT = 120.0              # longest wait for a page to show what it should
 PRESS_TIMEOUT = 30.0      # a press still running (its button disabled) this long is an error: that student stops
@@ -74,6 +75,18 @@ class Page(Client):
         self.expected: dict[str, float | None] = {}  # substring -> when a text holding it first arrived after expect
         self.steps: dict[str, list[tuple[float, int]]] = {}  # board table: name -> [(when, step)] on each change
         self.name = ""  # the student's name on the board
+        self.other_page_runs = 0  # fragment runs the server ran for another page than the one shown
+
+    async def _handle(self, msg) -> None:
+        """As the browser does (its handleNewSession), only a full run changes the page this client asks for: a
+        fragment run that comes back for another page (a timer's request sent before a switch_page) is counted
+        (the browser clears the page's elements then) and its page is not adopted."""
+        shown = self._page_hash
+        await super()._handle(msg)
+        if msg.WhichOneof("type") == "new_session" and msg.metadata.run.fragment_ids and shown \
+                and msg.new_session.page_script_hash != shown:
+            self.other_page_runs += 1
+            self._page_hash = shown
 
     def expect(self, text: str) -> None:
         self.expected[text] = None
@@ -214,13 +227,14 @@ async def seat(url: str, n: int, code: str | None, errors: list[str]) -> list[Pa
 
 async def stepping(students: list[Page], every: float, seconds: float, errors: list[str]) -> list[tuple]:
     """Every student presses STEP_LABEL every `every` s (staggered): (student, step shown, when it returned,
-    seconds it took) per press."""
+    seconds it took, script runs it saw start) per press."""
     begin, done = time.monotonic(), []
 
     async def one(i: int, client: Page) -> None:
         start, end, k = begin + every * i / len(students), begin + seconds, 0
         while (due := start + k * every) < end:
             await asyncio.sleep(max(0.0, due - time.monotonic()))
+            runs = client._starts
             try:
                 took = await asyncio.wait_for(client.press(STEP_LABEL), PRESS_TIMEOUT)
             except TimeoutError:
@@ -230,7 +244,7 @@ async def stepping(students: list[Page], every: float, seconds: float, errors: l
             except Exception as error:  # noqa: BLE001  a failed press is counted, not fatal
                 errors.append(f"press: {error}")
                 return
-            done.append((i, step_of(client), time.perf_counter(), took))
+            done.append((i, step_of(client), time.perf_counter(), took, client._starts - runs))
             k += 1
 
     await asyncio.gather(*(one(i, c) for i, c in enumerate(students)))
@@ -245,19 +259,22 @@ def busy_seconds() -> float:
 
 class Meter:
     """From its start: seconds, the workers' CPU seconds, and the share of a core the rest of the machine used
-    (every process but the workers, nginx, redis-server and this bench)."""
+    (every process but the workers, nginx, redis-server and this bench); `helpers`: nginx's and redis-server's CPU
+    seconds."""
 
     def __init__(self, server: Server) -> None:
         self.server = server
         self.start = self._now()
+        self.helpers = 0.0
 
-    def _now(self) -> tuple[float, float, float, float]:
-        ours = cpu_seconds(self.server.helpers) + time.process_time()
-        return time.monotonic(), self.server.cpu(), busy_seconds(), ours
+    def _now(self) -> tuple[float, float, float, float, float]:
+        return (time.monotonic(), self.server.cpu(), busy_seconds(), cpu_seconds(self.server.helpers),
+                time.process_time())
 
     def read(self) -> tuple[float, float, float]:
-        t, cpu, busy, ours = (b - a for a, b in zip(self.start, self._now()))
-        return t, cpu, max(0.0, (busy - cpu - ours) / t)
+        t, cpu, busy, helpers, own = (b - a for a, b in zip(self.start, self._now()))
+        self.helpers = helpers
+        return t, cpu, max(0.0, (busy - cpu - helpers - own) / t)
 
 
 async def idle_cpu(server: Server, seconds: float) -> tuple[float, float]:
@@ -286,13 +303,21 @@ def delays(presses: list[tuple], names: list[str], shown: dict[str, list[tuple[f
     (0 when it was there by then: a long Step N publishes before its last run returns); and how many presses never
     showed."""
     out, missing = [], 0
-    for i, step, returned, _ in presses:
+    for i, step, returned, *_ in presses:
         when = next((t for t, s in shown.get(names[i], []) if s >= step), None) if step >= 0 else None
         if when is None:
             missing += 1
         else:
             out.append(max(0.0, when - returned))
     return out, missing
+
+
+def per(cpu: float, presses: list) -> str:
+    return f"{1000 * cpu / max(1, len(presses)):.1f} ms"
+
+
+def runs(presses: list[tuple]) -> str:
+    return f"{sum(p[4] for p in presses) / len(presses):.2f}" if presses else "-"
 
 
 def early(values: list[float]) -> str:
@@ -324,6 +349,7 @@ async def class_mode(server: Server, args: argparse.Namespace) -> None:
     meter = Meter(server)
     plain_presses = await stepping(plain, args.every, args.seconds, errors)
     plain_time, plain_cpu, others_plain = meter.read()
+    plain_helpers = meter.helpers
     await asyncio.gather(*(c.close() for c in plain))
     # A class: idle with no teacher, then pressing with the board open while the bench reads the store.
     made = db.new_class()
@@ -357,6 +383,7 @@ async def class_mode(server: Server, args: argparse.Namespace) -> None:
     meter = Meter(server)
     class_presses = await stepping(students, args.every, args.seconds, errors)
     class_time, class_cpu, others_class = meter.read()
+    class_helpers = meter.helpers
     own = (time.process_time() - own0) / class_time
     board_runs = teacher._starts - board_runs0
     await asyncio.sleep(GRACE)
@@ -384,6 +411,9 @@ async def class_mode(server: Server, args: argparse.Namespace) -> None:
     to_store, store_missing = delays(class_presses, names, in_store)
     to_board, board_missing = delays(class_presses, names, on_board)
     plain_lat, class_lat = [p[3] for p in plain_presses], [p[3] for p in class_presses]
+    teachers = {s.name for s in students if s.cookies.get("symbreak_worker") == str(teacher_port)}
+    on_teachers = [p[3] for p in class_presses if names[p[0]] in teachers]
+    on_other = [p[3] for p in class_presses if names[p[0]] not in teachers]
     per_plain = plain_cpu / max(1, len(plain_presses))
     per_class = class_cpu / max(1, len(class_presses))
     board_share = (refresh_cpu / refresh_time - base_rate) * class_time  # what the open board cost over the presses
@@ -402,7 +432,11 @@ async def class_mode(server: Server, args: argparse.Namespace) -> None:
     table("(b) presses", [
         ("no class: p50 / p95 / max", spread(plain_lat), TARGETS["press"]),
         ("in the class: p50 / p95 / max", spread(class_lat), TARGETS["press"]),
+        ("in the class, p95 on the teacher's worker / the other",
+         f"{ms(pct(on_teachers, .95))} / {ms(pct(on_other, .95))}", ""),
         ("presses (no class / class)", f"{len(plain_presses)} / {len(class_presses)}", ""),
+        ("script runs a press saw start, mean (no class / class)", f"{runs(plain_presses)} / {runs(class_presses)}",
+         "1: Step 100 in one run"),
         ("errors", f"{len(errors)}", "0"),
         ("the students' own CPU (this process, class)", f"{100 * own:.0f} % of one core", "")])
     table("(c) the workers' CPU per press", [
@@ -410,6 +444,8 @@ async def class_mode(server: Server, args: argparse.Namespace) -> None:
         ("in the class, board open", f"{1000 * per_class:.1f} ms ({100 * class_cpu / class_time:.0f} % of a core)",
          ""),
         ("ratio class / no class", f"{per_class / per_plain:.2f}x", TARGETS["cpu"]),
+        ("nginx and redis-server per press (no class / class)",
+         f"{per(plain_helpers, plain_presses)} / {per(class_helpers, class_presses)}", ""),
         ("ratio without the board's own CPU", f"{(class_cpu - board_share) / max(1, len(class_presses)) / per_plain:.2f}x",
          TARGETS["cpu"])])
     table(f"(d) one board refresh with {refresh_rows} students (teacher's worker CPU with the board open over "
@@ -511,6 +547,8 @@ async def poll_mode(server: Server, args: argparse.Namespace) -> None:
     db.set_state(made.code, made.teacher_key, goto={"page": LESSON, "id": 1})
     await all_show(students, f"Class vote: {question}")
     arrived = [s.seen(f"Class vote: {question}") - t0 for s in students if s.seen(f"Class vote: {question}")]
+    await asyncio.sleep(POLL_TICK)
+    hit_at_goto = sum(1 for s in students if s.other_page_runs)
     rng = random.Random(args.seed)
     rounds = [await vote_round(server, db, made, poll, round_, students, teacher, rng, errors) for round_ in (1, 2)]
     await asyncio.gather(*(c.close() for c in [*students, teacher]))
@@ -520,7 +558,11 @@ async def poll_mode(server: Server, args: argparse.Namespace) -> None:
           f"{LESSON}, 2 workers; every student answers within {ANSWER_SPREAD:g} s, twice\n"
           f"load average (1, 5, 15 min): {load_start} at the start, {load()} at the end")
     table("the teacher's 'Everyone to this lesson' (goto) reaches the students' pages", [
-        ("p50 / p95 / max", spread(arrived), "")])
+        ("p50 / p95 / max", spread(arrived), ""),
+        ("students who saw the question", f"{len(arrived)} of {len(students)}", "all"),
+        ("students sent a run for the Playground after the switch",
+         f"{hit_at_goto} (by the end: {sum(1 for s in students if s.other_page_runs)})",
+         "0: a browser clears the lesson then")])
     for round_, sent, counted, last, shown_final, reached, (cpu, took), others in rounds:
         missing = sorted(set(sent) - set(counted))
         wrong = sorted(n for n in counted if n in sent and counted[n] != sent[n])
