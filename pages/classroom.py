@@ -4,18 +4,20 @@ start the teacher sent, the pause, and publishing the Playground run's summary t
 Membership lives in the session and in the URL (`?class=CODE&me=ID`), so a reload or a new worker finds the
 student's row in the store and replays their run to the same step. The store is outside this process: a store
 that cannot be reached costs a student nothing but a banner, and the run publishes again when it is back.
+The page never polls: pages/class_watch.py reruns it when the class changes and writes its summaries.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import os
 import time
 from typing import Any
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from pages import class_watch
 from pages.chrome import plain, short
 from symbreak.classroom import summary as S
 from symbreak.engine.trainer import Trainer
@@ -23,9 +25,7 @@ from symbreak.serving import classes
 from symbreak.settings.config import Config
 
 CLASS_KEY, ME_KEY = "class", "me"
-PUBLISH_SECONDS = 1.0   # a run publishes at most this often
 RETRY_SECONDS = 5.0     # a store that failed to answer is asked again after this long
-POLL_SECONDS = 1.5      # how often a student's page asks the store what the teacher changed
 WRONG_FREE = 3          # wrong codes allowed before each further try waits
 MAX_WAIT_SECONDS = 60
 PLAYGROUND = "playground"
@@ -40,19 +40,14 @@ def _set(part: str, value: Any) -> None:
     st.session_state[_K + part] = value
 
 
-@functools.cache
-def _opened(url: str | None) -> classes.Store:
-    return classes.open_store(url)
-
-
 def store() -> classes.Store | None:
     """This process's connection to the class store: None, and the banner says so, while it cannot be reached, and
     for RETRY_SECONDS after it last failed to answer (a silent store takes a second to time out: a page that kept
-    asking would wait at every press, and its 1.5 s poll would never finish)."""
+    asking would wait at every press)."""
     if time.monotonic() < _get("retry_at", 0.0):
         return None
     try:
-        return _opened(os.environ.get("SYMBREAK_STORE"))
+        return class_watch._opened(os.environ.get("SYMBREAK_STORE"))
     except classes.StoreDown:
         return None
 
@@ -124,7 +119,7 @@ def _adopt(the_code: str, student: str, name: str) -> None:
 
 
 def leave() -> None:
-    for part in ("code", "student", "name", "published", "state", "seen_start"):
+    for part in ("code", "student", "name", "published", "state", "seen_start", "down"):
         st.session_state.pop(_K + part, None)
     for key in (CLASS_KEY, ME_KEY):
         st.query_params.pop(key, None)
@@ -202,23 +197,27 @@ def locked() -> frozenset[str]:
     return frozenset(class_state().get("hide", ())) if member() else frozenset()
 
 
-def _read_state() -> bool:
-    """Read the class state; True when it changed since this session last read it."""
+def _read_state() -> None:
+    """The class state: as the process's watcher last read it, or from the store before its first read."""
     db, who = store(), member()
-    if db is None or who is None:
-        return False
-    try:
-        fresh = db.state(who[0])
-    except classes.StoreDown as exc:
-        _down(exc)
-        return False
-    except classes.ClassError:
-        leave()
-        return True
-    _down()
-    old = class_state()
-    _set("state", fresh)
-    return fresh.get("version") != old.get("version")
+    if who is None:
+        return
+    watcher = class_watch.watch()
+    fresh = watcher.state(who[0])
+    if fresh is None and db is not None:
+        try:
+            fresh = db.state(who[0])
+        except classes.StoreDown as exc:
+            return _down(exc)
+        except classes.ClassError:
+            fresh = {"closed_class": True}
+        _down()
+    elif fresh is not None and not watcher.down:
+        _down()  # the watcher has read the store since: it answers again
+    if fresh is not None and fresh.get("closed_class"):
+        return leave()
+    if fresh is not None:
+        _set("state", fresh)
 
 
 def _apply_start() -> None:
@@ -246,49 +245,16 @@ def _pending_start() -> dict[str, Any] | None:
 
 
 # ------------------------------------------------------------------ publishing the run
-def publish(trainer: Trainer, force: bool = False) -> None:
-    """Send the run's summary to the board: at most once a second and only when it changed (a skipped one is sent
-    by the next poll). A store that is down is retried later; the run itself never waits for it."""
+def publish(trainer: Trainer) -> None:
+    """Hand the run's summary to the process's watcher when it changed: the watcher writes it to the board at most
+    once a second, and again when a store that was down is back. The run never waits for the store."""
     who = member()
     if who is None:
         return
     row = S.summarise(trainer)
-    if not S.changed(_get("published"), row):
-        _set("pending", None)
-        return
-    if not force and time.monotonic() - _get("published_at", 0.0) < PUBLISH_SECONDS:
-        _set("pending", row)
-        return
-    _send(row)
-
-
-def _send(row: dict[str, Any]) -> None:
-    db, who = store(), member()
-    if db is None or who is None:
-        _set("pending", row)
-        return _unreachable()
-    try:
-        db.publish(who[0], who[1], row)
-    except classes.StoreDown as exc:
-        _set("pending", row)
-        return _down(exc)
-    except classes.ClassError:
-        return leave()
-    _down()
-    _set("published", row)
-    _set("published_at", time.monotonic())
-    _set("pending", None)
-
-
-def _poll() -> None:
-    """Every POLL_SECONDS: send a summary the throttle held back, and follow what the teacher changed."""
-    pending = _get("pending")
-    if pending is not None and time.monotonic() - _get("published_at", 0.0) >= PUBLISH_SECONDS:
-        _send(pending)
-    if _read_state():
-        st.rerun(scope="app")
-    if _get("down"):  # drawn by this fragment, so it shows and goes within a poll, whatever the page reruns
-        st.markdown(":red-badge[:material/cloud_off: class board unreachable: your run goes on]")
+    if S.changed(_get("published"), row):
+        class_watch.watch().send(who[0], who[1], row)
+        _set("published", row)
 
 
 # ------------------------------------------------------------------ polls: a lesson's question, voted by the class
@@ -376,8 +342,12 @@ def banner(page: str) -> None:
                 st.markdown(f"**Join class {plain(short(link_code))}**")
                 join_form(st, "class.link", default_code=link_code)
         return
-    if _get("state") is None:
-        _read_state()
+    context = get_script_run_ctx()
+    if context is not None:
+        class_watch.watch().follow(code(), context.session_id)
+    _read_state()
+    if member() is None:  # the class was closed
+        return
     _follow_pace(class_state())
     start = _pending_start()
     if start and start.get("apply_now"):
@@ -388,7 +358,8 @@ def banner(page: str) -> None:
         st.markdown(f":material/groups: In class **{plain(code())}** as **{plain(_get('name', ''))}**")
         if paused():
             st.markdown(":orange-badge[:material/pause_circle: Paused by your teacher: eyes to the front]")
+        if _get("down") or class_watch.watch().down:
+            st.markdown(":red-badge[:material/cloud_off: class board unreachable: your run goes on]")
         st.button("Leave", key="class.leave", on_click=leave, type="tertiary")
-        st.fragment(_poll, run_every=POLL_SECONDS)()
     if st.session_state.pop("class.go_playground", False) and page != "pages/playground.py":
         st.switch_page("pages/playground.py")

@@ -5,6 +5,7 @@ student's page never holds the teacher key."""
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -25,9 +26,9 @@ TIMEOUT = 60
 def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> classes.Store:
     url = str(tmp_path / "classes.sqlite3")
     monkeypatch.setenv("SYMBREAK_STORE", url)
-    from pages import classroom
+    from pages import class_watch
 
-    classroom._opened.cache_clear()
+    class_watch._opened.cache_clear()
     return classes.open_store(url)
 
 
@@ -75,7 +76,12 @@ def test_a_pause_stops_stepping_and_a_lock_hides_controls(db: classes.Store) -> 
     at.button(key="class.link.join").click().run()
     assert at.button(key="playground.step1").disabled is False
     db.set_state(made.code, made.teacher_key, paused=True, hide=["dropout", "optimizer"])
-    at.session_state["class.state"] = None  # the next full run reads the class state again
+    # The process's watcher reads the change (on a server it then reruns the page; here the test does).
+    from pages import class_watch
+
+    deadline = time.monotonic() + 10
+    while not (class_watch.watch().state(made.code) or {}).get("paused") and time.monotonic() < deadline:
+        time.sleep(0.1)
     at.run()
     assert at.button(key="playground.step1").disabled and at.button(key="playground.play").disabled
     assert "Paused by your teacher" in texts(at)

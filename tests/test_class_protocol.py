@@ -119,7 +119,7 @@ def test_students_join_step_and_the_board_holds_every_row(room) -> None:
     assert {s["step"] for s in exported["students"]} == {100}
 
 
-S_PUBLISH_WAIT = 2.0  # a poll (every 1.5 s) sends what the once-a-second throttle held back
+S_PUBLISH_WAIT = 2.0  # the worker's class watcher writes a summary at most once a second
 
 
 def test_the_teachers_board_shows_the_class_and_a_wrong_key_is_refused(room) -> None:
@@ -218,3 +218,28 @@ def test_a_store_that_stops_answering_costs_a_student_nothing(room) -> None:
     assert not any("class board unreachable" in t for t in back)
     [row] = db.rows(made.code, made.teacher_key)
     assert row["step"] == 301, "the run did not publish again once the store was back"
+
+
+def test_an_idle_students_page_runs_nothing_until_the_teacher_changes_the_class(room) -> None:
+    """No page polls: the worker's watcher reruns a page when its class changed (here a pause), within a second."""
+    classroom, db, _ = room
+    made = db.new_class()
+
+    async def lesson() -> tuple[int, float, list[str]]:
+        async with Client(base(classroom), query=f"class={made.code}") as student:
+            await join(student)
+            await asyncio.sleep(1.0)
+            before = student._starts
+            await asyncio.sleep(3.0)
+            idle_runs = student._starts - before
+            sent = asyncio.get_running_loop().time()
+            db.set_state(made.code, made.teacher_key, paused=True)
+            while not any("Paused by your teacher" in t for t in student.texts()):
+                assert asyncio.get_running_loop().time() - sent < 5, "the pause did not reach the page"
+                await asyncio.sleep(0.05)
+            return idle_runs, asyncio.get_running_loop().time() - sent, student.texts()
+
+    idle_runs, took, texts = run_async(lesson)
+    assert idle_runs == 0, f"an idle page ran its script {idle_runs} times in 3 s"
+    assert took < 2.0, f"the pause took {took:.1f} s to reach the page"
+    assert not any("unreachable" in t for t in texts)
