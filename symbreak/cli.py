@@ -23,28 +23,26 @@ from symbreak import DEFAULT_THREADS
 from symbreak.classroom import board
 from symbreak.data.dataset import DataError
 from symbreak.engine.metrics import distinct, gap
-from symbreak.engine.model import Layout
 from symbreak.engine.trainer import Trainer, load_dataset
 from symbreak.export import csv_text
 from symbreak.lessons import ticket
 from symbreak.serving import classes
 from symbreak.settings import registry
 from symbreak.settings.config import FLAT_FIELDS, MAX_EXPLICIT_CHARS, MAX_VALUE_CHARS, Config
-from symbreak.settings.explicit import parse_explicit
 from symbreak.settings.presets import PRESETS, preset
 from symbreak.settings.registry import SETTINGS, Setting
 from symbreak.settings.values import ConfigError, quote
 
 EXIT_USAGE = 2
 # Config fields whose flag (--data, --init-weights) names a file rather than holding the value.
-FILE_FIELDS = tuple(s.key for s in registry.fields() if s.kind in (registry.FILE, registry.WEIGHTS))
+FILE_FIELDS = tuple(s.key for s in registry.fields() if s.kind in (registry.FILE, registry.WEIGHTS, registry.MASK))
 # How a flag reads each kind of setting (any other kind is read as text).
 _FLAG_TYPES = {registry.NUMBER: float, registry.INT: int}
 MAX_THREADS = 256
 MAX_TICKET_RUNS = 20  # the most seeds, and the most rounds, `symbreak ticket` takes
-# A config file holds one init_weights text and one value for each other setting (indenting and the
+# A config file holds one init_weights text, one mask and one value for each other setting (indenting and the
 # escaped quotes of init_weights add far less than a value's limit).
-MAX_CONFIG_BYTES = MAX_EXPLICIT_CHARS + len(FLAT_FIELDS) * MAX_VALUE_CHARS
+MAX_CONFIG_BYTES = MAX_EXPLICIT_CHARS + registry.MAX_MASK_CHARS + len(FLAT_FIELDS) * MAX_VALUE_CHARS
 WIDE_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 SERVE_MODULE = "symbreak.serving.serve"
 DEFAULT_BASE_URL = "http://localhost:8501"
@@ -78,9 +76,6 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--threads", type=int, metavar="N",
                      help=f"torch threads (default {DEFAULT_THREADS}; more help on large data or wide layers; "
                           f"at most {MAX_THREADS})")
-    run.add_argument("--mask", metavar="FILE.json",
-                     help="prune weights: the --init-weights format with 1 to keep a weight and 0 to prune it (held "
-                          "at 0.0 from the start, never updated); biases are never pruned, whatever the file says")
     run.add_argument("--out-weights", metavar="FILE.json", help="write the final parameters here")
     run.add_argument("--out-history", metavar="FILE.csv", help="write the recorded parameters and gradients here")
     run.add_argument("--out-metrics", metavar="FILE.csv",
@@ -148,8 +143,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
             flat[key] = value if isinstance(value, str) else str(value)
     if args.path:
         flat["dataset"], flat["path"] = registry.CSV_DATASET, args.path
-    if args.init_weights:
-        flat["init_weights"] = _read(args.init_weights, "init_weights", MAX_EXPLICIT_CHARS)
+    for key in (k for k in FILE_FIELDS if SETTINGS[k].kind != registry.FILE and getattr(args, k)):
+        flat[key] = _read(getattr(args, key), key, SETTINGS[key].max_chars)  # --init-weights, --mask
     return Config.from_flat(flat, base=base)
 
 
@@ -172,24 +167,6 @@ def _read(path: str, what: str, limit: int) -> str:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{what}: {quote(path)} is not UTF-8 text (byte {exc.start} cannot be read): "
                           "save it as UTF-8") from None
-
-
-def read_mask(path: str, layout: Layout) -> torch.Tensor:
-    """The weight mask in a file of the --init-weights format as a flat [P] vector of 1 (keep) and 0 (prune)."""
-    try:
-        layers = parse_explicit(_read(path, "mask", MAX_EXPLICIT_CHARS))
-    except ConfigError as exc:
-        raise ConfigError(str(exc).replace("init_weights", "mask")) from None
-    expected = [(o, i) for _, _, o, i in layout.slices]
-    given = [(len(layer["weight"]), len(layer["weight"][0])) for layer in layers]
-    if given != expected:
-        raise ConfigError(f"mask: the network's weights are {' '.join(f'[{o}×{i}]' for o, i in expected)} "
-                          f"(out × in), but {quote(path)} gives {' '.join(f'[{o}×{i}]' for o, i in given)}")
-    values = [v for layer in layers for v in [*(v for row in layer["weight"] for v in row), *layer["bias"]]]
-    wrong = next((v for v in values if v not in (0, 1)), None)
-    if wrong is not None:
-        raise ConfigError(f"mask: {quote(path)} holds {quote(wrong)}; a mask holds 1 (keep) or 0 (prune)")
-    return torch.tensor(values, dtype=torch.float64)
 
 
 def _set_threads(threads: int | None) -> None:
@@ -221,9 +198,7 @@ def run(args: argparse.Namespace) -> dict:
     """Train the configuration the flags describe, write the files asked for, and return the summary."""
     _set_threads(args.threads)
     config = config_from_args(args)
-    dataset = load_dataset(config)
-    layout = Layout((dataset.n_features, *config.model.hidden, dataset.n_outputs))
-    trainer = Trainer(config, dataset, mask=read_mask(args.mask, layout) if args.mask else None)
+    trainer = Trainer(config, load_dataset(config))
     trainer.step(config.train.steps)
     history = trainer.history
     gaps, counts = [], []

@@ -35,12 +35,13 @@ class _Symmetry:
 
 
 class History:
-    """Recorded rows for K runs that share one parameter layout."""
+    """Recorded rows for K runs that share one parameter layout (and which weights each run prunes, if any)."""
 
     def __init__(self, layout: Layout, k: int, dtype: torch.dtype, max_rows: int | None = None,
-                 budget_bytes: int = DEFAULT_BUDGET_BYTES) -> None:
+                 budget_bytes: int = DEFAULT_BUDGET_BYTES, pruned: torch.Tensor | None = None) -> None:
         self.layout = layout
         self.k = k
+        self.pruned = pruned  # bool [K, P]: the weights held at 0.0 (a mask), or None
         itemsize = torch.finfo(dtype).bits // 8
         per_row = k * (2 * layout.n_params + len(METRIC_NAMES)) * itemsize + 8
         fits = max(MIN_ROWS, min(MAX_ROWS, budget_bytes // per_row))
@@ -134,6 +135,13 @@ class History:
         source = self.grads if grads else self.params
         weight, bias = self.layout.views(source[start: self.count, run])[layer]
         return torch.cat([weight, bias.unsqueeze(-1)], dim=-1).double().numpy()
+
+    def pruned_weights(self, layer: int, run: int = 0) -> np.ndarray:
+        """Which of one layer's weights the run prunes, as bool [out, in] (all False without a mask)."""
+        _, _, fan_out, fan_in = self.layout.slices[layer]
+        if self.pruned is None:
+            return np.zeros((fan_out, fan_in), dtype=bool)
+        return self.layout.views(self.pruned[run])[layer][0].numpy().copy()
 
     def symmetry(self, layer: int, run: int = 0, tol: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
         """(gap [T], distinct [T]) of one layer's neurons at every recorded row, as `metrics.symmetry_series`

@@ -5,8 +5,8 @@ update rules are torch.optim's: `SGD` (momentum 0.9, no dampening, no
 Nesterov) and `Adam` (Kingma & Ba, 2015, with bias correction), weight decay
 added to the gradient before the update as their `weight_decay` does (L2, not
 AdamW's decoupled decay). Every operation is elementwise, so identical
-neurons get identical updates. Pruned weights (a weight mask) get a zero gradient and are set back to 0.0 after
-each update, so no rule or weight decay moves them.
+neurons get identical updates. Pruned weights (a weight mask) start at 0.0 and get a zero gradient, so no rule
+or weight decay moves them: their decay term, moments and step are all exactly 0 (one operation per update).
 """
 
 from __future__ import annotations
@@ -49,8 +49,6 @@ class Optimizer:
         if self.decays:
             grad = grad + self.weight_decay * theta
         self._rule(theta, grad, step + 1)
-        if self.pruned is not None:
-            theta.masked_fill_(self.pruned, 0.0)
 
     def _sgd(self, theta: torch.Tensor, grad: torch.Tensor, t: int) -> None:
         theta.sub_(grad * self.lr)

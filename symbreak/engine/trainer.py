@@ -23,7 +23,7 @@ import torch
 from symbreak.data.builtin import make_builtin
 from symbreak.data.csv_files import load_csv
 from symbreak.data.dataset import Dataset
-from symbreak.engine import divergence, model
+from symbreak.engine import divergence, model, pruning
 from symbreak.engine.history import COLUMN, History
 from symbreak.engine.model import Layout
 from symbreak.engine.optim import Optimizer
@@ -55,7 +55,7 @@ def _shared_key(config: Config) -> tuple:
 
 class Trainer:
     """Trains K compatible configurations step by step and records everything; a weight `mask` [P] or [K, P]
-    (1 keep, 0 prune) holds the pruned weights at exactly 0.0 from the start, whatever the init draws."""
+    (1 keep, 0 prune), and each config's own, hold the pruned weights at 0.0 from the start, whatever the init."""
 
     def __init__(self, configs: Config | Sequence[Config], dataset: Dataset | None = None,
                  max_rows: int | None = None, mask: torch.Tensor | None = None) -> None:
@@ -82,7 +82,7 @@ class Trainer:
         self.initial = torch.stack([
             model.init_params(c, self.layout, torch.Generator().manual_seed(c.seed)) for c in configs
         ]).to(self.dtype)
-        self.pruned = None if mask is None else self.layout.pruned(mask, self.k)
+        self.pruned = pruning.pruned(self.layout, configs, mask)
         if self.pruned is not None:
             self.initial.masked_fill_(self.pruned, 0.0)
         self.optimizer = Optimizer(self.config.train.optimizer, self._per_run([c.train.lr for c in configs]),
@@ -92,7 +92,7 @@ class Trainer:
         self.uses_dropout = any(k < 1.0 for k in self.keep) and self.layout.n_layers > 1
         batch = self.config.train.batch_size
         self.batch_size = batch if 0 < batch < self.n_train else self.n_train
-        self.history = History(self.layout, self.k, self.dtype, max_rows)
+        self.history = History(self.layout, self.k, self.dtype, max_rows, pruned=self.pruned)
         self._zero_grad = torch.zeros(self.k, self.layout.n_params, dtype=self.dtype)
         self.reset()
 

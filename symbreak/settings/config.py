@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from typing import Any, get_type_hints
 
 from symbreak.settings import registry
-from symbreak.settings.explicit import parse_explicit
+from symbreak.settings.explicit import parse_explicit, parse_mask
 from symbreak.settings.registry import (  # noqa: F401  (the bounds and choices are part of config's interface)
     ACTIVATIONS,
     ARITHMETIC,
@@ -23,6 +23,7 @@ from symbreak.settings.registry import (  # noqa: F401  (the bounds and choices 
     HIDE_KEY,
     INIT_SCHEMES,
     INT,
+    MASK,
     MAX_CLASSES,
     MAX_COLUMNS,
     MAX_DROPOUT,
@@ -31,6 +32,7 @@ from symbreak.settings.registry import (  # noqa: F401  (the bounds and choices 
     MAX_HIDDEN_LAYERS,
     MAX_INIT_PARAM,
     MAX_LR,
+    MAX_MASK_CHARS,
     MAX_NOISE,
     MAX_PERTURB,
     MAX_ROWS,
@@ -85,6 +87,8 @@ def _validate(section: Any, name: str) -> None:
                 parse_scheme(value, key)
             if entry.kind == WEIGHTS and value:
                 parse_explicit(value)
+            if entry.kind == MASK and value:
+                parse_mask(value)
 
 
 def _checked_widths(key: str, value: Any) -> tuple[int, ...]:
@@ -128,12 +132,14 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class InitConfig:
-    """How the starting parameters are drawn, or given explicitly as JSON."""
+    """How the starting parameters are drawn, or given explicitly as JSON; and the weights a mask prunes (JSON in
+    the same format, 1 keeps and 0 prunes: held at 0.0 from the start, never updated; empty: none)."""
 
     weight: str = "constant:0.5"
     bias: str = "zeros"
     perturb: float = 0.0
     explicit: str = ""
+    mask: str = ""
 
     def __post_init__(self) -> None:
         _validate(self, "init")
@@ -183,7 +189,7 @@ class Config:
         """Build a config from flat string values over `base`; unknown keys fail when strict.
 
         Any failure in reading or validating a value is a ConfigError that names its field, and a value
-        longer than its entry's `max_chars` (MAX_VALUE_CHARS; MAX_EXPLICIT_CHARS for init_weights) is refused
+        longer than its entry's `max_chars` (MAX_VALUE_CHARS; more for init_weights and mask) is refused
         before it is parsed.
         """
         base = base or cls()
@@ -240,6 +246,7 @@ FLAT_FIELDS: dict[str, tuple[str, str]] = {
     "bias_init": ("init", "bias"),
     "perturb": ("init", "perturb"),
     "init_weights": ("init", "explicit"),
+    "mask": ("init", "mask"),
     **{f.name: ("train", f.name) for f in fields(TrainConfig)},
     "seed": ("", "seed"),
     "tol": ("", "tol"),

@@ -45,6 +45,8 @@ MAX_VALUE_CHARS = 4096  # longest setting value accepted from outside, except in
 _LARGEST_NET_VALUES = ((MAX_COLUMNS + 1) * MAX_WIDTH + (MAX_HIDDEN_LAYERS - 1) * (MAX_WIDTH + 1) * MAX_WIDTH
                        + (MAX_WIDTH + 1) * MAX_CLASSES)
 MAX_EXPLICIT_CHARS = _LARGEST_NET_VALUES * 26 * 17 // 16
+# Longest mask text: the same network with each value written as '1.0, ' (six characters with room to spare).
+MAX_MASK_CHARS = _LARGEST_NET_VALUES * 6 * 17 // 16
 
 # ------------------------------------------------------------------ choices
 BUILTIN_DATASETS = (
@@ -65,11 +67,11 @@ ARITHMETIC = ("exact", "blas")
 # What each kind of setting holds. A config field has one of FIELD_KINDS; a sidebar control that is part of a
 # field (the number of layers, a scheme's parameter) has a plain kind and names the field in `part_of`.
 NUMBER, INT, BOOL, CHOICE, TEXT = "number", "int", "bool", "choice", "text"
-FILE, WIDTHS, SCHEME, WEIGHTS, PRESET = "file", "widths", "scheme", "weights", "preset"
-FIELD_KINDS = (NUMBER, INT, BOOL, CHOICE, TEXT, FILE, WIDTHS, SCHEME, WEIGHTS)
+FILE, WIDTHS, SCHEME, WEIGHTS, MASK, PRESET = "file", "widths", "scheme", "weights", "mask", "preset"
+FIELD_KINDS = (NUMBER, INT, BOOL, CHOICE, TEXT, FILE, WIDTHS, SCHEME, WEIGHTS, MASK)
 # The sidebar widget that shows a setting (None: the setting has no control of its own).
-SLIDER, NUMBER_INPUT, SELECT, RADIO, CHECKBOX, TEXT_INPUT, UPLOAD, TABLE = (
-    "slider", "number_input", "select", "radio", "checkbox", "text_input", "upload", "table")
+SLIDER, NUMBER_INPUT, SELECT, RADIO, CHECKBOX, TEXT_INPUT, TEXT_AREA, UPLOAD, TABLE = (
+    "slider", "number_input", "select", "radio", "checkbox", "text_input", "text_area", "upload", "table")
 
 HIDE_KEY = "hide"  # the URL key of a teacher's comma-separated list of controls to hide
 
@@ -215,6 +217,12 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in (
             "type starts a new run from it.", WEIGHTS, brief="explicit initial parameters",
             low=-MAX_EXPLICIT_WEIGHT, high=MAX_EXPLICIT_WEIGHT, widget=TABLE, max_chars=MAX_EXPLICIT_CHARS,
             metavar="FILE.json", noun="initial weights"),
+    Setting("mask", "Prune weights (mask)", "Which weights the network keeps, in the format of the starting "
+            "weights: 1 keeps a weight, 0 prunes it. A pruned weight is 0 from the start and never trained; biases "
+            "are never pruned. Empty: no weight is pruned.", MASK,
+            brief="prune weights: the --init-weights format with 1 to keep a weight and 0 to prune it (held at 0.0 "
+                  "from the start, never updated); biases are never pruned, whatever the file says",
+            widget=TEXT_AREA, max_chars=MAX_MASK_CHARS, metavar="FILE.json", noun="pruning mask"),
     # training
     Setting("dropout", "Dropout rate", "During training, switch off each hidden neuron at random with this "
             "probability on every step. Different neurons are dropped, so they get different updates.", NUMBER,
