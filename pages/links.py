@@ -15,14 +15,14 @@ import streamlit as st
 from pages import classroom
 from pages.chrome import PREDICT_KEY, PRESENT_KEY, failure, plain
 from pages.session import RunSlot
-from symbreak.settings.config import FLAT_FIELDS, MAX_EXPLICIT_CHARS, MAX_VALUE_CHARS, Config, parse_hide
+from symbreak.settings.config import FLAT_FIELDS, MAX_VALUE_CHARS, Config, parse_hide
 from symbreak.settings.presets import preset
-from symbreak.settings.registry import HIDE_KEY
+from symbreak.settings.registry import HIDE_KEY, SETTINGS
 from symbreak.settings.values import quote
 
 PRESET_KEY = "preset"
-# A link's values are refused unread over config's MAX_VALUE_CHARS (MAX_EXPLICIT_CHARS for init_weights); its
-# whole query over this, what the server accepts in a request line, so the page never parses or echoes megabytes.
+# A link's values are refused unread over their setting's limit (MAX_VALUE_CHARS; more for init_weights and mask);
+# its whole query over this, what the server accepts in a request line, so the page never parses or echoes megabytes.
 MAX_LINK_CHARS = 131_072
 FRESH_LABEL = "Start fresh"
 DEFAULT_FLAT = Config().to_flat()
@@ -34,7 +34,7 @@ def query_for_config(config: Config) -> dict[str, str]:
 
 
 def _link_limit(key: str) -> int:
-    return MAX_EXPLICIT_CHARS if key == "init_weights" else MAX_VALUE_CHARS
+    return SETTINGS[key].max_chars if key in SETTINGS else MAX_VALUE_CHARS
 
 
 def config_from_query(params: Mapping[str, str]) -> tuple[Config | None, list[str]]:

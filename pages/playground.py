@@ -215,6 +215,9 @@ def _headline(trainer: Trainer, summary: F.Summary, layer: int) -> None:
     if new_run:  # what the last change did, until the run takes its first step (a toast would cover the count)
         text = new_run.replace("[", "(").replace("]", ")")  # brackets would end the badge
         badge = f":orange-badge[:material/restart_alt: {text}] "
+    pruned = D.pruned_sentence(trainer.history)
+    if pruned:  # a mask holds some weights at 0: the charts draw them grey and dotted
+        badge += f":violet-badge[:material/content_cut: {pruned}] "
     left.markdown(f"{badge}:gray[{line}]")
     row.metric("Distinct neurons", f"{summary.distinct} of {summary.neurons}", width="content",
                  help=f"In the {where}: groups of neurons whose weights and bias are equal (within the tolerance; "

@@ -262,6 +262,8 @@ def describe_change(old: Config | None, new: Config) -> str:
             continue
         if key == "init_weights":
             parts.append("initial weights typed in" if b[key] else "typed-in initial weights cleared")
+        elif key == "mask":
+            parts.append(("pruning mask changed" if a[key] else "pruning mask set") if b[key] else "pruning mask cleared")
         else:
             parts.append(f"{FIELD_LABELS.get(key, key)} {short(a[key]) or '–'} → {short(b[key]) or '–'}")
     text = ", ".join(parts) if parts else "same settings"
@@ -383,7 +385,7 @@ def start_upload(slot: RunSlot, name: str, data: bytes) -> bool:
     """Make an uploaded CSV the dataset: a new run on it, or an error message and the old run kept."""
     try:
         upload = read_upload(name, data)
-        config = slot.config.with_flat(dataset="csv", path=name, target="", task="auto", init_weights="")
+        config = slot.config.with_flat(dataset="csv", path=name, target="", task="auto", init_weights="", mask="")
     except Exception as exc:  # an upload is data: whatever it makes fail is a message naming the file
         slot.set_errors([failure("upload", name, exc)])
         return False

@@ -4,7 +4,8 @@ Every control is one registry entry's widget (label, help, bounds, step,
 choices); a change asks the page's `RunSlot` for a new run, which starts or
 leaves the old run going with a message. A teacher's `?hide=` list leaves
 controls out. The starting weights can be typed into tables (networks of at
-most 16 hidden neurons); the edits become the config's explicit init.
+most 16 hidden neurons); the edits become the config's explicit init. A weight
+mask (which weights are pruned) is JSON text in a box of its own.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pages.session import RunSlot, start_upload
 from symbreak.data.builtin import BUILTINS
 from symbreak.engine import model
 from symbreak.engine.trainer import Trainer
+from symbreak.figures.describe import pruned_sentence
 from symbreak.settings import registry
 from symbreak.settings.config import FLAT_FIELDS, MAX_SEED, SCHEMES_WITH_PARAM, Config, parse_hide
 from symbreak.settings.explicit import explicit_json
@@ -41,7 +43,7 @@ _HELP = {**{key: entry.help for key, entry in SETTINGS.items()},
 # The sidebar's sections by the controls they hold: one whose controls are all hidden is left out.
 _SECTIONS = {
     "data": ("path", "target", "task", "standardize", "n_samples", "noise", "test_fraction"),
-    "network": ("layers", "width", "activation"),
+    "network": ("layers", "width", "activation", "mask"),
     "start": ("init_scheme", "init_param", "bias_scheme", "bias_param", "perturb", "init_weights"),
     "training": ("dropout", "optimizer", "lr", "batch_size", "weight_decay", "seed"),
     "arithmetic": ("dtype", "arithmetic", "tol"),
@@ -103,12 +105,16 @@ def _changes(control: str, values: Mapping[str, Any], config: Config,
     """The config change one control asks for, and a note for the 'New run' message."""
     if control == "preset":
         return (preset(values["preset"]) if values["preset"] != CUSTOM else config), ""
-    note = ""
+    notes = []
     clear_explicit = {}
     if config.init.explicit and control in ("dataset", "layers", "width", "init_scheme", "init_param",
                                             "bias_scheme", "bias_param"):
         clear_explicit = {"init_weights": ""}
-        note = "typed-in initial weights replaced"
+        notes.append("typed-in initial weights replaced")
+    if config.init.mask and control in ("dataset", "layers", "width"):  # a new shape: the mask no longer fits
+        clear_explicit["mask"] = ""
+        notes.append("pruning mask removed")
+    note = "; ".join(notes)
     if control == "dataset" and values["dataset"] == "csv" and config.data.dataset != "csv":
         if upload_name is None:
             raise ConfigError("dataset: upload a CSV file first (under Data details); it then becomes the dataset")
@@ -248,6 +254,8 @@ def _widget(where: Any, slot: RunSlot, key: str, **options: Any) -> None:
                            format=entry.format, **args)
     elif entry.widget == registry.CHECKBOX:
         where.checkbox(entry.label, **args)
+    elif entry.widget == registry.TEXT_AREA:
+        where.text_area(entry.label, max_chars=entry.max_chars, height=160, **args)
     else:
         where.text_input(entry.label, max_chars=entry.max_chars, **args)
 
@@ -319,6 +327,13 @@ def config_sidebar(slot: RunSlot) -> None:
             _widget(left, slot, "layers")
             _widget(right, slot, "width")
             _widget(st, slot, "activation")
+            if "mask" not in hidden:
+                with st.popover(SETTINGS["mask"].label, width="stretch", **section_args(slot.key("x.mask")),
+                                help=SETTINGS["mask"].help) as box:
+                    if box.open:
+                        st.caption(f"Paste a mask (the lottery-ticket lesson's links carry one), or empty the box "
+                                   f"to prune nothing. {pruned_sentence(slot.trainer.history) or 'Now: none.'}")
+                        _widget(st, slot, "mask")
     if shown["start"]:
         with sb.expander("Starting weights", expanded=True):
             for scheme, param in (("init_scheme", "init_param"), ("bias_scheme", "bias_param")):

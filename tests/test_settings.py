@@ -31,7 +31,7 @@ from symbreak.settings.values import ConfigError
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 TIMEOUT = 60
 # The Playground's sidebar sections that draw their controls only when open.
-SECTIONS = ("playground.x.data", "playground.x.arithmetic", "playground.x.tables")
+SECTIONS = ("playground.x.data", "playground.x.arithmetic", "playground.x.tables", "playground.x.mask")
 FIELDS = registry.fields()
 RANGED = [s for s in SETTINGS.values() if s.kind in (registry.NUMBER, registry.INT)]
 # The Python type each kind of config field holds.
@@ -222,7 +222,7 @@ def open_sidebar(**params: str) -> AppTest:
 def widgets(at: AppTest) -> dict[str, object]:
     """Every sidebar control of the Playground by its setting's key."""
     found = (*at.sidebar.slider, *at.sidebar.number_input, *at.sidebar.selectbox, *at.sidebar.radio,
-             *at.sidebar.checkbox, *at.sidebar.text_input)
+             *at.sidebar.checkbox, *at.sidebar.text_input, *at.sidebar.text_area)
     prefix = "playground.w."
     return {w.key[len(prefix):]: w for w in found if w.key and w.key.startswith(prefix)}
 
@@ -265,7 +265,7 @@ def test_the_sidebar_draws_each_control_as_its_entry_says(entry: Setting, sideba
         assert list(widget.options) == [*entry.choices[:-1], f"{registry.CSV_DATASET}: up.csv"]
     elif entry.widget in (registry.SELECT, registry.RADIO):
         assert list(widget.options) == [entry.show(c) for c in entry.choices]
-    if entry.widget == registry.TEXT_INPUT:
+    if entry.widget in (registry.TEXT_INPUT, registry.TEXT_AREA):
         assert widget.max_chars == entry.max_chars
     if entry.widget == registry.UPLOAD:
         assert widget.proto.max_upload_size_mb == registry.MAX_UPLOAD_MB

@@ -47,6 +47,13 @@ def run_sentence(history: History, layer: int = 0, run: int = 0, row: int | None
     return f"Step {step:,}: {state}; loss {_number(loss)}"
 
 
+def pruned_sentence(history: History, run: int = 0) -> str:
+    """'12 of 40 weights pruned' when a mask prunes some of the run's weights, else ''."""
+    total = sum(o * i for _, _, o, i in history.layout.slices)
+    cut = 0 if history.pruned is None else int(history.pruned[run].sum())  # biases are never pruned
+    return f"{cut:,} of {total:,} weights pruned" if cut else ""
+
+
 def group_offsets(history: History, layer: int = 0, run: int = 0, row: int | None = None,
                   tol: float = 1e-6) -> list[float]:
     """One number per group of tied neurons (ordered by first member): how far the group sits from the layer's

@@ -8,7 +8,8 @@ histories are thinned to at most `MAX_POINTS` points per trace, so the cost of a
 the steps trained. Neurons that are identical (within the config's tolerance; bitwise when it is 0; grouped
 by `metrics.groups`) are drawn once and labelled with how many they are, e.g. "n1–8 ×8"; a group takes the
 colour of its first neuron, so neuron 1 has the same colour in every view (the tabs' views are
-`tab_figures`').
+`tab_figures`'). A weight pruned by a mask is not a line of its own: each panel draws its pruned weights as one
+grey dotted line at 0 with × at its ends, "pruned (masked to 0)".
 
 The figures every Step and Play frame redraws (`live_json`, `loss_json`) skip the graph objects altogether:
 their dicts go straight to figure JSON, the same JSON plotly writes for them (the tests compare the two).
@@ -25,7 +26,7 @@ import plotly.graph_objects as go
 from symbreak.engine.history import History
 from symbreak.engine.metrics import distinct, gap, groups
 from symbreak.figures.describe import group_offsets, run_sentence
-from symbreak.figures.parts import Fig, clamp_row, combine, input_names, layer_title
+from symbreak.figures.parts import PRUNED_TEXT, Fig, clamp_row, combine, input_names, layer_title
 from symbreak.figures.style import (
     FONT_SIZE,
     MAX_POINTS,
@@ -109,22 +110,46 @@ def _trajectories(history: History, layer: int, run: int, row: int | None, tol: 
     fig.grid(len(shown), cols, [sources[s] for s in shown], gap=0.12, share_x=True)
     for panel in range(len(shown)):
         fig.axis(axis_name("yaxis", panel), nticks=6)
+    pruned = np.concatenate([history.pruned_weights(layer, run), np.zeros((vectors.shape[1], 1), bool)], axis=1)
     for members in groups(vectors, tol):
         first, label = members[0], group_label(members)
-        for panel, source in enumerate(shown):
+        drawn = [panel for panel, source in enumerate(shown) if not pruned[members, source].all()]
+        for panel in drawn:
+            source = shown[panel]
             fig.traces.append(dict(
                 type="scatter", x=steps, y=f32(vectors[:, first, source]), name=label, legendgroup=label,
-                mode="lines" if len(steps) > 1 else "markers", showlegend=panel == 0,
+                mode="lines" if len(steps) > 1 else "markers", showlegend=panel == drawn[0],
                 xaxis=axis_name("x", panel), yaxis=axis_name("y", panel),
                 line=dict(color=neuron_color(first), dash=neuron_dash(first), width=4 if len(members) > 1 else 2.5),
                 marker=dict(color=neuron_color(first), size=10),
                 hovertemplate=f"{label}<br>step %{{x}}<br>%{{y:.4g}}<extra></extra>",
             ))
+    _pruned_lines(fig, pruned, [sources[s] for s in shown], shown, steps)
     for panel in range(len(shown)):
         if panel + cols >= len(shown):
             fig.axis(axis_name("xaxis", panel), title=dict(text="step", standoff=4))
     fig.step_axes(history, row, len(shown))
     return fig
+
+
+def _pruned_lines(fig: Fig, pruned: np.ndarray, titles: Sequence[str], shown: Sequence[int],
+                  steps: np.ndarray) -> None:
+    """In each panel with pruned weights, one grey dotted line at 0 with × at both ends, named in the legend
+    (once) and in its hover: the neurons whose weight from that input is pruned (their numbers in `meta`)."""
+    first = True
+    for panel, source in enumerate(shown):
+        cut = np.nonzero(pruned[:, source])[0]
+        if not cut.size:
+            continue
+        names = ", ".join(f"n{j + 1}" for j in cut[:6]) + (f" and {cut.size - 6} more" if cut.size > 6 else "")
+        ends = np.array([steps[0], steps[-1]], dtype=np.int32)
+        fig.traces.append(dict(
+            type="scatter", x=ends, y=np.zeros(2, dtype=np.float32), mode="lines+markers", name=PRUNED_TEXT,
+            legendgroup="pruned", showlegend=first, xaxis=axis_name("x", panel), yaxis=axis_name("y", panel),
+            line=dict(color=NEUTRAL, dash="dot", width=3), meta=[int(j) + 1 for j in cut],
+            marker=dict(symbol="x-thin-open", size=14, color=NEUTRAL, line=dict(color=NEUTRAL, width=3)),
+            hovertemplate=f"{names}: weight from {titles[panel]} {PRUNED_TEXT}<extra></extra>"))
+        first = False
 
 
 # ------------------------------------------------------------------ 1+3. the live view

@@ -29,6 +29,7 @@ _TYPED_ARRAY_DTYPES = {"int8": "i1", "uint8": "u1", "int16": "i2", "uint16": "u2
 _NARROWER = {"int64": (np.int8, np.int16, np.int32), "uint64": (np.uint8, np.uint16, np.uint32)}
 # Keys whose arrays plotly.py leaves as lists (`_plotly_utils.utils.is_skipped_key`).
 _LIST_KEYS = frozenset({"geojson", "layer", "layers", "range"})
+PRUNED_TEXT = "pruned (masked to 0)"  # how every chart names a weight that a mask holds at 0
 
 
 # ------------------------------------------------------------------ figure JSON without graph objects

@@ -17,7 +17,7 @@ from symbreak.data.dataset import Dataset
 from symbreak.engine.history import History
 from symbreak.engine.metrics import groups, pairwise_distances
 from symbreak.engine.probe import Probe
-from symbreak.figures.parts import Fig, clamp_row, input_names, label_text, layer_title
+from symbreak.figures.parts import PRUNED_TEXT, Fig, clamp_row, input_names, label_text, layer_title
 from symbreak.figures.style import (
     DIVERGING,
     FAINT,
@@ -166,7 +166,8 @@ def _node_positions(sizes: Sequence[int]) -> list[np.ndarray]:
 def network_figure(history: History, run: int = 0, row: int | None = None, tol: float = 1e-6,
                    names: Sequence[str] | None = None, outputs: Sequence[str] | None = None,
                    height: int = 480, width_bins: int = 6) -> go.Figure:
-    """The network at the row: edge colour by sign (blue +, vermillion −), width by magnitude.
+    """The network at the row: edge colour by sign (blue +, vermillion −), width by magnitude; a weight pruned by
+    a mask is a thin grey dotted line whose hover says so.
 
     Hidden neurons of one group (identical within tol) share a colour and a label.
     """
@@ -174,26 +175,30 @@ def network_figure(history: History, run: int = 0, row: int | None = None, tol: 
     sizes = history.layout.sizes
     ys = _node_positions(sizes)
     layers = [history.neuron_vectors(layer, run)[row] for layer in range(history.layout.n_layers)]
+    cut = [history.pruned_weights(layer, run) for layer in range(history.layout.n_layers)]
     biggest = max(float(np.abs(v[:, :-1]).max()) for v in layers) or 1.0
-    fig = Fig(f"The network at step {int(history.steps[row]):,}: blue +, vermillion −, thicker = larger",
-               height, dict(showlegend=False, margin=dict(l=20, r=20, t=60, b=20)))
+    title = f"The network at step {int(history.steps[row]):,}: blue +, vermillion −, thicker = larger"
+    fig = Fig(title + (", dotted grey = pruned" if any(c.any() for c in cut) else ""), height,
+              dict(showlegend=False, margin=dict(l=20, r=20, t=60, b=20)))
     buckets: dict[tuple[str, int], list[float]] = {}
     mids_x, mids_y, mids_text = [], [], []
     for layer, vectors in enumerate(layers):
         for j, neuron in enumerate(vectors):
             for i, w in enumerate(neuron[:-1].tolist()):
                 colour = POSITIVE if w > 0 else NEGATIVE if w < 0 else NEUTRAL
-                level = min(width_bins - 1, int(abs(w) / biggest * width_bins))
+                level = -1 if cut[layer][j, i] else min(width_bins - 1, int(abs(w) / biggest * width_bins))
                 buckets.setdefault((colour, level), []).extend(
                     [layer, ys[layer][i], layer + 1, ys[layer + 1][j], np.nan, np.nan])
                 mids_x.append(layer + 0.5)
                 mids_y.append((ys[layer][i] + ys[layer + 1][j]) / 2)
-                mids_text.append(f"w = {w:.4g}")
+                mids_text.append(PRUNED_TEXT if level < 0 else f"w = {w:.4g}")
     for (colour, level), coords in buckets.items():
         pts = np.asarray(coords).reshape(-1, 2)
         fig.traces.append(dict(type="scatter", x=f32(pts[:, 0]), y=f32(pts[:, 1]), mode="lines",
                                hoverinfo="skip", opacity=0.75,
                                line=dict(color=colour, width=0.8 + 9 * (level + 0.5) / width_bins)))
+        if level < 0:
+            fig.traces[-1].update(name=PRUNED_TEXT, line=dict(color=NEUTRAL, width=1.5, dash="dot"))
     if len(mids_x) <= 400:
         fig.traces.append(dict(type="scatter", x=mids_x, y=mids_y, mode="markers", text=mids_text,
                                marker=dict(size=8, opacity=0), hovertemplate="%{text}<extra></extra>"))
