@@ -92,13 +92,43 @@ def answered():
     return lesson_pages.page("lesson_ticket", TIMEOUT, predict="0")
 
 
+def playground_links(at) -> dict[str, Config]:
+    """Label → config of the page's Playground links (plain links: the page runs outside the app)."""
+    return {label: Config.from_flat({k: v for k, v in parse_qsl(urlsplit(url).query) if k != "predict"})
+            for label, url in re.findall(r"\[([^\]]+)\]\((/\?[^)]*)\)", text(at))}
+
+
 def test_with_predict_off_the_page_shows_what_it_measured(answered) -> None:
     shown = text(answered)
     assert "The dense network" in shown and "From a tied start" in shown and "stay bitwise identical" in shown
-    [url] = [u for u in re.findall(r"\]\((/\?[^)]*)\)", shown) if "dataset=moons" in u]
-    query = {k: v for k, v in parse_qsl(urlsplit(url).query) if k != "predict"}
-    assert Config.from_flat(query) == ticket.ticket_config(0)
+    found = playground_links(answered)
+    assert found["Open the dense network in the Playground"] == ticket.ticket_config(0)
+    ticket_link, fresh = found["Open the ticket in the Playground"], found["The same mask from a fresh random start"]
+    assert ticket_link == ticket.ticket_config(0).with_flat(mask=ticket_link.init.mask)  # its own start: the rewind
+    assert fresh.init.mask == ticket_link.init.mask and fresh.init.explicit
+    kept = [v for layer in json.loads(ticket_link.init.mask)["layers"] for row in layer["weight"] for v in row]
+    shown_round = answered.select_slider(key="lesson_ticket_round").value
+    assert sum(kept) / len(kept) == pytest.approx(0.8 ** shown_round, abs=0.02)  # the round the slider shows
     assert not answered.radio
+
+
+def test_the_playground_links_retrain_the_lessons_ticket_and_fresh_start_exactly() -> None:
+    """Each link's settings, trained in the Playground's own way (one Trainer, the link's data), start from the
+    lesson's rewound or fresh values with its mask, and end at the test accuracy the lesson measured."""
+    result = ticket.lottery(seeds=1, rounds=3)
+    in_playground, fresh = ticket.playground_configs(result, 3)
+    mask = torch.tensor([v for layer in json.loads(in_playground.init.mask)["layers"]
+                         for v in [*(v for row in layer["weight"] for v in row), *layer["bias"]]], dtype=torch.float64)
+    first_layer = mask[: 2 * ticket.TICKET_WIDTH].reshape(ticket.TICKET_WIDTH, 2)
+    assert torch.equal(first_layer, torch.from_numpy(result.layers[3][0][1]))  # the lesson's round-3 mask
+    lesson_start = Trainer(ticket.ticket_config(0), mask=mask).initial
+    assert torch.equal(Trainer(in_playground).initial, lesson_start)
+    for config, column in ((in_playground, ticket.TICKET), (fresh, ticket.FRESH)):
+        trainer = Trainer(config)
+        assert int(trainer.pruned.sum()) == int((mask == 0).sum())
+        trainer.step(config.train.steps)
+        assert float(trainer.history.metric("test_accuracy")[-1]) == result.table[column].iloc[-1]
+    assert ticket.playground_configs(result, 0)[0] == ticket.ticket_config(0)  # round 0 prunes nothing
 
 
 def test_the_page_shows_the_answer_whichever_way_it_came_out(answered) -> None:

@@ -2,6 +2,7 @@
 of each layer's remaining weights, rewind the survivors to their starting values, train again. At each sparsity
 the ticket (rewound to its own start) is compared with the same mask from a fresh random start and with the dense
 network, over several seeds. A second, small run prunes a tied network: magnitudes cannot tell tied neurons apart.
+`playground_configs` turns a round's ticket and its fresh start into settings the Playground trains (the mask).
 Pure functions (no streamlit); results hold plain arrays and tables, so a page can cache them."""
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ import torch
 
 from symbreak.data.dataset import Dataset
 from symbreak.engine.metrics import distinct, gap
-from symbreak.engine.model import Layout
+from symbreak.engine.model import Layout, init_params
 from symbreak.engine.trainer import Trainer, load_dataset
 from symbreak.lessons.boundary import final
 from symbreak.settings.config import Config
+from symbreak.settings.explicit import explicit_json
 
 TICKET_DATASET = "moons"
 TICKET_WIDTH = 32
@@ -192,3 +194,23 @@ def summary_json(result: Ticket) -> dict:
             "tied": {"mask_patterns": result.tied_masks_distinct, "distinct_neurons": result.tied_distinct,
                      "gap_within_patterns": result.tied_gap},
             "seconds": round(result.seconds, 2)}
+
+
+def mask_json(layers: list[tuple[np.ndarray, np.ndarray]]) -> str:
+    """A round's mask (its (weight, mask) per layer, as in `Ticket.layers`) as the `mask` setting's JSON; '' when
+    it prunes nothing. Biases are kept."""
+    if all(mask.all() for _, mask in layers):
+        return ""
+    return explicit_json([(mask.astype(int).tolist(), [1] * mask.shape[0]) for _, mask in layers])
+
+
+def playground_configs(result: Ticket, round_: int) -> tuple[Config, Config]:
+    """Seed 0's ticket after `round_` as the Playground trains it (its mask on its own starting weights: the
+    rewind), and the same mask on the fresh random start the lesson gave it (typed in, so that the data stay
+    seed 0's). Trained for TICKET_STEPS, each reaches the test accuracy the lesson measured for it."""
+    layers = result.layers[round_]
+    ticket = ticket_config(0).with_flat(mask=mask_json(layers))
+    layout = Layout((layers[0][0].shape[1], *(weight.shape[0] for weight, _ in layers)))
+    fresh = init_params(ticket_config(FRESH_SEED_OFFSET), layout, torch.Generator().manual_seed(FRESH_SEED_OFFSET))
+    start = explicit_json([(w.tolist(), b.tolist()) for w, b in layout.views(fresh)])
+    return ticket, ticket.with_flat(init_weights=start)
