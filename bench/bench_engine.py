@@ -3,8 +3,9 @@
 Reference run: 2-8-1 sigmoid on `coffee` (400 samples), full batch, plain SGD,
 history every step. Compared with (1) a hand-written NumPy loop of the same
 network doing the same work per step (forward, backward, update, record
-parameters, gradients, train/test loss and accuracy), and (2) 32 such runs
-side by side in one batched trainer.
+parameters, gradients, train/test loss and accuracy), (2) 32 such runs
+side by side in one batched trainer, and (3) the same run with half of its
+weights pruned by a `mask` setting (the Playground's and `run --mask`'s path).
 
 With `--against REV`, also the CPU time of `step(100)` on the Playground's default preset at steady state
 (the history recording every step) in this tree against REV's engine (`git archive` into a temporary
@@ -32,6 +33,7 @@ import numpy as np
 import torch
 
 from symbreak import Config, Trainer, load_dataset
+from symbreak.settings.explicit import explicit_json
 
 STEPS = 400
 REPEATS = 5
@@ -91,6 +93,15 @@ def numpy_loop(x: np.ndarray, y: np.ndarray, xt: np.ndarray, yt: np.ndarray, w1:
         metrics[step + 1] = (*evaluate(x, y), *evaluate(xt, yt))
 
 
+def half_mask(trainer: Trainer) -> str:
+    """A mask setting that prunes every other weight of each layer (a checkerboard), biases kept."""
+    layers = []
+    for weight, bias in trainer.parameters():
+        rows, cols = np.indices(weight.shape)
+        layers.append((((rows + cols) % 2 == 0).astype(int).tolist(), [1] * len(bias)))
+    return explicit_json(layers)
+
+
 def time_it(fn) -> float:
     start = time.perf_counter()
     fn()
@@ -144,6 +155,7 @@ def main() -> None:
     xt, yt = data.x_test.astype(f32), data.y_test.astype(f32)
     single = Trainer(config, dataset=data)
     batch = Trainer([config.with_flat(seed=str(s)) for s in range(SIDE_BY_SIDE)], dataset=data)
+    masked = Trainer(config.with_flat(mask=half_mask(single)), dataset=data)
     (w1, b1), (w2, b2) = single.parameters()
 
     def run_numpy() -> None:
@@ -153,16 +165,20 @@ def main() -> None:
         trainer.reset()
         trainer.step(STEPS)
 
-    ratios_numpy, ratios_batch = [], []
+    ratios_numpy, ratios_batch, ratios_masked = [], [], []
     for _ in range(REPEATS):
         t_numpy = time_it(run_numpy)
         t_single = time_it(lambda: run_engine(single))
         t_batch = time_it(lambda: run_engine(batch))
+        t_masked = time_it(lambda: run_engine(masked))
         ratios_numpy.append(t_single / t_numpy)
         ratios_batch.append(t_batch / t_single)
+        ratios_masked.append(t_masked / t_single)
     print(f"engine step / NumPy step (2-8-1 sigmoid, coffee, full batch, history every step): "
           f"{statistics.median(ratios_numpy):.2f}x (target <= 3x)")
     print(f"{SIDE_BY_SIDE} runs side by side / one run: {statistics.median(ratios_batch):.2f}x (target <= 6x)")
+    print(f"masked run (half the weights pruned) / dense run, step time: {statistics.median(ratios_masked):.2f}x "
+          f"(target <= 1.2x)")
     if args.against:
         mine, theirs, ratio = step_100_ratio(args.against)
         print(f"step(100) CPU time, default preset at steady state: {args.against} {theirs * 1e3:.2f} ms / "
