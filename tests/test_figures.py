@@ -87,9 +87,9 @@ def test_group_labels():
     assert style.group_label([0, 2], names) == "class 0,class 2 ×2"
 
 
-def test_palette_is_okabe_ito_and_extends_with_dashes():
-    okabe_ito = {"#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000"}
-    assert {style.neuron_color(i) for i in range(8)} == okabe_ito
+def test_palette_has_eight_colours_and_extends_with_dashes():
+    """Eight colours (Okabe & Ito's hues, darkened to 3:1 on white: tests/test_figures_contrast.py), then dashes."""
+    assert {style.neuron_color(i) for i in range(8)} == set(style.OKABE_ITO) and len(set(style.OKABE_ITO)) == 8
     assert len({(style.neuron_color(i), style.neuron_dash(i)) for i in range(32)}) == 32
     assert style.neuron_color(0) == style.neuron_color(8) and style.neuron_dash(0) != style.neuron_dash(8)
 

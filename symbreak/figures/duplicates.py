@@ -8,7 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from symbreak.figures.style import FONT_SIZE, FRAMED_TEMPLATE, NEUTRAL, OKABE_ITO, POSITIVE, f32
+from symbreak.figures.style import FAINT, FONT_SIZE, FRAMED_TEMPLATE, NEUTRAL, OKABE_ITO, POSITIVE, f32
 
 PANELS = (("effective width", "distinct features"), ("near-duplicates", "neurons with a near-duplicate"),
           ("dead", "dead neurons"))
@@ -16,7 +16,6 @@ PANELS = (("effective width", "distinct features"), ("near-duplicates", "neurons
 SPREAD = 0.1
 MAX_MAPS = 24
 ON_SCALE = [[0.0, "#FFFFFF"], [1.0, POSITIVE]]  # off is white, so the black switch-on lines show
-POINTS = "rgba(90, 90, 90, 0.45)"
 
 
 def _style(arm: str) -> dict[str, object]:
@@ -96,7 +95,7 @@ def maps_figure(xs: np.ndarray, ys: np.ndarray, pre: np.ndarray, labels: np.ndar
                                      colorscale=ON_SCALE, zmin=0, zmax=1, showscale=False,
                                      hovertemplate="(%{x:.2f}, %{y:.2f}): %{z:.2f}<extra></extra>"), **where)
         fig.add_trace(go.Scatter(x=f32(points[:, 0]), y=f32(points[:, 1]), mode="markers", hoverinfo="skip",
-                                 marker=dict(color=POINTS, size=3)), **where)
+                                 marker=dict(color=FAINT, size=3)), **where)
         for n in members:
             fig.add_trace(go.Contour(x=f32(xs), y=f32(ys), z=f32(pre[:, n].reshape(shape)), showscale=False,
                                      hoverinfo="skip", contours=dict(start=0, end=0, size=1, coloring="none"),

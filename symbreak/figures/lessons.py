@@ -20,6 +20,7 @@ from symbreak.figures.style import (
     NEGATIVE,
     NEUTRAL,
     POSITIVE,
+    RAMP,
     axis_name,
     grid,
     group_label,
@@ -186,9 +187,10 @@ def column_sums_figure(result: NoHidden, height: int = 340) -> go.Figure:
 
 # ---------------------------------------------------------------------------------- lesson 4
 def _eps_color(i: int, n: int) -> str:
-    """Dark for the smallest ε, light for the largest (Cividis-like ramp)."""
+    """Dark for the smallest ε, lighter for the largest (`RAMP`, Cividis-like, every step at least 3:1)."""
     t = i / max(n - 1, 1)
-    r, g, b = (int(round(a + (z - a) * t)) for a, z in zip((0, 32, 76), (230, 200, 40)))
+    start, end = ([int(c[k: k + 2], 16) for k in (1, 3, 5)] for c in RAMP)
+    r, g, b = (int(round(a + (z - a) * t)) for a, z in zip(start, end))
     return f"rgb({r},{g},{b})"
 
 

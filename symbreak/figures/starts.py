@@ -202,7 +202,7 @@ def draws_figure(steps: np.ndarray, values: np.ndarray, starts: Sequence[str], t
         y = _positive(values[r]) if log_y else np.asarray(values[r], dtype=np.float64)
         first = starts.index(name) == r
         fig.add_trace(go.Scatter(x=np.asarray(steps), y=y, mode="lines", name=name, legendgroup=name,
-                                 showlegend=first, opacity=0.8,
+                                 showlegend=first,
                                  line=dict(color=ARM_COLORS[names.index(name) % len(ARM_COLORS)], width=2),
                                  hovertemplate=f"{name}, step %{{x:,}}: %{{y:.3g}}<extra></extra>"))
     fig.update_xaxes(title_text="step")

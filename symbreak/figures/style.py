@@ -14,16 +14,27 @@ import numpy as np
 MAX_POINTS = 1000
 FONT_SIZE = 16
 
-# Okabe & Ito (2008), "Color Universal Design", reordered so the yellow, the
-# weakest on a white projector screen, comes last.
-OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#000000", "#F0E442")
+# Every line, marker, bar and the meter is at least 3:1 against the white background (WCAG 2.1 1.4.11,
+# non-text contrast; tests/test_figures_contrast.py measures each figure). MIN_CONTRAST is that floor.
+MIN_CONTRAST = 3.0
+# Okabe & Ito's (2008) "Color Universal Design" hues, reordered so the yellow comes last, and darkened where
+# they fell below 3:1 on white: orange #E69F00 (2.25:1) -> #BE8700, sky blue #56B4E9 (2.31:1) -> #237DFF,
+# yellow #F0E442 (1.32:1) -> #876E00. Vermillion (#D55E00) leans to red and the reddish purple (#CC79A7) darkens,
+# or the darker orange and gold would meet them for protan and deutan eyes (least CAM02-UCS distance between
+# two of the eight, normal vision and simulated dichromacies: 10.7, Okabe & Ito's own 11.0). Blue, bluish green
+# and black are unchanged.
+OKABE_ITO = ("#BE8700", "#237DFF", "#009E73", "#0072B2", "#D26450", "#AF5082", "#000000", "#876E00")
 DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot", "5px,2px,1px,2px", "1px,3px")
 SYMBOLS = ("circle", "square", "diamond", "triangle-up", "cross", "x", "star", "hexagon")
-POSITIVE = "#0072B2"
-NEGATIVE = "#D55E00"
-NEUTRAL = "#9A9A9A"
-FAINT = "#BBBBBB"
+POSITIVE = OKABE_ITO[3]  # blue: a positive weight, the training set, a tie
+NEGATIVE = OKABE_ITO[4]  # vermillion: a negative weight, the test set, a split
+NEUTRAL = "#8A8A8A"  # a zero weight, an unused neuron, a level to compare with (3.4:1)
+FAINT = "#909090"  # data points behind the lines that matter: the lightest grey that keeps 3:1 (3.2:1)
 MARKER_LINE = "#555555"
+# One line per value of an ordered quantity (ε): Cividis's dark blue to a gold that keeps 3:1.
+RAMP = ("#00204C", "#A88E00")
+# Left light on purpose, each a second view of what a line or marker shows at full strength: the seeds'
+# range band under each mean line (ticket), the heatmaps under the data points and boundaries.
 GRID_COLOR = "#E6E6E6"
 # Vermillion (negative) through white to blue (positive): colour-blind safe.
 DIVERGING = [[0.0, NEGATIVE], [0.5, "#FFFFFF"], [1.0, POSITIVE]]
@@ -34,16 +45,16 @@ TEMPLATE = dict(layout=dict(
     font=dict(size=FONT_SIZE, family="Source Sans Pro, Arial, sans-serif", color="#222222"),
     paper_bgcolor="white", plot_bgcolor="white", xaxis=_AXIS, yaxis=_AXIS, hoverlabel=dict(font=dict(size=FONT_SIZE)),
 ))
-# The lessons' figures, read at leisure, frame each panel with a dark axis line, make room for their tick labels
-# and axis titles, and draw a reference line (a threshold, a level) faintly behind the data, as plotly's
-# simple_white does; the Playground's, redrawn every Play frame and laid out by hand, go without.
+# The lessons' figures, read at leisure, frame each panel with a dark axis line and make room for their tick
+# labels and axis titles; the Playground's, redrawn every Play frame and laid out by hand, go without. A
+# reference line (a threshold, a level) keeps its full colour: at simple_white's opacity 0.3 it fell to 1.4:1,
+# and drawn below the data the grid line at its level covered it.
 _FRAME = dict(showline=True, linecolor="#242424", zerolinecolor="#242424", automargin=True, title=dict(standoff=15))
-FRAMED_TEMPLATE = dict(layout=dict(TEMPLATE["layout"], xaxis=dict(_AXIS, **_FRAME), yaxis=dict(_AXIS, **_FRAME),
-                                   shapedefaults=dict(opacity=0.3)))
+FRAMED_TEMPLATE = dict(layout=dict(TEMPLATE["layout"], xaxis=dict(_AXIS, **_FRAME), yaxis=dict(_AXIS, **_FRAME)))
 
 
 def neuron_color(index: int) -> str:
-    """Colour of neuron `index` (0-based): Okabe–Ito, repeating every 8 (told apart by `neuron_dash`)."""
+    """Colour of neuron `index` (0-based): `OKABE_ITO`, repeating every 8 (told apart by `neuron_dash`)."""
     return OKABE_ITO[index % len(OKABE_ITO)]
 
 

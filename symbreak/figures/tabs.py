@@ -110,7 +110,7 @@ def _weight_space(history: History, layer: int, run: int, row: int | None, tol: 
         first, label = members[0], group_label(members)
         fig.traces.append(dict(
             type="scatter", x=f32(coords[rows, first, 0]), y=f32(coords[rows, first, 1]), mode="lines",
-            legendgroup=label, showlegend=False, hoverinfo="skip", opacity=0.45,
+            legendgroup=label, showlegend=False, hoverinfo="skip",
             line=dict(color=neuron_color(first), width=2, dash=neuron_dash(first)),
         ))
     for members in found:
@@ -195,7 +195,7 @@ def network_figure(history: History, run: int = 0, row: int | None = None, tol: 
     for (colour, level), coords in buckets.items():
         pts = np.asarray(coords).reshape(-1, 2)
         fig.traces.append(dict(type="scatter", x=f32(pts[:, 0]), y=f32(pts[:, 1]), mode="lines",
-                               hoverinfo="skip", opacity=0.75,
+                               hoverinfo="skip",
                                line=dict(color=colour, width=0.8 + 9 * (level + 0.5) / width_bins)))
         if level < 0:
             fig.traces[-1].update(name=PRUNED_TEXT, line=dict(color=NEUTRAL, width=1.5, dash="dot"))
