@@ -208,6 +208,9 @@ def _headline(trainer: Trainer, summary: F.Summary, layer: int) -> None:
     left.markdown(f"## :{colour}[{summary.text}]")
     note = "no hidden layer, so these are the output units" if not trainer.config.model.hidden else where
     line = f"Step {summary.step:,} · {note} · {sidebar.config_summary(trainer.config)}"
+    cut_off = D.cut_off_sentence(trainer.history, layer)
+    if cut_off:
+        line += f" · {cut_off}"
     if trainer.step_count == 0:
         line += " · **Press Play or Step 100 and watch the lines.**"
     badge = ""

@@ -332,7 +332,7 @@ def config_sidebar(slot: RunSlot) -> None:
                                 help=SETTINGS["mask"].help) as box:
                     if box.open:
                         st.caption(f"Paste a mask (the lottery-ticket lesson's links carry one), or empty the box "
-                                   f"to prune nothing. {pruned_sentence(slot.trainer.history) or 'Now: none.'}")
+                                   f"to prune nothing. Now: {pruned_sentence(slot.trainer.history) or 'none'}.")
                         _widget(st, slot, "mask")
     if shown["start"]:
         with sb.expander("Starting weights", expanded=True):

@@ -98,7 +98,9 @@ def test_the_trajectories_draw_exactly_the_masked_weights_as_pruned() -> None:
     panels = {"x": 0, "x2": 1, "x3": 2}
     marked = {(0, j - 1, panels[t.xaxis]) for t in fig.data if t.name == PRUNED_TEXT for j in t.meta}
     assert marked == {z for z in zeros_in(LAYERS) if z[0] == 0}
-    assert sum(t.showlegend is not False for t in fig.data if t.name == PRUNED_TEXT) == 1  # one legend entry
+    legend = [t for t in fig.data if t.name == PRUNED_TEXT and t.showlegend is not False]
+    assert len(legend) == 1 and legend[0].legendrank < min(t.legendrank or 1000 for t in fig.data
+                                                           if t.name != PRUNED_TEXT)  # one entry, shown first
     for trace in (t for t in fig.data if t.name != PRUNED_TEXT):  # no weight line where the weight is pruned
         assert (0, int(trace.name[1:]) - 1, panels[trace.xaxis]) not in marked
     assert all(np.all(np.asarray(t.y) == 0) and PRUNED_TEXT in t.hovertemplate
@@ -120,7 +122,8 @@ def test_the_network_diagram_draws_exactly_the_masked_weights_as_pruned() -> Non
 def test_a_masked_playground_run_holds_its_pruned_weights_at_zero_and_says_how_many() -> None:
     at = pg.open_app(**NET, mask=MASK)
     assert pg.config(at).init.mask == MASK and not pg.errors(at)
-    assert "4 of 9 weights pruned" in at.markdown[1].value
+    assert "content_cut: 4 of 9 weights pruned]" in at.markdown[1].value
+    assert "1 neuron has no weight left coming in" in at.markdown[1].value  # n3
     pg.click(at, "stepn")
     trainer = pg.state(at, "trainer")
     assert trainer.step_count == 100

@@ -69,7 +69,8 @@ st.caption("Blue lines are positive weights, vermilion negative, thicker for lar
            f"Computed live on this server: {result.networks} networks in {result.seconds:.1f} s.")
 in_playground, fresh_start = ticket.playground_configs(result, shown)
 st.caption(f"The links carry round {shown}'s mask ({row['weights left']:.0%} of the weights): the Playground draws "
-           f"the pruned weights grey and dotted. Step {ticket.TICKET_STEPS} times to train it as this page did.")
+           f"the pruned weights grey and dotted. Train {ticket.TICKET_STEPS} steps there (Step 100, three times) to "
+           "reach this page's numbers for seed 0.")
 lc.playground_link(in_playground, "Open the ticket in the Playground")
 lc.playground_link(fresh_start, "The same mask from a fresh random start")
 lc.playground_link(ticket.ticket_config(0), "Open the dense network in the Playground")

@@ -54,6 +54,15 @@ def pruned_sentence(history: History, run: int = 0) -> str:
     return f"{cut:,} of {total:,} weights pruned" if cut else ""
 
 
+def cut_off_sentence(history: History, layer: int = 0, run: int = 0) -> str:
+    """'19 neurons have no weight left coming in' for a hidden layer whose mask prunes every incoming weight of
+    some neurons (alike, they count as tied), else ''."""
+    cut_off = int(history.pruned_weights(layer, run).all(axis=1).sum())
+    if not cut_off or layer == history.layout.n_layers - 1:
+        return ""
+    return f"{cut_off} {'neuron has' if cut_off == 1 else 'neurons have'} no weight left coming in"
+
+
 def group_offsets(history: History, layer: int = 0, run: int = 0, row: int | None = None,
                   tol: float = 1e-6) -> list[float]:
     """One number per group of tied neurons (ordered by first member): how far the group sits from the layer's

@@ -134,8 +134,9 @@ def _trajectories(history: History, layer: int, run: int, row: int | None, tol: 
 
 def _pruned_lines(fig: Fig, pruned: np.ndarray, titles: Sequence[str], shown: Sequence[int],
                   steps: np.ndarray) -> None:
-    """In each panel with pruned weights, one grey dotted line at 0 with × at both ends, named in the legend
-    (once) and in its hover: the neurons whose weight from that input is pruned (their numbers in `meta`)."""
+    """In each panel with pruned weights, one grey dotted line at 0 with × at both ends, named first in the legend
+    (once: a long legend is cut short) and in its hover: the neurons whose weight from that input is pruned (their
+    numbers in `meta`)."""
     first = True
     for panel, source in enumerate(shown):
         cut = np.nonzero(pruned[:, source])[0]
@@ -145,9 +146,9 @@ def _pruned_lines(fig: Fig, pruned: np.ndarray, titles: Sequence[str], shown: Se
         ends = np.array([steps[0], steps[-1]], dtype=np.int32)
         fig.traces.append(dict(
             type="scatter", x=ends, y=np.zeros(2, dtype=np.float32), mode="lines+markers", name=PRUNED_TEXT,
-            legendgroup="pruned", showlegend=first, xaxis=axis_name("x", panel), yaxis=axis_name("y", panel),
-            line=dict(color=NEUTRAL, dash="dot", width=3), meta=[int(j) + 1 for j in cut],
-            marker=dict(symbol="x-thin-open", size=14, color=NEUTRAL, line=dict(color=NEUTRAL, width=3)),
+            legendgroup="pruned", showlegend=first, legendrank=1, xaxis=axis_name("x", panel),
+            yaxis=axis_name("y", panel), line=dict(color=NEUTRAL, dash="dot", width=3), cliponaxis=False,
+            meta=[int(j) + 1 for j in cut], marker=dict(symbol="x", size=12, color=NEUTRAL),
             hovertemplate=f"{names}: weight from {titles[panel]} {PRUNED_TEXT}<extra></extra>"))
         first = False
 
