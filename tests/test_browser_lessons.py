@@ -168,6 +168,11 @@ def threshold_duplicates(page) -> None:
                  "lesson9_counts")
 
 
+def later_round_ticket(page) -> None:
+    show_me_then(page, lambda p: press_and_wait(p, p.get_by_role("slider", name="Pruning round"), "ArrowRight"),
+                 "lesson_ticket_network")
+
+
 # title in the navigation → (page file, its main control)
 PAGES: dict[str, tuple[str, Callable]] = {
     "Playground": ("pages/playground.py", step_playground),
@@ -178,6 +183,7 @@ PAGES: dict[str, tuple[str, Callable]] = {
     "Why a tie wastes the network": ("pages/lessons/wasted.py", wider_wasted),
     "Do random neurons still copy each other?": ("pages/lessons/duplicates.py", threshold_duplicates),
     "How big a random start": ("pages/lessons/init_scale.py", larger_sigma_init_scale),
+    "The lottery ticket": ("pages/lessons/ticket.py", later_round_ticket),
     "The course's initialization experiment": ("pages/lessons/course.py", draw_course),
     "Compare": ("pages/compare.py", step_compare),
 }
