@@ -71,7 +71,7 @@ def hide_sidebar() -> None:
             " [data-testid='stMainBlockContainer'] {padding-top: 1rem !important;}</style>")
 
 
-def show_figure(fig: go.Figure | Sequence[go.Figure | str], key: str, batch: int | None = None,
+def show_figure(fig: go.Figure | str | Sequence[go.Figure | str], key: str, batch: int | None = None,
                 on_drawn: Callable[[], None] | None = None, min_width: int = 0, volume: float | None = None) -> None:
     """Draw a plotly figure full width with the app's plotly settings; the same key updates the chart in place.
 

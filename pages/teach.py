@@ -189,8 +189,8 @@ def _runs(rows: list[dict], anonymise: bool) -> None:
     with st.container(horizontal=True, gap="large", key="teach.counts"):
         for label, value in counts.items():
             st.metric(label.capitalize(), value, width="content")
-    chrome.show_figure(board_figure(B.series(rows, anonymise), S.BREAKERS), key="teach.chart")
-    table = B.table(rows, anonymise)
+    chart, table = _drawn(rows, anonymise)
+    chrome.show_figure(chart, key="teach.chart")
     picked = st.dataframe(table, key="teach.table", on_select="rerun", selection_mode="single-row",
                           hide_index=True, width="stretch")
     chosen = picked.selection.rows if picked else []
@@ -207,14 +207,25 @@ def _runs(rows: list[dict], anonymise: bool) -> None:
         st.button("Open in my Playground", on_click=_open_run, args=(rows[index],), icon=":material/science:")
 
 
+def _drawn(rows: list[dict], anonymise: bool) -> tuple[str, object]:
+    """The board's chart (as JSON) and table, made again only when a row changed since the last refresh: a board
+    left open on the projector between two presses costs its refresh and nothing more."""
+    seen = (anonymise, tuple((r.get("label"), r.get("joined_at"), r.get("updated_at")) for r in rows))
+    kept = st.session_state.get(_K + "drawn")
+    if kept is None or kept[0] != seen:
+        kept = (seen, board_figure(B.series(rows, anonymise), S.BREAKERS).to_json(), B.table(rows, anonymise))
+        st.session_state[_K + "drawn"] = kept
+    return kept[1], kept[2]
+
+
 def _downloads(code: str, rows: list[dict], summaries: list[dict], anonymise: bool) -> None:
     """The board (and, once the vote view was opened, its polls) as CSV and JSON."""
     shown = [{k: v for k, v in e.items() if k != "answers"} for e in summaries] if anonymise else summaries
-    with st.container(horizontal=True, key="teach.downloads"):
-        st.download_button("Board as CSV", B.export_csv(rows, anonymise, summaries), f"class-{code}.csv",
+    with st.container(horizontal=True, key="teach.downloads"):  # the files are made when a button is clicked
+        st.download_button("Board as CSV", lambda: B.export_csv(rows, anonymise, summaries), f"class-{code}.csv",
                            "text/csv", icon=":material/download:")
-        st.download_button("Board as JSON", B.export_json(code, rows, shown, anonymise), f"class-{code}.json",
-                           "application/json", icon=":material/download:")
+        st.download_button("Board as JSON", lambda: B.export_json(code, rows, shown, anonymise),
+                           f"class-{code}.json", "application/json", icon=":material/download:")
 
 
 def _guide() -> None:

@@ -94,10 +94,24 @@ def test_the_csv_neutralises_formulas_and_carries_each_poll_round(rows: list[dic
 
 
 def test_the_board_figures_are_built_from_plain_data(rows: list[dict]) -> None:
-    fig = board_figure(B.series(rows), S.BREAKERS)
-    assert len(fig.data) == len(rows) and fig.layout.yaxis.type == "log"
-    assert {t.name for t in fig.data if t.showlegend} == set(STARTS)
-    assert all("<b>" not in t.hovertemplate for t in fig.data), "a name is text in the hover box, not markup"
+    series = B.series(rows)
+    fig = board_figure(series, S.BREAKERS)
+    assert fig.layout.yaxis.type == "log" and {t.name for t in fig.data} == set(STARTS)
+    assert len(fig.data) == len({s["breaker"] for s in series}), "one trace per group"
+    for trace in fig.data:  # each student's line, in order, the pen lifted (None) between two students
+        members = [s for s in series if s["breaker"] == trace.name]
+        lines, line = [], []
+        for x, y, text in zip(trace.x, trace.y, trace.text):
+            if x is None:
+                lines.append(line)
+                line = []
+            else:
+                line.append((x, y, text))
+        lines.append(line)
+        assert [[p[0] for p in line] for line in lines] == [s["steps"] for s in members]
+        # a name is text in the hover box, not markup: "=cmd0 <b>*x*</b>" shows as typed
+        assert [{p[2] for p in line} for line in lines] == \
+            [{s["name"].split(" ")[0] + " &lt;b&gt;*x*&lt;/b&gt;"} for s in members]
     empty = board_figure([], S.BREAKERS)
     assert not empty.data and "No runs yet" in empty.layout.title.text
     poll = poll_figure(["a", "b <i>"], {1: {"a": 3}, 2: {"a": 1, "b <i>": 4}}, right="a")

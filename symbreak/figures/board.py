@@ -12,6 +12,8 @@ import plotly.graph_objects as go
 from symbreak.figures.live import symmetry_floor
 from symbreak.figures.style import DASHES, FONT_SIZE, FRAMED_TEMPLATE, OKABE_ITO, SYMBOLS
 
+# The template as plotly's own object, made once: a figure given the dict checks all of it again (30 ms a time).
+_FRAMED = go.layout.Template(FRAMED_TEMPLATE)
 # One colour, dash and marker per group, in the order the lesson lists them: never told by colour alone.
 GROUP_STYLE_ORDER = (6, 3, 0, 2, 4, 5, 1)
 
@@ -22,33 +24,53 @@ def group_style(index: int) -> dict[str, Any]:
 
 
 def board_figure(series: Sequence[dict[str, Any]], groups: Sequence[str], height: int = 460) -> go.Figure:
-    """Gap against step for each student (log axis; an exact 0 is drawn on a floor line labelled 'identical')."""
+    """Gap against step for each student (log axis; an exact 0 is drawn on a floor line labelled 'identical').
+
+    One trace per group, its students' lines joined by a gap (None) between them: the chart looks the same as one
+    trace per student, and a board of sixty students is built in a few milliseconds rather than seventy."""
     gaps = np.array([g for s in series for g in s["gaps"] if g is not None], dtype=float)
     floor = symmetry_floor(gaps)
     fig = go.Figure()
-    shown: set[str] = set()
-    present = [g for g in groups if any(s["breaker"] == g for s in series)]
+    by_group: dict[str, list[dict[str, Any]]] = {}
     for s in series:
-        index = groups.index(s["breaker"]) if s["breaker"] in groups else len(groups)
-        style = group_style(index)
-        y = [floor if g == 0 else g for g in s["gaps"]]
-        fig.add_trace(go.Scatter(
-            x=s["steps"], y=y, mode="lines+markers", name=s["breaker"], legendgroup=s["breaker"],
-            showlegend=s["breaker"] not in shown, line=dict(color=style["color"], dash=style["dash"], width=2),
-            marker=dict(symbol=style["symbol"], size=6, maxdisplayed=8),
-            hovertemplate=f"{_hover_text(s['name'])}<br>step %{{x}}<br>gap %{{y:.3g}}<extra>{s['breaker']}</extra>"))
-        shown.add(s["breaker"])
+        by_group.setdefault(s["breaker"], []).append(s)
+    order = sorted(by_group, key=lambda g: groups.index(g) if g in groups else len(groups))
+    for group in order:
+        members = by_group[group]
+        style = group_style(groups.index(group) if group in groups else len(groups))
+        x: list[Any] = []
+        y: list[Any] = []
+        text: list[str] = []
+        for s in members:
+            if x:  # the pen lifts between two students
+                x.append(None)
+                y.append(None)
+                text.append("")
+            x.extend(s["steps"])
+            y.extend(floor if g == 0 else g for g in s["gaps"])
+            text.extend([_plain(s["name"])] * len(s["steps"]))
+        fig.add_trace(go.Scatter(  # arrays, not lists: plotly checks a list item by item
+            x=np.array(x, dtype=float), y=np.array(y, dtype=float), text=np.array(text, dtype=object), mode="lines+markers", name=group, legendgroup=group,
+            line=dict(color=style["color"], dash=style["dash"], width=2),
+            marker=dict(symbol=style["symbol"], size=6, maxdisplayed=8 * len(members)),
+            hovertemplate=f"%{{text}}<br>step %{{x}}<br>gap %{{y:.3g}}<extra>{_hover_text(group)}</extra>",
+            meta={"students": len(members)}))
     fig.add_hline(y=floor, line=dict(color="#444444", width=1, dash="dot"),
                   annotation_text="identical (gap exactly 0)", annotation_position="bottom right")
-    fig.update_layout(template=FRAMED_TEMPLATE, height=height, font=dict(size=FONT_SIZE),
+    fig.update_layout(template=_FRAMED, height=height, font=dict(size=FONT_SIZE),
                       title=dict(text="Every student's gap between neurons" if series else
                                  "No runs yet: the lines appear as students step"),
                       legend=dict(title=dict(text="what broke the tie"), traceorder="normal"),
                       margin=dict(l=70, r=20, t=60, b=60))
     fig.update_xaxes(title_text="step")
     fig.update_yaxes(type="log", title_text="largest gap between two neurons")
-    fig.layout.meta = {"groups": present}
+    fig.layout.meta = {"groups": order}
     return fig
+
+
+def _plain(name: str) -> str:
+    """A name as a hover box's text value, with plotly's markup characters made harmless (a name is data)."""
+    return name.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _hover_text(name: str) -> str:
@@ -74,7 +96,7 @@ def poll_figure(choices: Sequence[str], rounds: dict[int, dict[str, int]], right
         fig.update_xaxes(tickvals=[_wrap(a) for a in answers],
                          ticktext=[_wrap(a) + ("<br><b>✓ the run's answer</b>" if a == right else "") for a in answers])
     most = max([1, *(c for counts in rounds.values() for c in counts.values())])
-    fig.update_layout(template=FRAMED_TEMPLATE, height=height, font=dict(size=FONT_SIZE), barmode="group",
+    fig.update_layout(template=_FRAMED, height=height, font=dict(size=FONT_SIZE), barmode="group",
                       legend=dict(orientation="h", y=1.12, x=0), margin=dict(l=60, r=20, t=50, b=110),
                       title=dict(text="" if rounds else "No answers yet"))
     fig.update_yaxes(title_text="students", range=[0, most * 1.25], dtick=max(1, most // 5))
