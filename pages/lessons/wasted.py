@@ -23,6 +23,19 @@ def _result(dataset: str, width: int, steps: int) -> wasted.Wasted:
     return wasted.wasted(dataset, width, steps)
 
 
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _figures(dataset: str, width: int, steps: int) -> tuple[str, str]:
+    """The answer's two figures as JSON, drawn once per server: a class's reveal reruns every student's page at
+    once, and drawing them took most of each page's run."""
+    result = _result(dataset, width, steps)
+    one = float(result.table.set_index("network").loc[wasted.ONE, "test accuracy"])
+    titles = [f"{name}<br>{int(row['effective width'])} distinct · test {row['test accuracy']:.0%}"
+              for name, row in result.table.set_index("network").iterrows()]
+    data_classes = load_dataset(result.configs[wasted.ONE]).classes
+    return (boundaries_figure(result.boundaries, titles, data_classes, cols=2, panel_height=380).to_json(),
+            sweep_figure(result.sweep, one).to_json())
+
+
 st.title("Why a tie wastes the network")
 st.markdown(
     "Neurons that start equal and train without anything random stay equal. So what? Here is a task no single "
@@ -53,11 +66,8 @@ nearest = wasted.closest(tied, {guess_choices[0]: one, guess_choices[1]: rand, g
 lc.reveal(guess, f"On the test set: one neuron {one:.0%}, {width} tied {tied:.0%}, {width} random {rand:.0%}.",
           nearest)
 
-titles = [f"{name}<br>{int(row['effective width'])} distinct · test {row['test accuracy']:.0%}"
-          for name, row in table.iterrows()]
-data_classes = load_dataset(result.configs[wasted.ONE]).classes
-chrome.show_figure(boundaries_figure(result.boundaries, titles, data_classes, cols=2, panel_height=380),
-                   key=f"{KEY}_boundaries")
+boundaries_json, sweep_json = _figures(dataset, width, steps)
+chrome.show_figure(boundaries_json, key=f"{KEY}_boundaries")
 st.markdown("\n".join(f"- {s}" for s in wasted.wasted_sentences(result)))
 
 shown = result.table.assign(**{c: result.table[c].map("{:.0%}".format) for c in ("train accuracy", "test accuracy")})
@@ -69,7 +79,7 @@ st.dataframe(shown, hide_index=True, key=f"{KEY}_table", column_config={
     "test accuracy": st.column_config.TextColumn("test", width=70, help="share of test points right"),
     "final loss": st.column_config.NumberColumn("loss", width=70, format="%.3f"),
 })
-chrome.show_figure(sweep_figure(result.sweep, one), key=f"{KEY}_sweep")
+chrome.show_figure(sweep_json, key=f"{KEY}_sweep")
 st.caption(f"Computed live on this server: {result.networks} networks × {result.steps:,} steps "
            f"in {result.seconds:.1f} s.")
 choice = st.selectbox("Open one network in the Playground", list(result.configs), index=1, key=f"{KEY}_open")

@@ -12,8 +12,6 @@ import plotly.graph_objects as go
 from symbreak.figures.live import symmetry_floor
 from symbreak.figures.style import DASHES, FONT_SIZE, FRAMED_TEMPLATE, OKABE_ITO, SYMBOLS
 
-# The template as plotly's own object, made once: a figure given the dict checks all of it again (30 ms a time).
-_FRAMED = go.layout.Template(FRAMED_TEMPLATE)
 # One colour, dash and marker per group, in the order the lesson lists them: never told by colour alone.
 GROUP_STYLE_ORDER = (6, 3, 0, 2, 4, 5, 1)
 
@@ -57,7 +55,7 @@ def board_figure(series: Sequence[dict[str, Any]], groups: Sequence[str], height
             meta={"students": len(members)}))
     fig.add_hline(y=floor, line=dict(color="#444444", width=1, dash="dot"),
                   annotation_text="identical (gap exactly 0)", annotation_position="bottom right")
-    fig.update_layout(template=_FRAMED, height=height, font=dict(size=FONT_SIZE),
+    fig.update_layout(template=FRAMED_TEMPLATE, height=height, font=dict(size=FONT_SIZE),
                       title=dict(text="Every student's gap between neurons" if series else
                                  "No runs yet: the lines appear as students step"),
                       legend=dict(title=dict(text="what broke the tie"), traceorder="normal"),
@@ -96,7 +94,7 @@ def poll_figure(choices: Sequence[str], rounds: dict[int, dict[str, int]], right
         fig.update_xaxes(tickvals=[_wrap(a) for a in answers],
                          ticktext=[_wrap(a) + ("<br><b>✓ the run's answer</b>" if a == right else "") for a in answers])
     most = max([1, *(c for counts in rounds.values() for c in counts.values())])
-    fig.update_layout(template=_FRAMED, height=height, font=dict(size=FONT_SIZE), barmode="group",
+    fig.update_layout(template=FRAMED_TEMPLATE, height=height, font=dict(size=FONT_SIZE), barmode="group",
                       legend=dict(orientation="h", y=1.12, x=0), margin=dict(l=60, r=20, t=50, b=110),
                       title=dict(text="" if rounds else "No answers yet"))
     fig.update_yaxes(title_text="students", range=[0, most * 1.25], dtick=max(1, most // 5))
