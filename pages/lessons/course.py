@@ -31,6 +31,27 @@ def _result() -> course.Course:
     return result
 
 
+@st.cache_resource(max_entries=1, show_spinner=False)
+def _loss(_run: course.Course, steps: int) -> str:
+    """The answer's loss figure as JSON, drawn once per server: a class's reveal reruns every student's page at
+    once, and drawing the figures took most of each page's run. `_run`, the page's one stored result, is not hashed:
+    its step count stands for it in the key (a shorter run, as the tests train, gets figures of its own)."""
+    return draws_figure(_run.steps, _run.loss, list(_run.runs["start"]), "Training loss, one line per draw", "loss",
+                        log_y=True).to_json()
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _boundaries(_run: course.Course, steps: int, draw: int) -> str:
+    """Each start's boundary at its `draw`-th draw as JSON, drawn once per server for the same reason."""
+    shown = {name: _run.draw(name, draw) for name in _run.labels}
+    draws = _run.table.set_index("start")["draws"]
+    # One line each: a phone's stacked panels give a title one line of room.
+    titles = [f"{name}{'' if draws[name] == 1 else f', draw {draw}'}: test {row['test accuracy']:.0%}"
+              + ("" if boundary.flat_prediction(b) is None else ", no boundary") for name, (row, b) in shown.items()]
+    return boundaries_figure({name: b for name, (_, b) in shown.items()}, titles,
+                             course.course_dataset().classes).to_json()
+
+
 def _spread(row, part: str) -> str:
     """'84% (52–97%)': the mean over the draws and their range (the mean alone for one draw)."""
     low, high = f"{row[f'{part} low']:.0%}", f"{row[f'{part} high']:.0%}"
@@ -81,18 +102,13 @@ st.markdown(
     f"{first.min()['N(0, 1)×10']:,.0f} and {first.max()['N(0, 1)×10']:,.0f}, against "
     f"{first.min()['He']:.2f} to {first.max()['He']:.2f} for He's start, which is scaled to each layer's fan-in."
 )
-chrome.show_figure(draws_figure(result.steps, result.loss, list(result.runs["start"]),
-                                "Training loss, one line per draw", "loss", log_y=True), key=f"{KEY}_loss")
+steps = int(result.steps[-1])
+chrome.show_figure(_loss(result, steps), key=f"{KEY}_loss")
 draw = st.select_slider("Draw shown", options=range(1, DRAWS + 1), value=1, key=f"{KEY}_draw")
-shown = {name: result.draw(name, draw) for name in result.labels}
-# One line each: a phone's stacked panels give a title one line of room.
-titles = [f"{name}{'' if table.loc[name, 'draws'] == 1 else f', draw {draw}'}: test {row['test accuracy']:.0%}"
-          + ("" if boundary.flat_prediction(b) is None else ", no boundary") for name, (row, b) in shown.items()]
-chrome.show_figure(boundaries_figure({name: b for name, (_, b) in shown.items()}, titles,
-                                     course.course_dataset().classes), key=f"{KEY}_boundaries")
-st.caption(f"{len(result.runs)} networks × {int(result.steps[-1]):,} steps, trained as one batch in "
+chrome.show_figure(_boundaries(result, steps, draw), key=f"{KEY}_boundaries")
+st.caption(f"{len(result.runs)} networks × {steps:,} steps, trained as one batch in "
            f"{result.seconds:.1f} s on this server (once: later visitors get the stored result).")
 choice = st.selectbox("Open one start in the Playground (on its own circles data)", starts, index=2,
                       key=f"{KEY}_open")
-seed = int(shown[choice][0]["seed"])
+seed = int(result.draw(choice, draw)[0]["seed"])
 lc.playground_link(result.configs[choice].with_flat(seed=str(seed)), f"Open “{choice}” in the Playground")

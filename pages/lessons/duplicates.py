@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from pages import chrome
@@ -32,6 +33,34 @@ def _result() -> dup.Duplicates:
     return result
 
 
+@st.cache_data(max_entries=8, show_spinner=False)
+def _summary(_run: dup.Duplicates, steps: int, threshold: float) -> pd.DataFrame:
+    """The counts at a threshold, made once per server: a class's reveal reruns every student's page at once.
+    `_run`, the page's one stored result, is not hashed: its step count stands for it in the key (a shorter run,
+    as the tests train, gets its own)."""
+    return dup.summary(_run, threshold)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _counts(_run: dup.Duplicates, steps: int, threshold: float) -> str:
+    """The answer's counts figure as JSON, drawn once per server for the same reason: drawing the figures took
+    most of each page's run."""
+    return counts_figure(_summary(_run, steps, threshold), threshold).to_json()
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)  # up to 0.8 MB each (64 neurons)
+def _maps(_run: dup.Duplicates, steps: int, threshold: float, width: int, arm: str, draw: int) -> str:
+    """One network's maps as JSON, drawn once per server for the same reason (the same key as `_counts`, and the
+    network's controls)."""
+    seed = _run.seeds[draw - 1]
+    layer = _run.layers[arm, width, seed]
+    found = dup.counts(layer, threshold)
+    xs, ys, pre = dup.plane(_run, arm, width, seed)
+    return maps_figure(xs, ys, pre, dup.clusters(layer, threshold), _run.dataset.x_train,
+                       f"{arm}, {width} neurons, draw {draw}: {found['effective width']} distinct, "
+                       f"{found['dead']} dead").to_json()
+
+
 st.title("Do random neurons still copy each other?")
 st.markdown(
     "A random start breaks the tie: no two neurons begin equal. But does every neuron then learn something of its "
@@ -56,7 +85,7 @@ if guess is None:
     st.stop()
 
 result = _result()
-asked = dup.summary(result, dup.THRESHOLD)
+asked = _summary(result, result.steps, dup.THRESHOLD)
 he = asked[(asked["arm"] == dup.HE) & (asked["width"] == dup.DUP_WIDTH)].iloc[0]
 lc.reveal(guess, f"He start, {dup.DUP_WIDTH} neurons, {len(result.seeds)} draws: {he['effective width']:.1f} "
                  f"distinct features on average ({int(he['effective width low'])} to "
@@ -67,8 +96,8 @@ lc.reveal(guess, f"He start, {dup.DUP_WIDTH} neurons, {len(result.seeds)} draws:
 
 threshold = st.select_slider("Near-duplicate when |cosine| is above", options=dup.THRESHOLDS, value=dup.THRESHOLD,
                              key=f"{KEY}_threshold")
-table = asked if threshold == dup.THRESHOLD else dup.summary(result, threshold)
-chrome.show_figure(counts_figure(table, threshold), key=f"{KEY}_counts")
+table = _summary(result, result.steps, threshold)
+chrome.show_figure(_counts(result, result.steps, threshold), key=f"{KEY}_counts")
 controls = st.columns(4)
 width = controls[0].select_slider("Neurons W", options=result.widths, value=dup.DUP_WIDTH, key=f"{KEY}_width")
 start = controls[1].radio("Start", ("He", "small"), horizontal=True, key=f"{KEY}_start")
@@ -79,14 +108,7 @@ st.markdown("\n".join(f"- {s}" for s in dup.duplicates_sentences(result, table, 
 arm = {("He", False): dup.HE, ("He", True): dup.HE_DROPOUT, ("small", False): dup.SMALL,
        ("small", True): dup.SMALL_DROPOUT}[start, dropout]
 seed = result.seeds[draw - 1]
-layer = result.layers[arm, width, seed]
-labels = dup.clusters(layer, threshold)
-found = dup.counts(layer, threshold)
-xs, ys, pre = dup.plane(result, arm, width, seed)
-chrome.show_figure(maps_figure(
-    xs, ys, pre, labels, result.dataset.x_train,
-    f"{arm}, {width} neurons, draw {draw}: {found['effective width']} distinct, {found['dead']} dead"),
-    key=f"{KEY}_maps")
+chrome.show_figure(_maps(result, result.steps, threshold, width, arm, draw), key=f"{KEY}_maps")
 st.caption("Each panel but the last is one group of near-duplicates: blue where its neurons are on (each scaled "
            "to its own largest output), and a black line where each one switches on. Lines on top of one another "
            "are neurons doing the same job. The last panel holds the neurons with no near-duplicate; dead ones "

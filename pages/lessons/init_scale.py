@@ -22,6 +22,28 @@ def _result(activation: str, sigma: float, depth: int) -> init_scale.InitScale:
     return init_scale.init_scale(activation, sigma, depth)
 
 
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _figures(activation: str, sigma: float, depth: int, row: int) -> tuple[str, str, str]:
+    """The answer's layer figure at step `row`, its loss and its gap as JSON, drawn once per server: a class's
+    reveal reruns every student's page at once, and drawing them took most of each page's run."""
+    result = _result(activation, sigma, depth)
+    return (layer_std_figure(result.act_std[:, row], result.grad_std[:, row], result.labels,
+                             int(result.steps[row])).to_json(),
+            curves_figure(result.steps, result.loss, result.labels, "Training loss", "loss").to_json(),
+            curves_figure(result.steps, result.gap, result.labels, "Symmetry meter: layer 1's gap", "gap (log)",
+                          log_y=True).to_json())
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _histograms(activation: str, sigma: float, depth: int, which: str) -> tuple[str, str]:
+    """One start's activations per layer at the first and the last step as JSON, drawn once per server for the
+    same reason."""
+    result = _result(activation, sigma, depth)
+    run = result.labels.index(which)
+    return tuple(histograms_figure([a[run] for a in layers], f"{which}: activations per layer at {when}").to_json()
+                 for when, layers in (("step 0", result.first), (f"step {int(result.steps[-1]):,}", result.last)))
+
+
 st.title("How big a random start")
 st.markdown(
     f"A random start breaks the tie, but how large should it be? A deeper network ({init_scale.SCALE_WIDTH} neurons per "
@@ -53,26 +75,21 @@ lc.reveal(guess, f"At step 0 the activations' std is {acts[0]:.2g} in layer 1 an
 last = len(result.steps) - 1
 row = st.select_slider("Show the layers at step", options=list(range(len(result.steps))), value=0,
                        format_func=lambda r: f"{int(result.steps[r]):,}", key=f"{KEY}_row")
-chrome.show_figure(layer_std_figure(result.act_std[:, row], result.grad_std[:, row], result.labels,
-                                int(result.steps[row])), key=f"{KEY}_std")
+std_json, loss_json, gap_json = _figures(activation, sigma, depth, row)
+chrome.show_figure(std_json, key=f"{KEY}_std")
 st.markdown("\n".join(f"- {s}" for s in init_scale.scale_sentences(result)))
 
 left, right = st.columns(2)
 with left:
-    chrome.show_figure(curves_figure(result.steps, result.loss, result.labels, "Training loss", "loss"),
-                   key=f"{KEY}_loss", min_width=chrome.COLUMN_MIN_WIDTH)
+    chrome.show_figure(loss_json, key=f"{KEY}_loss", min_width=chrome.COLUMN_MIN_WIDTH)
 with right:
-    chrome.show_figure(curves_figure(result.steps, result.gap, result.labels, "Symmetry meter: layer 1's gap",
-                                 "gap (log)", log_y=True),
-                   key=f"{KEY}_gap", min_width=chrome.COLUMN_MIN_WIDTH)
+    chrome.show_figure(gap_json, key=f"{KEY}_gap", min_width=chrome.COLUMN_MIN_WIDTH)
 st.caption("A small start is nearly tied: its neurons are close together, the loss sits on a plateau, and the "
            "gap grows only once the signal gets through. The zero start is exactly tied (gap 0, not drawn "
            "on a log axis).")
 
 which = st.radio("Histograms of", result.labels, index=normal, horizontal=True, key=f"{KEY}_hist")
-run = result.labels.index(which)
-for part, (when, layers) in enumerate((("step 0", result.first), (f"step {int(result.steps[last]):,}", result.last))):
-    chrome.show_figure(histograms_figure([a[run] for a in layers], f"{which}: activations per layer at {when}"),
-                   key=f"{KEY}_hist{part}")
+for part, histograms_json in enumerate(_histograms(activation, sigma, depth, which)):
+    chrome.show_figure(histograms_json, key=f"{KEY}_hist{part}")
 st.caption(f"Computed live on this server: 4 networks × {int(result.steps[last]):,} steps in {result.seconds:.1f} s.")
 lc.playground_link(result.configs[init_scale.NORMAL], f"Open the σ = {sigma:g} start in the Playground")

@@ -29,6 +29,22 @@ def _result() -> ticket.Ticket:
     return result
 
 
+@st.cache_resource(max_entries=1, show_spinner=False)
+def _accuracy(_run: ticket.Ticket) -> str:
+    """The answer's accuracy figure as JSON, drawn once per server: a class's reveal reruns every student's page at
+    once, and drawing the figures took most of each page's run. `_run`, the page's one stored result (of fixed
+    inputs), is not hashed."""
+    return accuracy_figure(_run.summary, _run.seeds).to_json()
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _network(_run: ticket.Ticket, shown: int) -> str:
+    """Seed 0's ticket after round `shown` as JSON, drawn once per server for the same reason."""
+    return network_figure(_run.layers[shown], f"Seed 0's ticket after round {shown}: "
+                                              f"{_run.summary['weights left'].iloc[shown]:.0%} of the weights, "
+                                              "trained").to_json()
+
+
 st.title("The lottery ticket")
 st.markdown(
     f"A network of {ticket.TICKET_WIDTH} relu neurons learns the two moons from a random start (He). Then: cut the "
@@ -54,16 +70,14 @@ lc.reveal(guess, f"With {asked['weights left']:.0%} of the weights left, test ac
                  f"{asked[f'{ticket.FRESH} mean']:.1%}, the dense network {asked[f'{ticket.DENSE} mean']:.1%}.",
           ticket.compare(asked[f"{ticket.TICKET} mean"], asked[f"{ticket.FRESH} mean"]))
 
-chrome.show_figure(accuracy_figure(result.summary, result.seeds), key=f"{KEY}_accuracy")
+chrome.show_figure(_accuracy(result), key=f"{KEY}_accuracy")
 st.markdown("\n".join(f"- {s}" for s in ticket.ticket_sentences(result)))
 
 rounds = list(range(len(result.layers)))
 shown = st.select_slider("Pruning round", options=rounds, value=int(asked["round"]), key=f"{KEY}_round",
                          format_func=lambda r: f"{r} ({result.summary['weights left'].iloc[r]:.0%} left)")
 row = result.summary.iloc[shown]
-chrome.show_figure(network_figure(result.layers[shown], f"Seed 0's ticket after round {shown}: "
-                                                        f"{row['weights left']:.0%} of the weights, trained"),
-                   key=f"{KEY}_network")
+chrome.show_figure(_network(result, shown), key=f"{KEY}_network")
 st.caption("Blue lines are positive weights, vermilion negative, thicker for larger; pruned weights are not drawn, "
            "and a grey neuron has lost every weight in or out. "
            f"Computed live on this server: {result.networks} networks in {result.seconds:.1f} s.")
