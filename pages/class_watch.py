@@ -36,7 +36,7 @@ _LOG = logging.getLogger(__name__)
 
 @dataclass
 class _Class:
-    sessions: set[str] = field(default_factory=set)  # the session ids of its students' pages in this process
+    sessions: dict[str, Any] = field(default_factory=dict)  # session id -> the state version its page last drew
     state: dict[str, Any] | None = None  # the state last read
     owed: dict[str, float] = field(default_factory=dict)  # session id -> since when a rerun is owed
 
@@ -58,9 +58,10 @@ class Watch:
         self._thread.start()
 
     # ------------------------------------------------------------------ called from a page's script run
-    def follow(self, code: str, session_id: str) -> None:
+    def follow(self, code: str, session_id: str, version: Any) -> None:
+        """A page of the class ran, drawn with the state of `version`: it is rerun when the class's moves on."""
         with self._lock:
-            self._classes.setdefault(code, _Class()).sessions.add(session_id)
+            self._classes.setdefault(code, _Class()).sessions[session_id] = version
 
     def state(self, code: str) -> dict[str, Any] | None:
         """The class's state as last read (None before the first read: the page reads it itself)."""
@@ -173,17 +174,19 @@ class Watch:
                 found = self._classes.get(code)
                 if found is None:
                     continue
-                old, found.state = found.state, fresh
-                if old is not None and old != fresh:
-                    for sid in found.sessions:
+                found.state = fresh
+                version = fresh.get("version", "closed")
+                for sid, drawn in list(found.sessions.items()):
+                    if drawn != version:  # a page drawn with an older state (or before this read) is rerun
                         found.owed.setdefault(sid, now)
+                        found.sessions[sid] = version
 
     def _prune(self) -> None:
         """Forget the sessions Streamlit no longer holds, and the classes left with none."""
         with self._lock:
             for code, found in list(self._classes.items()):
                 for sid in [sid for sid in found.sessions if not _held(sid)]:
-                    found.sessions.discard(sid)
+                    del found.sessions[sid]
                     found.owed.pop(sid, None)
                 if not found.sessions:
                     del self._classes[code]

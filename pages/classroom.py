@@ -342,12 +342,12 @@ def banner(page: str) -> None:
                 st.markdown(f"**Join class {plain(short(link_code))}**")
                 join_form(st, "class.link", default_code=link_code)
         return
-    context = get_script_run_ctx()
-    if context is not None:
-        class_watch.watch().follow(code(), context.session_id)
     _read_state()
     if member() is None:  # the class was closed
         return
+    context = get_script_run_ctx()
+    if context is not None:
+        class_watch.watch().follow(code(), context.session_id, class_state().get("version"))
     _follow_pace(class_state())
     start = _pending_start()
     if start and start.get("apply_now"):

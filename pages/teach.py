@@ -138,12 +138,14 @@ def _controls(code: str, key: str, state: dict) -> None:
         st.toggle("Pause the class", key=_K + "paused", on_change=_set, args=(code, key, "paused"),
                   help="Every student's Play and Step stop, with a message, until you switch this off.")
     with st.expander("Send a start to everyone", icon=":material/send:", expanded=False):
-        sources = [MINE, *PRESETS, *(f"What breaks symmetry: {row.label}" for row in INTERVENTIONS)]
-        st.selectbox("Start", sources, key=_K + "source",
-                     help="Your own Playground's current settings, a preset, or a row of the lesson.")
-        st.checkbox("Apply it at once (otherwise each student gets a 'Use it' button)", key=_K + "apply_now")
-        st.button("Send to the class", on_click=_send_start, args=(code, key), type="primary",
-                  icon=":material/send:")
+        # A form: the choice travels with the Send click, so the board's refresh each second never races it.
+        with st.form("teach.send", border=False, enter_to_submit=False):
+            sources = [MINE, *PRESETS, *(f"What breaks symmetry: {row.label}" for row in INTERVENTIONS)]
+            st.selectbox("Start", sources, key=_K + "source",
+                         help="Your own Playground's current settings, a preset, or a row of the lesson.")
+            st.checkbox("Apply it at once (otherwise each student gets a 'Use it' button)", key=_K + "apply_now")
+            st.form_submit_button("Send to the class", on_click=_send_start, args=(code, key), type="primary",
+                                  icon=":material/send:")
         st.session_state.setdefault(_K + "hide", list(state.get("hide", [])))
         st.multiselect("Lock these controls for the class", sorted(registry.hideable()), key=_K + "hide",
                        on_change=_set, args=(code, key, "hide"),
