@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 from urllib.parse import urlencode
 
 import streamlit as st
@@ -10,6 +11,8 @@ from streamlit.errors import StreamlitPageNotFoundError
 
 from pages import chrome, classroom, links
 from symbreak.settings.config import Config
+
+T = TypeVar("T")
 
 PLAYGROUND = "pages/playground.py"
 SHOW_ME = "Show me"
@@ -138,3 +141,13 @@ def reveal(guess: str | None, answer: str, right: str) -> None:
         st.warning(text)
     else:
         st.success(text)
+
+
+def train_with_progress(runs: int, steps: int, train: Callable[..., T]) -> T:
+    """`train(progress=...)` under a progress bar ('Training 60 networks: 40% of 3,000 steps') that goes when it is
+    done. Called inside a page's cached result, so a cached visit replays the bar already finished and gone."""
+    bar = st.progress(0.0, text=f"Training {runs} networks for {steps:,} steps…")
+    result = train(progress=lambda done: bar.progress(
+        done, text=f"Training {runs} networks: {done:.0%} of {steps:,} steps"))
+    bar.empty()
+    return result

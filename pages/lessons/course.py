@@ -24,11 +24,7 @@ def _result() -> course.Course:
 
     The progress bar lives inside, so a cached visit replays it already finished and gone.
     """
-    bar = st.progress(0.0, text=f"Training {RUNS} networks for {course.COURSE_STEPS:,} steps…")
-    result = course.course_experiment(progress=lambda done: bar.progress(
-        done, text=f"Training {RUNS} networks: {done:.0%} of {course.COURSE_STEPS:,} steps"))
-    bar.empty()
-    return result
+    return lc.train_with_progress(RUNS, course.COURSE_STEPS, course.course_experiment)
 
 
 @st.cache_resource(max_entries=1, show_spinner=False)

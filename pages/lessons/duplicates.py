@@ -26,11 +26,7 @@ def _result() -> dup.Duplicates:
 
     The progress bar lives inside, so a cached visit replays it already finished and gone.
     """
-    bar = st.progress(0.0, text=f"Training {RUNS} networks for {dup.DUP_STEPS:,} steps…")
-    result = dup.duplicates(progress=lambda done: bar.progress(
-        done, text=f"Training {RUNS} networks: {done:.0%} of {dup.DUP_STEPS:,} steps"))
-    bar.empty()
-    return result
+    return lc.train_with_progress(RUNS, dup.DUP_STEPS, dup.duplicates)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)

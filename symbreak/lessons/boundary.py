@@ -1,8 +1,10 @@
-"""What the three lessons about the starting weights share: a network's prediction over the input plane (its
-decision boundary), read through the probe, and a run's final metric. Pure functions of trainers (no streamlit)."""
+"""What the lessons about the starting weights share: a network's prediction over the input plane (its decision
+boundary), read through the probe, a run's final metric, and training batched runs in chunks with progress. Pure
+functions of trainers (no streamlit)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,3 +40,18 @@ def flat_prediction(b: Boundary, tol: float = 1e-6) -> float | None:
 
 def final(trainer: Trainer, name: str, run: int) -> float:
     return float(trainer.history.metric(name, run)[-1])
+
+
+def train_placed(placement: Sequence[tuple[Trainer, int]], steps: int, chunk: int,
+                 progress: Callable[[float], None] | None = None, until_all_diverged: bool = False) -> None:
+    """Train every trainer of a `run_side_by_side` placement `steps` steps, `chunk` at a time, telling `progress`
+    the share done after each chunk; with `until_all_diverged`, stop early once every run has diverged."""
+    trainers = list({id(t): t for t, _ in placement}.values())
+    done = 0
+    while done < steps and not (until_all_diverged and all(t.all_diverged for t in trainers)):
+        step = min(chunk, steps - done)
+        for trainer in trainers:
+            trainer.step(step)
+        done += step
+        if progress is not None:
+            progress(done / steps)

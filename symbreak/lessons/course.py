@@ -13,7 +13,7 @@ import pandas as pd
 
 from symbreak.data.dataset import Dataset
 from symbreak.engine.trainer import run_side_by_side
-from symbreak.lessons.boundary import Boundary, boundary, final
+from symbreak.lessons.boundary import Boundary, boundary, final, train_placed
 from symbreak.settings.config import Config, DataConfig
 
 COURSE_HIDDEN = (10, 5)
@@ -116,15 +116,7 @@ def course_experiment(steps: int = COURSE_STEPS, seeds: tuple[int, ...] = COURSE
     start = time.perf_counter()
     draws = course_draws(steps, seeds)
     placement = run_side_by_side([config for _, _, config in draws], dataset=course_dataset(), max_rows=COURSE_ROWS)
-    trainers = list({id(t): t for t, _ in placement}.values())
-    done = 0
-    while done < steps and not all(t.all_diverged for t in trainers):
-        chunk = min(COURSE_CHUNK, steps - done)
-        for trainer in trainers:
-            trainer.step(chunk)
-        done += chunk
-        if progress is not None:
-            progress(done / steps)
+    train_placed(placement, steps, COURSE_CHUNK, progress, until_all_diverged=True)
     runs = pd.DataFrame([{
         "start": name, "seed": seed,
         "final loss": final(trainer, "train_loss", run),

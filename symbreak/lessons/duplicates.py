@@ -15,6 +15,7 @@ import pandas as pd
 from symbreak.data.dataset import Dataset
 from symbreak.engine.probe import plane_grid
 from symbreak.engine.trainer import Trainer, load_dataset, run_side_by_side
+from symbreak.lessons.boundary import train_placed
 from symbreak.settings.config import Config
 
 DUP_DATASET = "circles"
@@ -136,15 +137,7 @@ def duplicates(steps: int = DUP_STEPS, widths: Iterable[int] = DUP_WIDTHS, seeds
     keys = [(arm, w, s) for w in widths for arm in ARMS for s in seeds]
     dataset = duplicates_dataset()
     placement = _groups([duplicates_config(w, arm, s, steps) for arm, w, s in keys], dataset)
-    trainers = list({id(t): t for t, _ in placement}.values())
-    done = 0
-    while done < steps:
-        chunk = min(DUP_CHUNK, steps - done)
-        for trainer in trainers:
-            trainer.step(chunk)
-        done += chunk
-        if progress is not None:
-            progress(done / steps)
+    train_placed(placement, steps, DUP_CHUNK, progress)
     layers = {}
     for key, (trainer, run) in zip(keys, placement):
         hidden = trainer.layer_outputs(dataset.x_train, run=run)[0]
