@@ -24,6 +24,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from streamlit.runtime import Runtime
+
 from symbreak.serving import classes
 
 WATCH_SECONDS = 0.5    # how often the thread reads each followed class's state
@@ -50,7 +52,6 @@ class Watch:
         self._classes: dict[str, _Class] = {}
         self._outbox: dict[tuple[str, str], dict[str, Any]] = {}  # (code, student) -> summary not yet written
         self._written_at: dict[tuple[str, str], float] = {}
-        self._gone: set[tuple[str, str]] = set()  # (code, student) whose class refused a write: closed or expired
         self.down = False  # the store failed to answer the last time it was asked
         self._retry_at = 0.0
         self._wake = threading.Event()
@@ -75,21 +76,12 @@ class Watch:
             self._outbox[(code, student)] = row
         self._wake.set()
 
-    def unsent(self, code: str, student: str) -> bool:
-        with self._lock:
-            return (code, student) in self._outbox
-
-    def refused(self, code: str, student: str) -> bool:
-        """The store refused this student's summary: the class is closed or expired."""
-        with self._lock:
-            return (code, student) in self._gone
-
     # ------------------------------------------------------------------ the thread
     def _store(self) -> classes.Store | None:
         if time.monotonic() < self._retry_at:
             return None
         try:
-            return _opened(self._url)
+            return opened(self._url)
         except classes.StoreDown:
             self._failed()
             return None
@@ -144,9 +136,8 @@ class Watch:
             except classes.StoreDown:
                 self._failed()
                 return WATCH_SECONDS
-            except classes.ClassError:
-                with self._lock:
-                    self._gone.add(k)
+            except classes.ClassError:  # the class closed or expired: its page leaves on the next read
+                pass
             self._answered()
             with self._lock:
                 self._written_at[k] = time.monotonic()
@@ -210,36 +201,18 @@ class Watch:
                 found.owed.pop(session_id, None)
 
 
-def _sessions() -> Any:
-    """Streamlit's session manager, or None outside a Streamlit server (the in-process AppTest)."""
-    from streamlit import runtime
-
-    return runtime.get_instance()._session_mgr if runtime.exists() else None
-
-
 def _held(session_id: str) -> bool:
-    """Whether Streamlit still holds the session (connected, or disconnected and kept for a reconnect)."""
-    try:
-        manager = _sessions()
-        return manager is None or manager.get_session_info(session_id) is not None
-    except Exception:  # noqa: BLE001  Streamlit's internals moved: keep following it
-        return True
+    """Whether the session is still connected (outside a Streamlit server, as in AppTest, every one is). A page
+    that reconnects later runs again, and is followed again from there."""
+    return not Runtime.exists() or Runtime.instance().is_active_session(session_id)
 
 
 def _ask_rerun(session_id: str, force: bool, done: Any) -> None:
     """Ask Streamlit to rerun the session's page as it is (its page and query), from its own event loop; `done()`
     once asked (or the session is gone). Outside a Streamlit server (the in-process AppTest) nothing is asked."""
-    try:
-        manager = _sessions()
-        if manager is None:
-            return done()
-        info = manager.get_active_session_info(session_id)
-    except Exception:  # noqa: BLE001  Streamlit's internals moved: the page still follows on its next run
-        _LOG.exception("cannot look up a session to rerun")
+    session = Runtime.instance().get_app_session(session_id) if Runtime.exists() else None
+    if session is None:  # disconnected: it reads the state when it comes back
         return done()
-    if info is None:  # disconnected: it reads the state when it comes back
-        return done()
-    session = info.session
 
     def on_loop() -> None:
         if session._scriptrunner is not None and not force:  # running: a later tick asks again
@@ -254,7 +227,8 @@ def _ask_rerun(session_id: str, force: bool, done: Any) -> None:
 
 
 @functools.cache
-def _opened(url: str | None) -> classes.Store:
+def opened(url: str | None) -> classes.Store:
+    """This process's one connection to the store at `url` (pages and watcher share it)."""
     return classes.open_store(url)
 
 

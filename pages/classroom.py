@@ -47,7 +47,7 @@ def store() -> classes.Store | None:
     if time.monotonic() < _get("retry_at", 0.0):
         return None
     try:
-        return class_watch._opened(os.environ.get("SYMBREAK_STORE"))
+        return class_watch.opened(os.environ.get("SYMBREAK_STORE"))
     except classes.StoreDown:
         return None
 

@@ -28,7 +28,7 @@ def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> classes.Store:
     monkeypatch.setenv("SYMBREAK_STORE", url)
     from pages import class_watch
 
-    class_watch._opened.cache_clear()
+    class_watch.opened.cache_clear()
     return classes.open_store(url)
 
 

@@ -28,9 +28,10 @@ def _figures(dataset: str, width: int, steps: int) -> tuple[str, str]:
     """The answer's two figures as JSON, drawn once per server: a class's reveal reruns every student's page at
     once, and drawing them took most of each page's run."""
     result = _result(dataset, width, steps)
-    one = float(result.table.set_index("network").loc[wasted.ONE, "test accuracy"])
+    table = result.table.set_index("network")
+    one = float(table.loc[wasted.ONE, "test accuracy"])
     titles = [f"{name}<br>{int(row['effective width'])} distinct · test {row['test accuracy']:.0%}"
-              for name, row in result.table.set_index("network").iterrows()]
+              for name, row in table.iterrows()]
     data_classes = load_dataset(result.configs[wasted.ONE]).classes
     return (boundaries_figure(result.boundaries, titles, data_classes, cols=2, panel_height=380).to_json(),
             sweep_figure(result.sweep, one).to_json())

@@ -51,8 +51,7 @@ def board_figure(series: Sequence[dict[str, Any]], groups: Sequence[str], height
             x=np.array(x, dtype=float), y=np.array(y, dtype=float), text=np.array(text, dtype=object), mode="lines+markers", name=group, legendgroup=group,
             line=dict(color=style["color"], dash=style["dash"], width=2),
             marker=dict(symbol=style["symbol"], size=6, maxdisplayed=8 * len(members)),
-            hovertemplate=f"%{{text}}<br>step %{{x}}<br>gap %{{y:.3g}}<extra>{_hover_text(group)}</extra>",
-            meta={"students": len(members)}))
+            hovertemplate=f"%{{text}}<br>step %{{x}}<br>gap %{{y:.3g}}<extra>{_hover_text(group)}</extra>"))
     fig.add_hline(y=floor, line=dict(color="#444444", width=1, dash="dot"),
                   annotation_text="identical (gap exactly 0)", annotation_position="bottom right")
     fig.update_layout(template=FRAMED_TEMPLATE, height=height, font=dict(size=FONT_SIZE),
